@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+# Coalesced port I/O for KVM: build our kvm.ko for Debian 12's 6.1 kernel
+# and test it in a throwaway QEMU VM. Everything goes to build/.
+#
+#   make                 deps, base tree, modules, selftests, VM, demo
+#   make check           every test in the VM, TAP, "N passed, N failed, N skipped"
+#   make check MODULES=stock   the same tests on Debian's stock modules
+#   make check TESTS=coalesced_io_test   only some tests (names or globs)
+#   make KVER=$(uname -r)      build for the running Debian kernel
+#   make clean           remove build/ and nothing else
+
+SHELL := /bin/bash
+H := harness
+MODULES ?= ours
+export MODULES TESTS VERBOSE
+ifdef KVER
+export KVER
+endif
+
+.PHONY: all deps base vmkernel modules selftests initramfs demo check lint clean
+
+all: demo
+
+deps:
+	@echo "==> checking Debian packages"
+	@$(H)/deps.sh
+
+base: deps
+	@echo "==> build/linux: pristine base + overlay + patches/"
+	@$(H)/base.sh
+
+vmkernel: deps
+	@$(H)/vmkernel.sh
+
+modules: base
+	@$(H)/modules.sh
+
+selftests: base
+	@$(H)/selftests.sh
+
+initramfs: modules selftests vmkernel
+	@$(H)/initramfs.sh
+
+demo: initramfs
+	@echo "==> booting the VM for the demo (MODULES=$(MODULES))"
+	@$(H)/demo.sh
+
+check: initramfs
+	@echo "==> make check (MODULES=$(MODULES))"
+	@$(H)/check.sh
+
+lint: base
+	@echo "==> checkpatch --strict, sparse and W=1 on what we own"
+	@$(H)/lint.sh
+
+clean:
+	@echo "==> removing build/"
+	rm -rf build

@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Make build/linux: a git repo whose first commit is Debian's pristine
+# linux-source-6.1, then one commit for our overlay and one per patch.
+# Files whose content does not change keep their mtime, so rebuilds stay
+# incremental.
+source "$(dirname "$0")/lib.sh"
+resolve_kver
+check_versions
+
+LINUX=$BUILD/linux
+OVERLAY_DIRS="virt include arch tools Documentation"
+export GIT_AUTHOR_NAME="coalesced-io overlay" GIT_AUTHOR_EMAIL="overlay@localhost"
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+export GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
+
+git_linux() {
+	git -C "$LINUX" "$@"
+}
+
+unpack_pristine() {
+	local tarball=/usr/src/linux-source-6.1.tar.xz tmp=$BUILD/linux.unpack
+	[ -f "$tarball" ] || die "$tarball is missing; run 'make deps' as root."
+	step "unpacking Debian linux-source-6.1 $DEB_VERSION into build/linux (one-time, about 1 min)"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	tar -C "$tmp" --strip-components=1 -xf "$tarball" ||
+		die "cannot unpack $tarball; check free space in $BUILD."
+	git -C "$tmp" init -q
+	git -C "$tmp" config core.autocrlf false
+	git -C "$tmp" config gc.auto 0
+	git -C "$tmp" add -A -f .
+	git -C "$tmp" commit -q -m "Debian linux-source-6.1 $DEB_VERSION (pristine base)"
+	git -C "$tmp" tag pristine
+	echo "$DEB_VERSION" >"$tmp/.git/debian-version"
+	rm -rf "$LINUX"
+	mv "$tmp" "$LINUX"
+}
+
+if [ ! -f "$LINUX/.git/debian-version" ] ||
+   [ "$(cat "$LINUX/.git/debian-version")" != "$DEB_VERSION" ]; then
+	unpack_pristine
+fi
+
+# Build the commits in a private index, never touching the work tree.
+export GIT_INDEX_FILE=$BUILD/linux-overlay.index
+rm -f "$GIT_INDEX_FILE"
+git_linux read-tree pristine
+dirs=
+for d in $OVERLAY_DIRS; do
+	[ -d "$TOP/$d" ] && dirs="$dirs $d"
+done
+# shellcheck disable=SC2086
+git_linux --work-tree="$TOP" add -f -- $dirs
+head=$(git_linux commit-tree "$(git_linux write-tree)" -p pristine \
+	-m "coalesced I/O overlay: files we own (virt/kvm, selftests, docs)")
+
+while read -r patch; do
+	case "$patch" in ''|'#'*) continue ;; esac
+	file=$TOP/patches/$patch
+	[ -f "$file" ] || die "patches/series lists $patch but patches/$patch does not exist; fix patches/series."
+	if ! out=$(git_linux apply --cached --whitespace=nowarn "$file" 2>&1); then
+		echo "$out" >&2
+		die "patch patches/$patch does not apply to the base (see the file named above); refresh it against build/linux."
+	fi
+	subject=$(sed -n 's/^Subject: \(\[PATCH[^]]*\] \)\{0,1\}//p' "$file" | head -n1)
+	head=$(git_linux commit-tree "$(git_linux write-tree)" -p "$head" \
+		-m "${subject:-$patch}")
+done <"$TOP/patches/series"
+unset GIT_INDEX_FILE
+rm -f "$BUILD/linux-overlay.index"
+
+if [ "$(git_linux rev-parse -q --verify HEAD^{tree} || true)" != \
+     "$(git_linux rev-parse "$head^{tree}")" ] ||
+   ! git_linux diff --quiet HEAD; then
+	git_linux reset -q --hard "$head"
+fi
+git_linux update-ref refs/heads/overlay "$head"
+echo "build/linux: $(git_linux rev-list --count pristine..HEAD) commits on the pristine base"

@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Pack the test VM's initramfs: busybox, /init, both module sets (ours and
+# Debian's stock ones) and the selftests. The plan is a second, tiny cpio
+# appended at boot time by vm-run.sh.
+source "$(dirname "$0")/lib.sh"
+resolve_kver
+
+ROOT=$BUILD/initramfs/root
+STOCK=$BUILD/vmkernel/lib/modules/$KVER/kernel
+BUSYBOX=/bin/busybox
+file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+	BUSYBOX=$(command -v busybox)
+[ -x "$BUSYBOX" ] || die "busybox is missing; run 'make deps' as root (package busybox-static)."
+
+step "packing the VM initramfs"
+rm -rf "$ROOT"
+mkdir -p "$ROOT"/{bin,sbin,proc,sys,dev,tmp,tests,modules/stock,modules/ours}
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+cp "$TOP/harness/init" "$ROOT/init"
+chmod +x "$ROOT/init"
+for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-intel.ko \
+	 virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko; do
+	[ -f "$STOCK/$m" ] || die "$STOCK/$m is missing; run 'make clean' then 'make' to unpack the VM kernel again."
+	cp "$STOCK/$m" "$ROOT/modules/stock/"
+done
+cp "$BUILD"/modules/ours/*.ko "$ROOT/modules/ours/"
+(cd "$BUILD/selftests" && find . -type f -perm -u+x ! -name '*.o' -print0 |
+	cpio -0 -pdm --quiet "$ROOT/tests")
+(cd "$ROOT" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) \
+	>"$BUILD/initramfs/base.cpio.gz"
+echo "initramfs: build/initramfs/base.cpio.gz ($(du -h "$BUILD/initramfs/base.cpio.gz" | cut -f1))"

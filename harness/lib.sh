@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the harness scripts; source it, do not run it.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+
+# die MESSAGE: stop with one sentence that names the problem and the fix.
+die() {
+	echo "error: $*" >&2
+	exit 1
+}
+
+# step MESSAGE: tell the user what is happening now.
+step() {
+	echo "==> $*"
+}
+
+# need_kver: KVER must come from the Makefile.
+need_kver() {
+	[ -n "${KVER:-}" ] || die "KVER is not set; run this through 'make'."
+}
+
+# The Debian package version (e.g. 6.1.192-2) of an installed package.
+installed_version() {
+	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null |
+		awk '$3 == "installed" { print $4 }'
+}
+
+# resolve_kver: set KVER (from the environment, else what linux-image-amd64
+# depends on) and check that it names a Debian 6.1 amd64 kernel.
+resolve_kver() {
+	if [ -z "${KVER:-}" ]; then
+		KVER=$(apt-cache depends linux-image-amd64 2>/dev/null |
+			awk '/Depends: linux-image-[0-9]/ {
+				sub("linux-image-", "", $2); print $2; exit }')
+		[ -n "$KVER" ] ||
+			die "cannot tell which kernel linux-image-amd64 depends on; run 'apt-get update' as root (or 'make deps')."
+	fi
+	[[ $KVER =~ ^6\.1\.0-[0-9]+-amd64$ ]] ||
+		die "KVER=$KVER is not a Debian 12 6.1 amd64 kernel (like 6.1.0-56-amd64); pass such a KVER or leave KVER unset."
+	export KVER
+}
+
+# Base source tarball, headers and VM kernel must all be one Debian version.
+check_versions() {
+	local src hdr
+	src=$(installed_version linux-source-6.1)
+	hdr=$(installed_version "linux-headers-$KVER")
+	[ -n "$src" ] || die "linux-source-6.1 is not installed; run 'make deps' as root."
+	[ -n "$hdr" ] || die "linux-headers-$KVER is not installed; run 'make deps' as root."
+	[ "$src" = "$hdr" ] ||
+		die "linux-source-6.1 is $src but linux-headers-$KVER is $hdr; Debian ships one 6.1 source at a time, so build for the kernel linux-image-amd64 depends on (leave KVER unset) or upgrade this host's kernel."
+	DEB_VERSION=$src
+	export DEB_VERSION
+}

@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build kvm.ko, kvm-amd.ko and kvm-intel.ko out of tree against Debian's
+# headers, from build/linux's sources (our overlay and patches included).
+# Extra make arguments (C=1, W=1) are passed through.
+source "$(dirname "$0")/lib.sh"
+resolve_kver
+check_versions
+
+LINUX=$BUILD/linux
+MOD=$BUILD/kvm-mod
+HDRS=/usr/src/linux-headers-$KVER
+[ -d "$HDRS" ] || die "$HDRS is missing; run 'make deps' as root."
+
+mkdir -p "$MOD/arch/x86" "$MOD/virt" "$MOD/include/trace" "$MOD/override"
+# cp -a keeps mtimes, so only what changed in build/linux is rebuilt.
+cp -a "$LINUX/arch/x86/kvm" "$MOD/arch/x86/"
+cp -a "$LINUX/virt/kvm" "$MOD/virt/"
+
+# Headers we change: the compiler sees NOSTDINC_FLAGS before the headers
+# package, so copies under override/ win.
+changed=$(git -C "$LINUX" diff --name-only pristine HEAD -- \
+	include arch/x86/include | grep '\.h$' || true)
+for h in $changed; do
+	mkdir -p "$MOD/override/$(dirname "$h")"
+	cp -p "$LINUX/$h" "$MOD/override/$h"
+done
+override="-I$MOD/override/arch/x86/include -I$MOD/override/arch/x86/include/uapi"
+override="$override -I$MOD/override/include -I$MOD/override/include/uapi"
+
+# Kbuild wins over the base Makefile: same objects, paths made relative.
+sed -e 's|\$(srctree)/arch/x86/kvm|$(src)|' \
+    -e 's|include \$(srctree)/virt/kvm/Makefile.kvm|include $(src)/../../../virt/kvm/Makefile.kvm|' \
+    "$LINUX/arch/x86/kvm/Makefile" >"$MOD/arch/x86/kvm/Kbuild.new"
+echo "ccflags-y += -I$MOD/include/trace" >>"$MOD/arch/x86/kvm/Kbuild.new"
+cmp -s "$MOD/arch/x86/kvm/Kbuild.new" "$MOD/arch/x86/kvm/Kbuild" ||
+	mv "$MOD/arch/x86/kvm/Kbuild.new" "$MOD/arch/x86/kvm/Kbuild"
+rm -f "$MOD/arch/x86/kvm/Kbuild.new"
+
+step "building kvm.ko kvm-amd.ko kvm-intel.ko for $KVER"
+make -s -C "$HDRS" M="$MOD/arch/x86/kvm" -j"$(nproc)" \
+	NOSTDINC_FLAGS="$override" "$@" modules ||
+	die "the module build failed (compiler output above); fix the source in the overlay or patches/."
+mkdir -p "$BUILD/modules/ours"
+for m in kvm kvm-amd kvm-intel; do
+	cp -p "$MOD/arch/x86/kvm/$m.ko" "$BUILD/modules/ours/"
+done
+echo "modules: build/modules/ours/{kvm,kvm-amd,kvm-intel}.ko ($(modinfo -F vermagic "$BUILD/modules/ours/kvm.ko"))"

@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build, statically, the KVM selftests we run (ours and the regression set)
+# from build/linux's tools/testing/selftests/kvm into build/selftests.
+source "$(dirname "$0")/lib.sh"
+
+LINUX=$BUILD/linux
+OUT=$BUILD/selftests
+HDR=$BUILD/usr
+mkdir -p "$OUT" "$BUILD/linux-obj"
+
+step "installing uapi headers from build/linux"
+make -s -C "$LINUX" O="$BUILD/linux-obj" ARCH=x86_64 \
+	INSTALL_HDR_PATH="$HDR" headers_install >/dev/null ||
+	die "headers_install failed in build/linux; run 'make clean' and 'make' again."
+
+tests=$("$TOP/harness/testlist.sh" selftests)
+targets=
+for t in $tests; do
+	targets="$targets $OUT/$t"
+done
+step "building $(echo "$tests" | wc -w) selftests"
+# The selftest Makefile has no header dependencies: rebuild ours whenever
+# the uapi header changed.
+for t in $tests; do
+	[ "$HDR/include/linux/kvm.h" -nt "$OUT/$t" ] && rm -f "$OUT/$t"
+done
+# shellcheck disable=SC2086
+make -s -C "$LINUX/tools/testing/selftests/kvm" -j"$(nproc)" \
+	LINUX_HDR_PATH="$HDR/include/" EXTRA_CFLAGS=-static OUTPUT="$OUT" \
+	$targets ||
+	die "a selftest failed to build (compiler output above); fix it in tools/testing/selftests/kvm."

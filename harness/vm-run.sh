@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# vm-run.sh MODULES PLAN OUTDIR [extra kernel args]
+# Boot the test VM with a module set (ours|stock), run every line of PLAN
+# in it, and write OUTDIR/results ("<name> <rc> <seconds>" per plan line)
+# and OUTDIR/console.log. A test that hangs is killed by its own timeout;
+# a test that takes the VM down is recorded as crashed and the VM is booted
+# again for the rest of the plan.
+source "$(dirname "$0")/lib.sh"
+resolve_kver
+
+MODULES=$1 PLAN=$2 OUT=$3 EXTRA=${4:-}
+KERNEL=$BUILD/vmkernel/boot/vmlinuz-$KVER
+BASE=$BUILD/initramfs/base.cpio.gz
+VERBOSE=${VERBOSE:-0}
+[ -f "$KERNEL" ] || die "$KERNEL is missing; run 'make' first."
+[ -f "$BASE" ] || die "$BASE is missing; run 'make' first."
+command -v qemu-system-x86_64 >/dev/null ||
+	die "qemu-system-x86_64 is missing; run 'make deps' as root."
+
+mkdir -p "$OUT"
+: >"$OUT/results"
+: >"$OUT/console.log"
+mapfile -t lines < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PLAN")
+total=${#lines[@]}
+
+# Plan goes into a second cpio appended to the base initramfs.
+mkdir -p "$OUT/plan-root"
+cp "$PLAN" "$OUT/plan-root/plan"
+(cd "$OUT/plan-root" && echo plan | cpio -o -H newc --quiet | gzip -1) >"$OUT/plan.cpio.gz"
+cat "$BASE" "$OUT/plan.cpio.gz" >"$OUT/initrd.gz"
+
+start=1
+while [ "$start" -le "$total" ]; do
+	budget=60
+	for ((i = start; i <= total; i++)); do
+		read -r _ limit _ <<<"${lines[i - 1]}"
+		budget=$((budget + limit + 5))
+	done
+	current=
+	done_seen=
+	booted=
+	boot_log=$OUT/console.$start.log
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		echo "$line" >>"$OUT/console.log"
+		[ "$VERBOSE" = 1 ] && echo "    $line"
+		case "$line" in
+		"@@ERROR "*)
+			echo "  ${line#@@ERROR }" >&2 ;;
+		"@@START "*)
+			read -r _ current name <<<"$line"
+			printf '  [%d/%d] %s ...' "$current" "$total" "$name" ;;
+		"@@END "*)
+			read -r _ idx name rc secs <<<"$line"
+			echo "$name $rc $secs" >>"$OUT/results"
+			if [ "$rc" = 0 ]; then echo " ok (${secs}s)"; else echo " rc=$rc (${secs}s)"; fi
+			current= ;;
+		"@@MODULES "*)
+			booted=1 ;;
+		"@@DONE")
+			done_seen=1 ;;
+		esac
+	done < <(timeout -s KILL "$budget" qemu-system-x86_64 -M q35 -cpu EPYC,+svm \
+		-m 2G -smp 2 -nographic -no-reboot -nodefaults -serial stdio \
+		-kernel "$KERNEL" -initrd "$OUT/initrd.gz" \
+		-append "console=ttyS0 quiet panic=-1 ci.modules=$MODULES ci.start=$start $EXTRA" \
+		2>"$OUT/qemu.stderr" | tee "$boot_log")
+	[ -n "$done_seen" ] && break
+	if [ -z "$booted" ]; then
+		echo "  the VM did not boot; console tail:"
+		tail -n 25 "$boot_log" | sed 's/^/    | /'
+		for ((i = start; i <= total; i++)); do
+			read -r name _ <<<"${lines[i - 1]}"
+			echo "$name noboot 0" >>"$OUT/results"
+		done
+		break
+	fi
+	if [ -z "$current" ]; then
+		# Died before or between tests: everything left is lost.
+		for ((i = start; i <= total; i++)); do
+			if ! grep -q "^$(awk '{print $1}' <<<"${lines[i - 1]}") " "$OUT/results"; then
+				current=$i
+				break
+			fi
+		done
+		[ -n "$current" ] || break
+	fi
+	read -r name _ <<<"${lines[current - 1]}"
+	echo " VM died (crash, hang or boot failure); console tail:"
+	tail -n 25 "$boot_log" | sed 's/^/    | /'
+	echo "$name crashed 0" >>"$OUT/results"
+	start=$((current + 1))
+done
+rm -rf "$OUT/plan-root" "$OUT/initrd.gz"
