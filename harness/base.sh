@@ -50,8 +50,11 @@ dirs=
 for d in $OVERLAY_DIRS; do
 	[ -d "$TOP/$d" ] && dirs="$dirs $d"
 done
+# Our files only (tracked or new, not ignored): "git add <dir>" would also
+# stage the deletion of every base file we do not carry.
 # shellcheck disable=SC2086
-git_linux --work-tree="$TOP" add -f -- $dirs
+(cd "$TOP" && env -u GIT_INDEX_FILE git ls-files -z -co --exclude-standard -- $dirs |
+	xargs -0 -r git --git-dir="$LINUX/.git" --work-tree="$TOP" add -f --)
 head=$(git_linux commit-tree "$(git_linux write-tree)" -p pristine \
 	-m "coalesced I/O overlay: files we own (virt/kvm, selftests, docs)")
 
@@ -63,12 +66,14 @@ while read -r patch; do
 		echo "$out" >&2
 		die "patch patches/$patch does not apply to the base (see the file named above); refresh it against build/linux."
 	fi
-	subject=$(sed -n 's/^Subject: \(\[PATCH[^]]*\] \)\{0,1\}//p' "$file" | head -n1)
-	head=$(git_linux commit-tree "$(git_linux write-tree)" -p "$head" \
-		-m "${subject:-$patch}")
+	# The patch's own subject and body become the commit message.
+	subject=$(git mailinfo "$BUILD/patch.msg" /dev/null <"$file" |
+		sed -n 's/^Subject: //p')
+	head=$( (echo "${subject:-$patch}"; echo; cat "$BUILD/patch.msg") |
+		git_linux commit-tree "$(git_linux write-tree)" -p "$head")
 done <"$TOP/patches/series"
 unset GIT_INDEX_FILE
-rm -f "$BUILD/linux-overlay.index"
+rm -f "$BUILD/linux-overlay.index" "$BUILD/patch.msg"
 
 if [ "$(git_linux rev-parse -q --verify HEAD^{tree} || true)" != \
      "$(git_linux rev-parse "$head^{tree}")" ] ||

@@ -25,6 +25,13 @@ for h in $changed; do
 	mkdir -p "$MOD/override/$(dirname "$h")"
 	cp -p "$LINUX/$h" "$MOD/override/$h"
 done
+# Kbuild tracks the headers each object used, but not a header that newly
+# shadows another: when the set of overridden headers changes, start over.
+if [ "$changed" != "$(cat "$MOD/override.list" 2>/dev/null)" ]; then
+	find "$MOD/arch/x86/kvm" "$MOD/virt/kvm" \( -name '*.o' -o -name '*.ko' \
+		-o -name '.*.cmd' \) -delete
+	echo "$changed" >"$MOD/override.list"
+fi
 override="-I$MOD/override/arch/x86/include -I$MOD/override/arch/x86/include/uapi"
 override="$override -I$MOD/override/include -I$MOD/override/include/uapi"
 
