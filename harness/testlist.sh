@@ -1,0 +1,35 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# testlist.sh selftests: every selftest binary to build (tests and demo).
+# testlist.sh plan: the VM plan ("<name> <timeout> <command>") for the
+# tests in tests.conf, only those matching $TESTS (names or globs) if set.
+source "$(dirname "$0")/lib.sh"
+
+CONF=$TOP/harness/tests.conf
+EXTRA_PROGS="x86_64/coalesced_io_demo"
+
+tests() {
+	awk '!/^#/ && NF >= 2 { print $1, $2 }' "$CONF"
+}
+
+selected() {
+	local name=$1 pat
+	[ -z "${TESTS:-}" ] && return 0
+	for pat in $TESTS; do
+		# shellcheck disable=SC2053
+		[[ $name == $pat || ${name##*/} == $pat ]] && return 0
+	done
+	return 1
+}
+
+case "${1:-}" in
+selftests)
+	tests | awk '{ print $1 }'
+	echo "$EXTRA_PROGS" | tr ' ' '\n' ;;
+plan)
+	tests | while read -r name limit; do
+		selected "$name" && echo "$name $limit ./$name"
+	done ;;
+*)
+	die "usage: testlist.sh selftests|plan" ;;
+esac
