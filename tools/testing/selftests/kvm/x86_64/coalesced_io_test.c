@@ -1,0 +1,1164 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Coalesced I/O: zone registration, ring contents and ordering, ring full,
+ * edges, several vCPUs, hostile ring indices, lifetime, stats.
+ *
+ * Each case runs in a child process with VMs of its own and is one TAP
+ * line.  On Debian's stock modules (mainline's implementation) the cases
+ * run too; where mainline behaves differently on purpose, the case says so
+ * in a "# mainline:" line instead of failing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "coalesced_ring.h"
+
+#define PORT_RTC_INDEX	0x70	/* zone of size 1 */
+#define PORT_RTC_DATA	0x71	/* never in a zone */
+#define PORT_PCI_ADDR	0xcf8	/* zone of size 4 */
+#define PORT_PLAIN	0x80	/* never in a zone */
+#define MMIO_GPA	0xc0000000ULL
+#define MMIO_ZONE_SIZE	0x100
+#define MMIO_PLAIN_GPA	(MMIO_GPA + 0x800)	/* same page, no zone */
+#define IN_VALUE	0x5a5a5a5a5a5a5a5aULL
+
+#define PARAM_DISABLE_PIO "/sys/module/kvm/parameters/disable_coalesced_pio"
+
+/* Our module has the parameter; Debian's stock one does not. */
+static bool ours;
+
+#define SKIP_CASE(fmt, ...) do {					\
+	printf("# SKIP " fmt "\n", ##__VA_ARGS__);			\
+	exit(KSFT_SKIP);						\
+} while (0)
+
+/* Where mainline differs on purpose: say so, do not fail. */
+#define MAINLINE_DIFFERS(fmt, ...) \
+	printf("# mainline: " fmt " (ours differs on purpose)\n", ##__VA_ARGS__)
+
+/* ---- guest side ------------------------------------------------------ */
+
+static inline void guest_out(uint16_t port, uint64_t val, int len)
+{
+	if (len == 1)
+		asm volatile("outb %b0, %w1" : : "a"(val), "Nd"(port));
+	else if (len == 2)
+		asm volatile("outw %w0, %w1" : : "a"(val), "Nd"(port));
+	else
+		asm volatile("outl %k0, %w1" : : "a"(val), "Nd"(port));
+}
+
+static inline uint64_t guest_in(uint16_t port, int len)
+{
+	uint32_t val = 0;
+
+	if (len == 1)
+		asm volatile("inb %w1, %b0" : "+a"(val) : "Nd"(port));
+	else if (len == 2)
+		asm volatile("inw %w1, %w0" : "+a"(val) : "Nd"(port));
+	else
+		asm volatile("inl %w1, %k0" : "=a"(val) : "Nd"(port));
+	return val;
+}
+
+static inline void guest_mmio_write(uint64_t gpa, uint64_t val, int len)
+{
+	volatile void *p = (volatile void *)gpa;
+
+	if (len == 1)
+		*(volatile uint8_t *)p = val;
+	else if (len == 2)
+		*(volatile uint16_t *)p = val;
+	else if (len == 4)
+		*(volatile uint32_t *)p = val;
+	else
+		*(volatile uint64_t *)p = val;
+}
+
+static inline uint64_t guest_mmio_read(uint64_t gpa, int len)
+{
+	volatile void *p = (volatile void *)gpa;
+
+	if (len == 1)
+		return *(volatile uint8_t *)p;
+	if (len == 2)
+		return *(volatile uint16_t *)p;
+	if (len == 4)
+		return *(volatile uint32_t *)p;
+	return *(volatile uint64_t *)p;
+}
+
+enum probe_op { PROBE_OUT, PROBE_IN, PROBE_MMIO_WRITE, PROBE_MMIO_READ };
+
+/* One access the host asks the probe guest to make. */
+struct probe {
+	uint32_t op;
+	uint32_t len;
+	uint64_t addr;
+	uint64_t data;
+	uint64_t result;
+};
+
+static struct probe probe;
+
+/* Make the access in @probe at every GUEST_SYNC, forever. */
+static void probe_guest(void)
+{
+	for (;;) {
+		GUEST_SYNC(0);
+		switch (probe.op) {
+		case PROBE_OUT:
+			guest_out(probe.addr, probe.data, probe.len);
+			break;
+		case PROBE_IN:
+			probe.result = guest_in(probe.addr, probe.len);
+			break;
+		case PROBE_MMIO_WRITE:
+			guest_mmio_write(probe.addr, probe.data, probe.len);
+			break;
+		case PROBE_MMIO_READ:
+			probe.result = guest_mmio_read(probe.addr, probe.len);
+			break;
+		}
+	}
+}
+
+/* ---- host side ------------------------------------------------------- */
+
+/* One guest write as userspace learns of it: a ring entry or an exit. */
+struct io_event {
+	uint64_t addr;
+	uint64_t data;
+	uint32_t len;
+	bool pio;
+	bool coalesced;
+};
+
+struct io_log {
+	struct io_event *ev;
+	size_t n, cap;
+};
+
+static void log_add(struct io_log *log, struct io_event ev)
+{
+	if (log->n == log->cap) {
+		log->cap = log->cap ? 2 * log->cap : 1024;
+		log->ev = realloc(log->ev, log->cap * sizeof(*log->ev));
+		TEST_ASSERT(log->ev, "out of memory for %zu events", log->cap);
+	}
+	log->ev[log->n++] = ev;
+}
+
+static void log_entry(const struct kvm_coalesced_mmio *e, void *arg)
+{
+	struct io_event ev = {
+		.addr = e->phys_addr, .len = e->len,
+		.pio = e->pio & KVM_COALESCED_ZONE_PIO, .coalesced = true,
+	};
+
+	TEST_ASSERT(e->len >= 1 && e->len <= 8,
+		    "ring entry for 0x%llx has length %u, want 1..8",
+		    e->phys_addr, e->len);
+	memcpy(&ev.data, e->data, e->len);
+	log_add(arg, ev);
+}
+
+struct vm_ctx {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	struct kvm_coalesced_mmio_ring *ring;
+	uint32_t max;
+};
+
+static struct kvm_coalesced_mmio_ring *map_ring(struct kvm_vcpu *vcpu)
+{
+	struct kvm_coalesced_mmio_ring *ring;
+
+	ring = coalesced_ring_map(vcpu->vm->fd, vcpu->fd);
+	TEST_ASSERT(ring, "cannot map the coalesced ring of vCPU %u: %s",
+		    vcpu->id, strerror(errno));
+	return ring;
+}
+
+static void ctx_init(struct vm_ctx *c, void *guest_code)
+{
+	c->vm = vm_create_with_one_vcpu(&c->vcpu, guest_code);
+	virt_map(c->vm, MMIO_GPA, MMIO_GPA, 1);
+	c->ring = map_ring(c->vcpu);
+	c->max = coalesced_ring_max();
+}
+
+static void ctx_free(struct vm_ctx *c)
+{
+	munmap(c->ring, getpagesize());
+	kvm_vm_free(c->vm);
+}
+
+static int zone_add(struct kvm_vm *vm, uint64_t addr, uint32_t size,
+		    uint32_t flags)
+{
+	struct kvm_coalesced_mmio_zone zone = {
+		.addr = addr, .size = size, .pio = flags,
+	};
+
+	return __vm_ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &zone) ? -errno : 0;
+}
+
+static int zone_del(struct kvm_vm *vm, uint64_t addr, uint32_t size,
+		    uint32_t flags)
+{
+	struct kvm_coalesced_mmio_zone zone = {
+		.addr = addr, .size = size, .pio = flags,
+	};
+
+	return __vm_ioctl(vm, KVM_UNREGISTER_COALESCED_MMIO, &zone) ? -errno : 0;
+}
+
+static void zone_add_ok(struct kvm_vm *vm, uint64_t addr, uint32_t size,
+			uint32_t flags)
+{
+	int r = zone_add(vm, addr, size, flags);
+
+	TEST_ASSERT(!r, "registering zone 0x%lx+%u (flags %u) failed: %s",
+		    addr, size, flags, strerror(-r));
+}
+
+/*
+ * Decode an I/O or MMIO exit into @ev; reads get IN_VALUE.  Returns false
+ * for anything else (a ucall is handled by the caller first).
+ */
+static bool decode_exit(struct kvm_vcpu *vcpu, struct io_event *ev, bool *write)
+{
+	struct kvm_run *run = vcpu->run;
+
+	memset(ev, 0, sizeof(*ev));
+	if (run->exit_reason == KVM_EXIT_IO) {
+		void *data = (void *)run + run->io.data_offset;
+
+		TEST_ASSERT(run->io.count == 1,
+			    "port 0x%x: string I/O (count %u) is not expected",
+			    run->io.port, run->io.count);
+		ev->pio = true;
+		ev->addr = run->io.port;
+		ev->len = run->io.size;
+		*write = run->io.direction == KVM_EXIT_IO_OUT;
+		if (*write)
+			memcpy(&ev->data, data, ev->len);
+		else
+			memcpy(data, &(uint64_t){ IN_VALUE }, ev->len);
+		return true;
+	}
+	if (run->exit_reason == KVM_EXIT_MMIO) {
+		ev->addr = run->mmio.phys_addr;
+		ev->len = run->mmio.len;
+		*write = run->mmio.is_write;
+		if (*write)
+			memcpy(&ev->data, run->mmio.data, ev->len);
+		else
+			memcpy(run->mmio.data, &(uint64_t){ IN_VALUE }, ev->len);
+		return true;
+	}
+	return false;
+}
+
+/* What one probe access did, as userspace saw it. */
+struct probe_outcome {
+	int exits;		/* I/O or MMIO exits for the access */
+	struct io_event exit;	/* the last of them */
+	struct io_log ring;	/* ring entries drained afterwards */
+	uint64_t result;	/* value a read returned in the guest */
+};
+
+/* Run the probe guest to its next GUEST_SYNC, handling exits. */
+static void run_to_sync(struct vm_ctx *c, struct probe_outcome *out)
+{
+	struct ucall uc;
+	struct io_event ev;
+	bool write;
+
+	for (;;) {
+		vcpu_run(c->vcpu);
+		switch (get_ucall(c->vcpu, &uc)) {
+		case UCALL_SYNC:
+			return;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+		case UCALL_NONE:
+			break;
+		default:
+			TEST_FAIL("unexpected ucall %lu", uc.cmd);
+		}
+		TEST_ASSERT(decode_exit(c->vcpu, &ev, &write),
+			    "unexpected exit %u (%s)", c->vcpu->run->exit_reason,
+			    exit_reason_str(c->vcpu->run->exit_reason));
+		if (out) {
+			out->exits++;
+			out->exit = ev;
+		}
+	}
+}
+
+/*
+ * Have the probe guest make one access; report exits and, when @drain,
+ * the ring entries it left.  The guest must be parked at a GUEST_SYNC.
+ */
+static struct probe_outcome do_probe(struct vm_ctx *c, enum probe_op op,
+				     uint64_t addr, int len, uint64_t data,
+				     bool drain)
+{
+	struct probe *p = addr_gva2hva(c->vm, (vm_vaddr_t)&probe);
+	struct probe_outcome out = { 0 };
+
+	*p = (struct probe){ .op = op, .addr = addr, .len = len, .data = data };
+	run_to_sync(c, &out);
+	out.result = p->result;
+	if (drain)
+		coalesced_ring_drain(c->ring, log_entry, &out.ring);
+	return out;
+}
+
+/* A PIO write of @len bytes: did it exit (true) or go to the ring? */
+static bool pio_write_exits(struct vm_ctx *c, uint16_t port, int len)
+{
+	struct probe_outcome o = do_probe(c, PROBE_OUT, port, len, 0xab, true);
+
+	TEST_ASSERT(o.exits + o.ring.n == 1,
+		    "outb 0x%x: %d exits and %zu ring entries, want 1 in all",
+		    port, o.exits, o.ring.n);
+	if (o.ring.n)
+		TEST_ASSERT(o.ring.ev[0].addr == port && o.ring.ev[0].pio,
+			    "outb 0x%x left a ring entry for 0x%lx (pio %d)",
+			    port, o.ring.ev[0].addr, o.ring.ev[0].pio);
+	free(o.ring.ev);
+	return o.exits;
+}
+
+/* A 4-byte write to 0xcf8 without draining: did it exit? */
+static bool pio_write_exits_nodrain(struct vm_ctx *c)
+{
+	return do_probe(c, PROBE_OUT, PORT_PCI_ADDR, 4, 0xabcd, false).exits;
+}
+
+static void probe_start(struct vm_ctx *c)
+{
+	ctx_init(c, probe_guest);
+	run_to_sync(c, NULL);	/* park the guest at its first GUEST_SYNC */
+}
+
+static uint64_t stat_get(struct kvm_vm *vm, const char *name)
+{
+	uint64_t val = UINT64_MAX;
+
+	__vm_get_stat(vm, name, &val, 1);
+	TEST_ASSERT(val != UINT64_MAX, "no VM stat named %s", name);
+	return val;
+}
+
+/* ---- 1. capabilities ------------------------------------------------- */
+
+static void test_capabilities(void)
+{
+	int page = kvm_check_cap(KVM_CAP_COALESCED_MMIO);
+	struct vm_ctx c;
+
+	TEST_ASSERT(page > 0,
+		    "KVM_CAP_COALESCED_MMIO is %d, want the ring's page offset",
+		    page);
+	printf("# ring at page %d of the vCPU mmap, %u entries\n", page,
+	       coalesced_ring_max());
+	TEST_ASSERT(kvm_check_cap(KVM_CAP_COALESCED_PIO) == 1,
+		    "KVM_CAP_COALESCED_PIO is %d, want 1",
+		    kvm_check_cap(KVM_CAP_COALESCED_PIO));
+
+	ctx_init(&c, probe_guest);
+	TEST_ASSERT(c.ring->first == 0 && c.ring->last == 0,
+		    "new ring is not empty: first %u last %u",
+		    c.ring->first, c.ring->last);
+	ctx_free(&c);
+}
+
+/* ---- 2. registration ------------------------------------------------- */
+
+static void expect_errno(struct kvm_vm *vm, const char *what, uint64_t addr,
+			 uint32_t size, uint32_t flags, int ours_err,
+			 int mainline_err)
+{
+	int r = zone_add(vm, addr, size, flags);
+	int want = ours ? ours_err : mainline_err;
+
+	if (!ours && r != -ours_err && ours_err != mainline_err)
+		MAINLINE_DIFFERS("%s: %s, ours %s", what,
+				 r ? strerror(-r) : "accepted",
+				 strerror(ours_err));
+	TEST_ASSERT(r == -want, "%s (0x%lx+%u flags 0x%x): got %s, want %s",
+		    what, addr, size, flags, r ? strerror(-r) : "success",
+		    want ? strerror(want) : "success");
+	if (!r)	/* mainline accepted it: take it back */
+		zone_del(vm, addr, size ? size : 1, flags);
+}
+
+static void test_registration(void)
+{
+	struct probe_outcome o;
+	struct vm_ctx c;
+
+	probe_start(&c);
+	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+
+	expect_errno(c.vm, "unknown flag bit 1", 0x60, 1, 2, EINVAL, EINVAL);
+	expect_errno(c.vm, "unknown flag bit 31", 0x60, 1,
+		     0x80000000u | KVM_COALESCED_ZONE_PIO, EINVAL, EINVAL);
+	expect_errno(c.vm, "size 0", 0x60, 0, KVM_COALESCED_ZONE_PIO, EINVAL, 0);
+	expect_errno(c.vm, "addr + size overflows", ~0ULL - 1, 4, 0, EINVAL, 0);
+	expect_errno(c.vm, "port zone past 0xffff", 0xfffe, 4,
+		     KVM_COALESCED_ZONE_PIO, EINVAL, 0);
+	expect_errno(c.vm, "duplicate zone", PORT_RTC_INDEX, 1,
+		     KVM_COALESCED_ZONE_PIO, EEXIST, 0);
+
+	/* Overlap is allowed; a write in both zones makes one entry. */
+	zone_add_ok(c.vm, PORT_PCI_ADDR, 8, KVM_COALESCED_ZONE_PIO);
+	o = do_probe(&c, PROBE_OUT, PORT_PCI_ADDR, 4, 0x11223344, true);
+	TEST_ASSERT(!o.exits && o.ring.n == 1,
+		    "outl 0xcf8 in two overlapping zones: %d exits, %zu entries, want 0 and 1",
+		    o.exits, o.ring.n);
+	free(o.ring.ev);
+	TEST_ASSERT(!pio_write_exits(&c, 0xcfc, 1),
+		    "outb 0xcfc (only in the 0xcf8+8 zone) exited");
+
+	/* Nothing to remove: success, nothing changes. */
+	TEST_ASSERT(!zone_del(c.vm, 0x400, 0x10, KVM_COALESCED_ZONE_PIO),
+		    "unregistering an empty PIO range failed");
+	TEST_ASSERT(!zone_del(c.vm, PORT_RTC_INDEX, 1, 0),
+		    "unregistering 0x70 as MMIO failed");
+	TEST_ASSERT(!pio_write_exits(&c, PORT_RTC_INDEX, 1),
+		    "outb 0x70 exited after unregistering other ranges");
+	TEST_ASSERT(!zone_del(c.vm, PORT_RTC_INDEX - 1, 1,
+			      KVM_COALESCED_ZONE_PIO),
+		    "unregistering the port below the zone failed");
+	TEST_ASSERT(!pio_write_exits(&c, PORT_RTC_INDEX, 1),
+		    "outb 0x70 exited after unregistering a range that only touches its zone");
+
+	/* Unregistering removes the zones wholly inside the range. */
+	TEST_ASSERT(!zone_del(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO),
+		    "unregistering 0x70 failed");
+	TEST_ASSERT(pio_write_exits(&c, PORT_RTC_INDEX, 1),
+		    "outb 0x70 still coalesced after its zone was removed");
+	TEST_ASSERT(!zone_del(c.vm, PORT_PCI_ADDR, 8, KVM_COALESCED_ZONE_PIO),
+		    "unregistering 0xcf8+8 failed");
+	TEST_ASSERT(pio_write_exits(&c, PORT_PCI_ADDR, 4),
+		    "outl 0xcf8 still coalesced after both of its zones were removed");
+	o = do_probe(&c, PROBE_MMIO_WRITE, MMIO_GPA, 4, 1, true);
+	TEST_ASSERT(!o.exits && o.ring.n == 1,
+		    "MMIO zone stopped working after PIO zones were removed");
+	free(o.ring.ev);
+	TEST_ASSERT(!zone_del(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0),
+		    "unregistering the MMIO zone failed");
+	o = do_probe(&c, PROBE_MMIO_WRITE, MMIO_GPA, 4, 1, true);
+	TEST_ASSERT(o.exits == 1 && !o.ring.n,
+		    "MMIO write still coalesced after its zone was removed");
+	free(o.ring.ev);
+	ctx_free(&c);
+}
+
+/* ---- 3. ordering ----------------------------------------------------- */
+
+struct write_kind {
+	bool pio;
+	bool coalesced;
+	uint8_t len;
+	uint64_t addr;
+};
+
+/* Two PIO zones and one MMIO zone, interleaved with accesses that exit. */
+static const struct write_kind order_kinds[] = {
+	{ true,  true,  1, PORT_RTC_INDEX },
+	{ true,  true,  4, PORT_PCI_ADDR },
+	{ false, true,  4, MMIO_GPA + 0x10 },
+	{ true,  true,  2, PORT_PCI_ADDR + 2 },
+	{ true,  false, 1, PORT_PLAIN },
+	{ false, true,  8, MMIO_GPA + 0x20 },
+	{ true,  true,  1, PORT_PCI_ADDR + 1 },
+	{ true,  true,  1, PORT_RTC_INDEX },
+	{ false, false, 4, MMIO_PLAIN_GPA },
+	{ true,  true,  2, PORT_PCI_ADDR },
+	{ false, true,  1, MMIO_GPA + 0xff },
+	{ true,  false, 1, PORT_RTC_DATA },
+};
+
+#define ORDER_WRITES	600
+
+static uint64_t seq_data(uint64_t i, int len)
+{
+	uint64_t v = (i + 1) * 0x9e3779b97f4a7c15ULL;
+
+	return len == 8 ? v : v & ((1ULL << (8 * len)) - 1);
+}
+
+static void order_guest(void)
+{
+	int i;
+
+	for (i = 0; i < ORDER_WRITES; i++) {
+		const struct write_kind *k =
+			&order_kinds[i % ARRAY_SIZE(order_kinds)];
+
+		if (k->pio)
+			guest_out(k->addr, seq_data(i, k->len), k->len);
+		else
+			guest_mmio_write(k->addr, seq_data(i, k->len), k->len);
+	}
+	GUEST_DONE();
+}
+
+static void check_event(const struct io_event *ev, size_t i)
+{
+	const struct write_kind *k = &order_kinds[i % ARRAY_SIZE(order_kinds)];
+
+	TEST_ASSERT(ev->pio == k->pio && ev->addr == k->addr &&
+		    ev->len == k->len && ev->data == seq_data(i, k->len) &&
+		    ev->coalesced == k->coalesced,
+		    "write #%zu: got %s %s 0x%lx len %u data 0x%lx, want %s %s 0x%lx len %u data 0x%lx",
+		    i, ev->coalesced ? "ring" : "exit", ev->pio ? "pio" : "mmio",
+		    ev->addr, ev->len, ev->data,
+		    k->coalesced ? "ring" : "exit", k->pio ? "pio" : "mmio",
+		    k->addr, k->len, seq_data(i, k->len));
+}
+
+static void test_ordering(void)
+{
+	struct io_log log = { 0 };
+	struct io_event ev;
+	struct vm_ctx c;
+	struct ucall uc;
+	size_t checked = 0;
+	bool write;
+
+	ctx_init(&c, order_guest);
+	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+
+	for (;;) {
+		vcpu_run(c.vcpu);
+		/* Replay the ring first, as a VMM must. */
+		coalesced_ring_drain(c.ring, log_entry, &log);
+		if (get_ucall(c.vcpu, &uc) == UCALL_DONE)
+			break;
+		if (uc.cmd == UCALL_ABORT)
+			REPORT_GUEST_ASSERT(uc);
+		TEST_ASSERT(decode_exit(c.vcpu, &ev, &write) && write,
+			    "unexpected exit %u", c.vcpu->run->exit_reason);
+		/* The ring held exactly the writes before this exit. */
+		TEST_ASSERT(log.n < ORDER_WRITES &&
+			    !order_kinds[log.n % ARRAY_SIZE(order_kinds)].coalesced,
+			    "exit for 0x%lx after %zu writes: the ring is missing writes or has extra ones",
+			    ev.addr, log.n);
+		log_add(&log, ev);
+		for (; checked < log.n; checked++)
+			check_event(&log.ev[checked], checked);
+	}
+	TEST_ASSERT(log.n == ORDER_WRITES, "saw %zu writes, guest made %d",
+		    log.n, ORDER_WRITES);
+	for (; checked < log.n; checked++)
+		check_event(&log.ev[checked], checked);
+	printf("# %d writes checked in order (ring entries and exits)\n",
+	       ORDER_WRITES);
+	free(log.ev);
+	ctx_free(&c);
+}
+
+/* ---- 4. ring full ---------------------------------------------------- */
+
+static uint32_t fill_writes;
+
+static void fill_guest(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < fill_writes; i++)
+		guest_out(PORT_PCI_ADDR, i, 4);
+	GUEST_DONE();
+}
+
+static void test_ring_full(void)
+{
+	struct io_log log = { 0 };
+	struct io_event ev;
+	struct vm_ctx c;
+	struct ucall uc;
+	uint32_t exits = 0, i;
+	bool write;
+
+	ctx_init(&c, fill_guest);
+	fill_writes = 3 * c.max + 7;
+	sync_global_to_guest(c.vm, fill_writes);
+	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+
+	for (;;) {
+		vcpu_run(c.vcpu);
+		if (get_ucall(c.vcpu, &uc) == UCALL_DONE)
+			break;
+		TEST_ASSERT(decode_exit(c.vcpu, &ev, &write) && write &&
+			    ev.pio && ev.addr == PORT_PCI_ADDR,
+			    "unexpected exit %u", c.vcpu->run->exit_reason);
+		/* Full: max - 1 writes wait in the ring, this one exited. */
+		TEST_ASSERT((c.ring->last + 1) % c.max == c.ring->first,
+			    "write %lu exited but the ring is not full (first %u last %u)",
+			    ev.data, c.ring->first, c.ring->last);
+		coalesced_ring_drain(c.ring, log_entry, &log);
+		log_add(&log, ev);
+		exits++;
+	}
+	coalesced_ring_drain(c.ring, log_entry, &log);
+
+	TEST_ASSERT(log.n == fill_writes, "saw %zu writes, guest made %u",
+		    log.n, fill_writes);
+	for (i = 0; i < log.n; i++)
+		TEST_ASSERT(log.ev[i].data == i && log.ev[i].coalesced ==
+			    ((i + 1) % c.max != 0),
+			    "write #%u: got data %lu via %s", i, log.ev[i].data,
+			    log.ev[i].coalesced ? "ring" : "exit");
+	TEST_ASSERT(exits == fill_writes / c.max,
+		    "%u exits for %u writes with a %u-slot ring, want %u",
+		    exits, fill_writes, c.max, fill_writes / c.max);
+	printf("# %u writes, %u exits on ring full, order intact\n",
+	       fill_writes, exits);
+	free(log.ev);
+	ctx_free(&c);
+}
+
+/* ---- 5. edges -------------------------------------------------------- */
+
+#define RTC_ITERATIONS	100
+
+static void rtc_guest(void)
+{
+	int phase, i;
+
+	for (phase = 0; phase < 2; phase++) {
+		for (i = 0; i < RTC_ITERATIONS; i++) {
+			guest_out(PORT_RTC_INDEX, i & 0x7f, 1);
+			GUEST_ASSERT(guest_in(PORT_RTC_DATA, 1) == 0x5a);
+		}
+		GUEST_SYNC(phase);
+	}
+	GUEST_DONE();
+}
+
+/* RTC pattern: exits per phase, without and then with a zone on 0x70. */
+static void rtc_exits(uint32_t exits[2], uint32_t entries[2])
+{
+	struct io_log log = { 0 };
+	struct io_event ev;
+	struct vm_ctx c;
+	struct ucall uc;
+	bool write;
+	int phase = 0;
+
+	ctx_init(&c, rtc_guest);
+	exits[0] = exits[1] = 0;
+	for (;;) {
+		vcpu_run(c.vcpu);
+		coalesced_ring_drain(c.ring, log_entry, &log);
+		switch (get_ucall(c.vcpu, &uc)) {
+		case UCALL_SYNC:
+			entries[phase] = log.n;
+			log.n = 0;
+			if (phase++ == 0)
+				zone_add_ok(c.vm, PORT_RTC_INDEX, 1,
+					    KVM_COALESCED_ZONE_PIO);
+			continue;
+		case UCALL_DONE:
+			free(log.ev);
+			ctx_free(&c);
+			return;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+		}
+		TEST_ASSERT(decode_exit(c.vcpu, &ev, &write), "unexpected exit");
+		exits[phase]++;
+	}
+}
+
+static void test_edges(void)
+{
+	uint32_t exits[2], entries[2];
+	struct probe_outcome o;
+	struct vm_ctx c;
+
+	probe_start(&c);
+	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+
+	o = do_probe(&c, PROBE_OUT, PORT_PCI_ADDR + 2, 4, 0xdeadbeef, true);
+	TEST_ASSERT(o.exits == 1 && !o.ring.n && o.exit.addr == 0xcfa &&
+		    o.exit.len == 4 && o.exit.data == 0xdeadbeef,
+		    "outl 0xcfa (straddles the 0xcf8+4 zone) must exit whole: %d exits, %zu entries",
+		    o.exits, o.ring.n);
+	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 2, 0x1234, true);
+	TEST_ASSERT(o.exits == 1 && !o.ring.n,
+		    "outw 0x70 (straddles the 0x70+1 zone) must exit");
+	o = do_probe(&c, PROBE_MMIO_WRITE, MMIO_GPA + MMIO_ZONE_SIZE - 4, 8,
+		     0x0102030405060708ULL, true);
+	TEST_ASSERT(o.exits == 1 && !o.ring.n && o.exit.len == 8 &&
+		    o.exit.data == 0x0102030405060708ULL,
+		    "8-byte MMIO write across the zone's end must exit whole: %d exits, %zu entries",
+		    o.exits, o.ring.n);
+
+	o = do_probe(&c, PROBE_IN, PORT_RTC_INDEX, 1, 0, true);
+	TEST_ASSERT(o.exits == 1 && !o.ring.n && o.result == (IN_VALUE & 0xff),
+		    "inb 0x70 (coalesced port): %d exits, %zu entries, read 0x%lx; want an exit returning 0x5a",
+		    o.exits, o.ring.n, o.result);
+	o = do_probe(&c, PROBE_IN, PORT_PCI_ADDR, 4, 0, true);
+	TEST_ASSERT(o.exits == 1 && o.result == (IN_VALUE & 0xffffffff),
+		    "inl 0xcf8 (coalesced port) must exit and return the host's value");
+	o = do_probe(&c, PROBE_MMIO_READ, MMIO_GPA + 8, 4, 0, true);
+	TEST_ASSERT(o.exits == 1 && !o.ring.n &&
+		    o.result == (IN_VALUE & 0xffffffff),
+		    "MMIO read in a zone must exit and return the host's value");
+	ctx_free(&c);
+
+	rtc_exits(exits, entries);
+	printf("# RTC pattern x%d: %u exits without a zone, %u with (%u ring entries)\n",
+	       RTC_ITERATIONS, exits[0], exits[1], entries[1]);
+	TEST_ASSERT(exits[0] == 2 * RTC_ITERATIONS && entries[0] == 0,
+		    "without a zone: %u exits, %u entries; want %d and 0",
+		    exits[0], entries[0], 2 * RTC_ITERATIONS);
+	TEST_ASSERT(exits[1] == RTC_ITERATIONS && entries[1] == RTC_ITERATIONS,
+		    "with a zone on 0x70: %u exits, %u entries; want %d and %d",
+		    exits[1], entries[1], RTC_ITERATIONS, RTC_ITERATIONS);
+}
+
+/* ---- 6 and 8. several vCPUs ------------------------------------------ */
+
+#define MAX_VCPUS	2
+
+/* vCPU @id writes (id << 24 | n) for n = 0, 1, ... until told to stop. */
+static volatile bool writers_stop;
+static uint32_t writer_limit;
+
+static void writer_guest(uint32_t id, bool mmio)
+{
+	uint32_t n;
+
+	for (n = 0; n < writer_limit && !writers_stop; n++) {
+		if (mmio)
+			guest_mmio_write(MMIO_GPA + 4 * id, id << 24 | n, 4);
+		else
+			guest_out(PORT_PCI_ADDR, id << 24 | n, 4);
+	}
+	GUEST_SYNC(n);
+	GUEST_DONE();
+}
+
+struct writers {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu[MAX_VCPUS];
+	struct kvm_coalesced_mmio_ring *ring;
+	pthread_mutex_t lock;	/* serializes draining and the log */
+	struct io_log log;
+	uint32_t written[MAX_VCPUS];
+	uint32_t exits[MAX_VCPUS];
+};
+
+struct writer_arg {
+	struct writers *w;
+	int id;
+};
+
+static void *writer_thread(void *data)
+{
+	struct writer_arg *a = data;
+	struct writers *w = a->w;
+	struct kvm_vcpu *vcpu = w->vcpu[a->id];
+	struct io_event ev;
+	struct ucall uc;
+	bool write;
+
+	for (;;) {
+		vcpu_run(vcpu);
+		pthread_mutex_lock(&w->lock);
+		coalesced_ring_drain(w->ring, log_entry, &w->log);
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			w->written[a->id] = uc.args[1];
+			break;
+		case UCALL_DONE:
+			pthread_mutex_unlock(&w->lock);
+			return NULL;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+		default:
+			TEST_ASSERT(decode_exit(vcpu, &ev, &write) && write,
+				    "vCPU %d: unexpected exit %u", a->id,
+				    vcpu->run->exit_reason);
+			log_add(&w->log, ev);
+			w->exits[a->id]++;
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+static void writer_guest_pio(uint32_t id)
+{
+	writer_guest(id, false);
+}
+
+static void writer_guest_mixed(uint32_t id)
+{
+	writer_guest(id, id & 1);
+}
+
+static void writers_start(struct writers *w, void *guest, uint32_t limit,
+			  pthread_t *threads, struct writer_arg *args)
+{
+	int i;
+
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->lock, NULL);
+	w->vm = vm_create_with_vcpus(MAX_VCPUS, guest, w->vcpu);
+	virt_map(w->vm, MMIO_GPA, MMIO_GPA, 1);
+	w->ring = map_ring(w->vcpu[0]);
+	writer_limit = limit;
+	sync_global_to_guest(w->vm, writer_limit);
+	for (i = 0; i < MAX_VCPUS; i++) {
+		vcpu_args_set(w->vcpu[i], 1, i);
+		args[i] = (struct writer_arg){ .w = w, .id = i };
+	}
+	zone_add_ok(w->vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(w->vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+	for (i = 0; i < MAX_VCPUS; i++)
+		pthread_create(&threads[i], NULL, writer_thread, &args[i]);
+}
+
+/* Every write of every vCPU exactly once, each vCPU's in order. */
+static void writers_check(struct writers *w)
+{
+	uint32_t next[MAX_VCPUS] = { 0 };
+	size_t i, ring = 0;
+
+	coalesced_ring_drain(w->ring, log_entry, &w->log);
+	for (i = 0; i < w->log.n; i++) {
+		uint32_t id = w->log.ev[i].data >> 24;
+		uint32_t n = w->log.ev[i].data & 0xffffff;
+
+		TEST_ASSERT(id < MAX_VCPUS, "write with bad vCPU id %u", id);
+		TEST_ASSERT(n == next[id],
+			    "vCPU %u: write %u seen where %u was due (lost, duplicated or reordered)",
+			    id, n, next[id]);
+		next[id]++;
+		ring += w->log.ev[i].coalesced;
+	}
+	for (i = 0; i < MAX_VCPUS; i++)
+		TEST_ASSERT(next[i] == w->written[i],
+			    "vCPU %zu made %u writes, userspace saw %u",
+			    i, w->written[i], next[i]);
+	printf("# %zu writes from %d vCPUs: %zu via the ring, %u + %u exits\n",
+	       w->log.n, MAX_VCPUS, ring, w->exits[0], w->exits[1]);
+	free(w->log.ev);
+}
+
+static void test_vcpus(void)
+{
+	struct writer_arg args[MAX_VCPUS];
+	pthread_t threads[MAX_VCPUS];
+	struct writers w;
+	int i;
+
+	writers_start(&w, writer_guest_pio, 4000, threads, args);
+	for (i = 0; i < MAX_VCPUS; i++)
+		pthread_join(threads[i], NULL);
+	writers_check(&w);
+	kvm_vm_free(w.vm);
+}
+
+/* ---- 7. hostile userspace -------------------------------------------- */
+
+static void test_hostile_indices(void)
+{
+	static const struct { const char *what; uint32_t first, last; bool both; } bad[] = {
+		{ "last = 0xffffffff", 0, 0xffffffff, true },
+		{ "last = max", 0, 0, true },	/* last set to max below */
+		{ "first = 0xffffffff", 0xffffffff, 3, false },
+		{ "first = max", 0, 3, false },	/* first set to max below */
+		{ "first = last = 0x80000000", 0x80000000, 0x80000000, true },
+	};
+	struct vm_ctx c;
+	char *before;
+	size_t i;
+
+	probe_start(&c);
+	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	before = malloc(getpagesize());
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		uint32_t first = bad[i].first, last = bad[i].last;
+		bool exited;
+
+		if (i == 1)
+			last = c.max;
+		if (i == 3)
+			first = c.max;
+		c.ring->first = first;
+		c.ring->last = last;
+		memcpy(before, c.ring, getpagesize());
+		exited = pio_write_exits_nodrain(&c);
+		if (exited) {
+			TEST_ASSERT(!memcmp(before, c.ring, getpagesize()),
+				    "%s: the write exited but KVM changed the ring page",
+				    bad[i].what);
+		} else if (ours || bad[i].both) {
+			TEST_FAIL("%s: the write went to the ring, want an exit",
+				  bad[i].what);
+		} else {
+			MAINLINE_DIFFERS("%s: write accepted into slot %u",
+					 bad[i].what, last);
+		}
+		/* Honest indices again: writes coalesce again. */
+		c.ring->first = c.ring->last = 7;
+		TEST_ASSERT(!pio_write_exits(&c, PORT_PCI_ADDR, 4),
+			    "after %s was undone, writes still exit", bad[i].what);
+	}
+	free(before);
+	ctx_free(&c);
+}
+
+/* ---- 8. lifetime ----------------------------------------------------- */
+
+static long meminfo_kb(const char *field)
+{
+	char line[128];
+	long val = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	TEST_ASSERT(f, "cannot open /proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			val = atol(line + strlen(field) + 1);
+	fclose(f);
+	return val;
+}
+
+#define LIFETIME_VMS	150
+#define LIFETIME_ZONES	100
+
+static void pending_guest(void)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		guest_out(0x100 + i, i, 1);
+		guest_mmio_write(MMIO_GPA + i, i, 1);
+	}
+	GUEST_DONE();
+}
+
+/* Destroy VMs with zones registered and ring entries pending. */
+static void destroy_with_pending(void)
+{
+	long slab_before, slab_after;
+	int vm_nr, i;
+
+	slab_before = meminfo_kb("Slab:");
+	for (vm_nr = 0; vm_nr < LIFETIME_VMS; vm_nr++) {
+		struct vm_ctx c;
+		struct ucall uc;
+
+		ctx_init(&c, pending_guest);
+		for (i = 0; i < LIFETIME_ZONES / 2; i++) {
+			zone_add_ok(c.vm, 0x100 + i, 1, KVM_COALESCED_ZONE_PIO);
+			zone_add_ok(c.vm, MMIO_GPA + i, 1, 0);
+		}
+		vcpu_run(c.vcpu);
+		TEST_ASSERT(get_ucall(c.vcpu, &uc) == UCALL_DONE,
+			    "pending_guest did not finish");
+		TEST_ASSERT(c.ring->last == 100,
+			    "ring holds %u entries, want 100", c.ring->last);
+		ctx_free(&c);
+	}
+	slab_after = meminfo_kb("Slab:");
+	printf("# %d VMs destroyed with %d zones and 100 entries pending: slab %+ld kB\n",
+	       LIFETIME_VMS, LIFETIME_ZONES, slab_after - slab_before);
+	/* A leaked zone is 64+ bytes: 15000 of them would show. */
+	TEST_ASSERT(slab_after - slab_before < 512,
+		    "slab grew by %ld kB over %d VMs: zones leak",
+		    slab_after - slab_before, LIFETIME_VMS);
+}
+
+/* Register and unregister zones while two vCPUs write through them. */
+static void churn_while_writing(void)
+{
+	struct writer_arg args[MAX_VCPUS];
+	pthread_t threads[MAX_VCPUS];
+	struct timespec t0, t;
+	struct writers w;
+	int cycles = 0, i;
+
+	writers_start(&w, writer_guest_mixed, 1 << 23, threads, args);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		TEST_ASSERT(!zone_del(w.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO),
+			    "unregistering 0xcf8 failed");
+		TEST_ASSERT(!zone_del(w.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0),
+			    "unregistering the MMIO zone failed");
+		usleep(1000);
+		zone_add_ok(w.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+		zone_add_ok(w.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+		usleep(1000);
+		cycles++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 3 && cycles < 2000);
+	*(volatile bool *)addr_gva2hva(w.vm, (vm_vaddr_t)&writers_stop) = true;
+	for (i = 0; i < MAX_VCPUS; i++)
+		pthread_join(threads[i], NULL);
+	printf("# %d register/unregister cycles while writing\n", cycles);
+	writers_check(&w);
+	kvm_vm_free(w.vm);
+}
+
+static void test_lifetime(void)
+{
+	destroy_with_pending();
+	churn_while_writing();
+}
+
+/* ---- 9. stats and the disable_coalesced_pio parameter ----------------- */
+
+static void write_param(const char *val)
+{
+	int fd = open(PARAM_DISABLE_PIO, O_WRONLY);
+
+	TEST_ASSERT(fd >= 0 && write(fd, val, 1) == 1,
+		    "cannot write %s to %s: %s", val, PARAM_DISABLE_PIO,
+		    strerror(errno));
+	close(fd);
+}
+
+static void test_stats_and_param(void)
+{
+	int r_cap, r_pio, r_mmio;
+	struct probe_outcome o;
+	struct vm_ctx c;
+	uint32_t i, n;
+
+	if (!ours)
+		SKIP_CASE("stats and %s are not in Debian's stock kvm.ko",
+			  PARAM_DISABLE_PIO);
+
+	probe_start(&c);
+	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+	for (i = 0; i < 10; i++)
+		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, i, false);
+	for (i = 0; i < 7; i++)
+		do_probe(&c, PROBE_MMIO_WRITE, MMIO_GPA, 4, i, false);
+	TEST_ASSERT(stat_get(c.vm, "coalesced_pio_writes") == 10 &&
+		    stat_get(c.vm, "coalesced_mmio_writes") == 7,
+		    "stats say %lu PIO and %lu MMIO coalesced writes, want 10 and 7",
+		    stat_get(c.vm, "coalesced_pio_writes"),
+		    stat_get(c.vm, "coalesced_mmio_writes"));
+
+	/* Fill the ring: the write that does not fit is counted. */
+	for (n = 17; n < c.max - 1; n++)
+		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, n, false);
+	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
+	TEST_ASSERT(o.exits == 1 && stat_get(c.vm, "coalesced_ring_full_exits") == 1,
+		    "write to a full ring: %d exits, stat %lu; want 1 and 1",
+		    o.exits, stat_get(c.vm, "coalesced_ring_full_exits"));
+	c.ring->first = c.ring->last = 0;
+	c.ring->first = 0xffff;
+	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
+	TEST_ASSERT(o.exits == 1 && stat_get(c.vm, "coalesced_bad_index_exits") == 1,
+		    "write with a bad index: %d exits, stat %lu; want 1 and 1",
+		    o.exits, stat_get(c.vm, "coalesced_bad_index_exits"));
+	c.ring->first = 0;
+
+	/* "Without": capability hidden, PIO zones refused, MMIO unchanged. */
+	write_param("Y");
+	r_cap = kvm_check_cap(KVM_CAP_COALESCED_PIO);
+	r_pio = zone_add(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	r_mmio = zone_add(c.vm, MMIO_GPA + 0x1000, 16, 0);
+	write_param("N");
+	TEST_ASSERT(r_cap == 0,
+		    "KVM_CAP_COALESCED_PIO is %d with disable_coalesced_pio=Y",
+		    r_cap);
+	TEST_ASSERT(r_pio == -EOPNOTSUPP,
+		    "PIO zone with disable_coalesced_pio=Y: %s, want EOPNOTSUPP",
+		    strerror(-r_pio));
+	TEST_ASSERT(r_mmio == 0,
+		    "MMIO zone with disable_coalesced_pio=Y failed: %s",
+		    strerror(-r_mmio));
+	TEST_ASSERT(kvm_check_cap(KVM_CAP_COALESCED_PIO) == 1,
+		    "KVM_CAP_COALESCED_PIO did not come back");
+	ctx_free(&c);
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} cases[] = {
+	{ "capabilities", test_capabilities },
+	{ "registration", test_registration },
+	{ "ring_ordering", test_ordering },
+	{ "ring_full", test_ring_full },
+	{ "edges", test_edges },
+	{ "several_vcpus", test_vcpus },
+	{ "hostile_indices", test_hostile_indices },
+	{ "lifetime", test_lifetime },
+	{ "stats_and_param", test_stats_and_param },
+};
+
+int main(int argc, char *argv[])
+{
+	unsigned int i;
+	int status;
+
+	setbuf(stdout, NULL);
+	ours = !access(PARAM_DISABLE_PIO, F_OK);
+	ksft_print_header();
+	ksft_set_plan(ARRAY_SIZE(cases));
+	printf("# kvm.ko: %s\n", ours ? "ours (coalesced I/O overlay)" :
+	       "stock (mainline coalesced_mmio.c)");
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_COALESCED_MMIO));
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *only = getenv("CASE");
+		pid_t pid;
+
+		if (only && strcmp(only, cases[i].name)) {
+			ksft_test_result_skip("%s (CASE=%s)\n", cases[i].name, only);
+			continue;
+		}
+		fflush(stdout);
+		pid = fork();
+		TEST_ASSERT(pid >= 0, "fork failed");
+		if (!pid) {
+			cases[i].fn();
+			exit(0);
+		}
+		waitpid(pid, &status, 0);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ksft_test_result_pass("%s\n", cases[i].name);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP)
+			ksft_test_result_skip("%s\n", cases[i].name);
+		else
+			ksft_test_result_fail("%s\n", cases[i].name);
+	}
+	ksft_finished();
+}
