@@ -18,9 +18,33 @@ git_linux() {
 	git -C "$LINUX" "$@"
 }
 
+# source_tarball: print the path of linux-source-6.1's tarball at
+# $DEB_VERSION: the host's if it is that version, else one fetched with
+# apt-get download into build/dl (no root needed, nothing installed).
+source_tarball() {
+	local deb dir=$BUILD/dl/linux-source-$DEB_VERSION
+	if [ "$(installed_version linux-source-6.1)" = "$DEB_VERSION" ]; then
+		echo /usr/src/linux-source-6.1.tar.xz
+		return
+	fi
+	if [ ! -f "$dir/usr/src/linux-source-6.1.tar.xz" ]; then
+		step "downloading linux-source-6.1 $DEB_VERSION to match linux-headers-$KVER" >&2
+		mkdir -p "$BUILD/dl"
+		rm -f "$BUILD"/dl/linux-source-6.1_*.deb
+		(cd "$BUILD/dl" && apt-get download -q "linux-source-6.1=$DEB_VERSION" >/dev/null 2>&1) ||
+			die "apt-get download linux-source-6.1=$DEB_VERSION failed; Debian no longer ships the source of linux-headers-$KVER, so run 'apt-get update && make deps' and leave KVER unset."
+		deb=$(ls "$BUILD"/dl/linux-source-6.1_*.deb)
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		dpkg-deb -x "$deb" "$dir"
+		rm -f "$deb"
+	fi
+	echo "$dir/usr/src/linux-source-6.1.tar.xz"
+}
+
 unpack_pristine() {
-	local tarball=/usr/src/linux-source-6.1.tar.xz tmp=$BUILD/linux.unpack
-	[ -f "$tarball" ] || die "$tarball is missing; run 'make deps' as root."
+	local tarball tmp=$BUILD/linux.unpack
+	tarball=$(source_tarball)
 	step "unpacking Debian linux-source-6.1 $DEB_VERSION into build/linux (one-time, about 1 min)"
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
