@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: run every test of tests.conf in the VM with $MODULES, then
+# lint what we own. Prints TAP, one line per test (one per case for tests
+# that print kselftest TAP themselves), then "N passed, N failed, N skipped".
+source "$(dirname "$0")/lib.sh"
+resolve_kver
+
+MODULES=${MODULES:-ours}
+OUT=$BUILD/check-$MODULES
+rm -rf "$OUT"
+mkdir -p "$OUT/logs"
+"$TOP/harness/testlist.sh" plan >"$OUT/plan"
+[ -s "$OUT/plan" ] || die "no test matches TESTS='${TESTS:-}'; use names from harness/tests.conf."
+
+step "running $(wc -l <"$OUT/plan") tests in the VM with the $MODULES modules"
+"$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT"
+
+# One log per test: the console lines between its @@START and @@END (or
+# the end of that boot, if it took the VM down).
+awk -v dir="$OUT/logs" '
+	/^@@START / { f = dir "/" $3 ".log"; gsub("/", "_", $3); f = dir "/" $3 ".log"; next }
+	/^@@(END|MODULES|DONE)/ { if (f) close(f); f = ""; next }
+	f { print > f }' "$OUT/console.log"
+
+lint=
+if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
+	"$TOP/harness/lint.sh" || echo "lint:build 1" >>"$BUILD/lint/results"
+	lint=$BUILD/lint/results
+fi
+
+passed=0 failed=0 skipped=0 n=0
+# tap STATUS NAME [REASON]: one TAP line and the totals.
+tap() {
+	n=$((n + 1))
+	case "$1" in
+	pass) passed=$((passed + 1)); echo "ok $n $2" ;;
+	skip) skipped=$((skipped + 1)); echo "ok $n $2 # SKIP ${3:-}" ;;
+	*) failed=$((failed + 1)); echo "not ok $n $2${3:+ # $3}" ;;
+	esac
+}
+
+# show_tail LOG: the end of a failed test's output, as TAP diagnostics.
+show_tail() {
+	[ -f "$1" ] && tail -n 25 "$1" | tr -d '\r' | sed 's/^/#   /'
+}
+
+echo "TAP version 13"
+while read -r name rc secs; do
+	log=$OUT/logs/${name//\//_}.log
+	short=${name##*/}
+	cases=0
+	if [ -f "$log" ]; then
+		# kselftest result lines of the test itself: one TAP line each.
+		while read -r status text; do
+			cases=$((cases + 1))
+			case "$status:$text" in
+			ok:*"# SKIP"*) tap skip "$short: ${text%% #*}" "${text#*# SKIP }" ;;
+			ok:*) tap pass "$short: $text" ;;
+			*) tap fail "$short: $text"; show_tail "$log" ;;
+			esac
+		done < <(sed -nE 's/^(ok|not ok) [0-9]+ (# SKIP )?(.*)$/\1 \3\2/p' "$log" |
+			sed -E 's/^not ok /notok /; s/# SKIP $/ # SKIP /')
+	fi
+	case "$rc" in
+	0) [ "$cases" = 0 ] && tap pass "$short" ;;
+	4) [ "$cases" = 0 ] && tap skip "$short" "$(grep -m1 -i skip "$log" 2>/dev/null || echo 'skipped')" ;;
+	crashed) tap fail "$short" "the VM died while it ran (crash or hang)"; show_tail "$log" ;;
+	noboot) tap fail "$short" "the VM did not boot"; tail -n 25 "$OUT"/console.*.log | sed 's/^/#   /' ;;
+	137) tap fail "$short" "killed by its watchdog after ${secs}s"; show_tail "$log" ;;
+	250) tap fail "$short" "kernel warning in dmesg"; show_tail "$log" ;;
+	*) [ "$cases" = 0 ] || [ "$failed" = 0 ] && { tap fail "$short" "exit status $rc"; show_tail "$log"; } ;;
+	esac
+done <"$OUT/results"
+if [ -n "$lint" ]; then
+	while read -r name rc; do
+		if [ "$rc" = 0 ]; then tap pass "$name"; else tap fail "$name" "see build/lint/"; fi
+	done <"$lint"
+fi
+echo "1..$n"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The end of `make`: boot the VM with $MODULES, show which kvm.ko is
+# loaded, its coalesced-I/O capabilities, and the RTC pattern (out 0x70;
+# in 0x71) with and without a coalesced PIO zone on port 0x70.
+source "$(dirname "$0")/lib.sh"
+resolve_kver
+
+MODULES=${MODULES:-ours}
+ITERATIONS=${ITERATIONS:-2000}
+OUT=$BUILD/demo
+mkdir -p "$OUT"
+ours_src=$(modinfo -F srcversion "$BUILD/modules/ours/kvm.ko")
+stock_src=$(modinfo -F srcversion "$BUILD/vmkernel/lib/modules/$KVER/kernel/arch/x86/kvm/kvm.ko")
+
+cat >"$OUT/plan" <<PLAN
+identity 30 echo "kvm.ko in the VM: srcversion \$(cat /sys/module/kvm/srcversion), taint '\$(cat /sys/module/kvm/taint)', disable_coalesced_pio parameter: \$([ -e /sys/module/kvm/parameters/disable_coalesced_pio ] && echo present || echo absent)"
+demo 120 ./x86_64/coalesced_io_demo $ITERATIONS
+PLAN
+VERBOSE=0 "$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" >"$OUT/progress.log" ||
+	{ cat "$OUT/progress.log"; die "the demo VM failed (console: build/demo/console.log); run 'make check' to find the broken part."; }
+grep -q '^demo 0 ' "$OUT/results" ||
+	{ cat "$OUT/progress.log"; tail -n 20 "$OUT/console.log"; die "the demo did not finish (console: build/demo/console.log)."; }
+
+echo
+echo "Built for Debian $DEB_VERSION ($KVER): kvm.ko srcversion $ours_src (ours), $stock_src (stock)"
+sed -n '/^@@START 1 /,/^@@END 1 /p' "$OUT/console.log" | grep -v '^@@' | tr -d '\r'
+case "$(sed -n '/^@@START 1 /,/^@@END 1 /p' "$OUT/console.log")" in
+*"srcversion $ours_src"*) echo "=> the VM runs OUR kvm.ko" ;;
+*"srcversion $stock_src"*) echo "=> the VM runs Debian's STOCK kvm.ko" ;;
+*) echo "=> the VM runs an unknown kvm.ko" ;;
+esac
+sed -n '/^@@START 2 /,/^@@END 2 /p' "$OUT/console.log" | grep -v '^@@' | tr -d '\r'

@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Lint what we own: checkpatch --strict (the base tree's) on our C files
+# and patches, then sparse (C=2) and W=1 on a build of the modules; only
+# warnings in our files count. Writes build/lint/results ("<name> <rc>")
+# and prints one line per check.
+source "$(dirname "$0")/lib.sh"
+resolve_kver
+
+LINUX=$BUILD/linux
+OUT=$BUILD/lint
+CHECKPATCH="$LINUX/scripts/checkpatch.pl --strict --quiet --no-summary --root=$LINUX"
+[ -x "$LINUX/scripts/checkpatch.pl" ] || die "build/linux is missing; run 'make base' first."
+command -v sparse >/dev/null || die "sparse is missing; run 'make deps' as root."
+mkdir -p "$OUT"
+: >"$OUT/results"
+
+# record NAME LOG: pass if LOG is empty, else show it.
+record() {
+	local name=$1 log=$2
+	if [ -s "$log" ]; then
+		echo "  $name: FAIL"
+		sed 's/^/    | /' "$log" | head -40
+		echo "$name 1" >>"$OUT/results"
+	else
+		echo "  $name: ok"
+		echo "$name 0" >>"$OUT/results"
+	fi
+}
+
+mapfile -t sources < <(cd "$TOP" && git ls-files -co --exclude-standard -- \
+	'virt/*.[ch]' 'include/*.h' 'tools/*.[ch]')
+step "checkpatch --strict on ${#sources[@]} files and $(wc -l <"$TOP/patches/series") patches"
+(cd "$TOP" && $CHECKPATCH --no-tree -f "${sources[@]}") >"$OUT/checkpatch-files.log" 2>&1 || true
+record lint:checkpatch-files "$OUT/checkpatch-files.log"
+: >"$OUT/checkpatch-patches.log"
+while read -r patch; do
+	(cd "$LINUX" && $CHECKPATCH "$TOP/patches/$patch") >>"$OUT/checkpatch-patches.log" 2>&1 || true
+done < <(grep -v '^#' "$TOP/patches/series")
+record lint:checkpatch-patches "$OUT/checkpatch-patches.log"
+
+step "sparse (C=2) and W=1 on the modules (a build of its own under build/lint)"
+KVM_MOD_DIR=$OUT/kvm-mod "$TOP/harness/modules.sh" C=2 W=1 >"$OUT/build.log" 2>&1 ||
+	{ tail -20 "$OUT/build.log" >&2; die "the lint build failed (log: build/lint/build.log); fix the error above."; }
+# Our files, by the names they have in the build directory.
+grep -E '(coalesced_mmio|coalesced_io_trace)\.[ch]:[0-9]+' "$OUT/build.log" >"$OUT/ours.log" || true
+grep -E 'warning|error' "$OUT/ours.log" >"$OUT/sparse-w1.log" || true
+record lint:sparse-and-W=1 "$OUT/sparse-w1.log"
