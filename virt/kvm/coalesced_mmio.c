@@ -28,7 +28,7 @@
 #include "coalesced_mmio.h"
 
 #define CREATE_TRACE_POINTS
-#include "coalesced_io_trace.h"
+#include <trace/events/kvm_coalesced.h>
 
 /* One I/O port space: 0 to 0xffff. */
 #define COALESCED_PIO_LIMIT	0x10000ULL
