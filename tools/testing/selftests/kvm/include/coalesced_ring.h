@@ -11,10 +11,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <linux/bits.h>
 #include <linux/kvm.h>
 
 #ifndef KVM_COALESCED_ZONE_PIO
-#define KVM_COALESCED_ZONE_PIO	(1U << 0)	/* older uapi headers */
+#define KVM_COALESCED_ZONE_PIO	BIT(0)	/* older uapi headers */
 #endif
 
 /* Entries in the one-page ring; one slot always stays empty. */

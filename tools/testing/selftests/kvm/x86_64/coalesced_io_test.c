@@ -75,29 +75,25 @@ static inline uint64_t guest_in(uint16_t port, int len)
 
 static inline void guest_mmio_write(uint64_t gpa, uint64_t val, int len)
 {
-	volatile void *p = (volatile void *)gpa;
-
 	if (len == 1)
-		*(volatile uint8_t *)p = val;
+		WRITE_ONCE(*(uint8_t *)gpa, val);
 	else if (len == 2)
-		*(volatile uint16_t *)p = val;
+		WRITE_ONCE(*(uint16_t *)gpa, val);
 	else if (len == 4)
-		*(volatile uint32_t *)p = val;
+		WRITE_ONCE(*(uint32_t *)gpa, val);
 	else
-		*(volatile uint64_t *)p = val;
+		WRITE_ONCE(*(uint64_t *)gpa, val);
 }
 
 static inline uint64_t guest_mmio_read(uint64_t gpa, int len)
 {
-	volatile void *p = (volatile void *)gpa;
-
 	if (len == 1)
-		return *(volatile uint8_t *)p;
+		return READ_ONCE(*(uint8_t *)gpa);
 	if (len == 2)
-		return *(volatile uint16_t *)p;
+		return READ_ONCE(*(uint16_t *)gpa);
 	if (len == 4)
-		return *(volatile uint32_t *)p;
-	return *(volatile uint64_t *)p;
+		return READ_ONCE(*(uint32_t *)gpa);
+	return READ_ONCE(*(uint64_t *)gpa);
 }
 
 enum probe_op { PROBE_OUT, PROBE_IN, PROBE_MMIO_WRITE, PROBE_MMIO_READ };
@@ -670,7 +666,8 @@ static void rtc_exits(uint32_t exits[2], uint32_t entries[2])
 	int phase = 0;
 
 	ctx_init(&c, rtc_guest);
-	exits[0] = exits[1] = 0;
+	exits[0] = 0;
+	exits[1] = 0;
 	for (;;) {
 		vcpu_run(c.vcpu);
 		coalesced_ring_drain(c.ring, log_entry, &log);
@@ -931,7 +928,8 @@ static void test_hostile_indices(void)
 					 bad[i].what, last);
 		}
 		/* Honest indices again: writes coalesce again. */
-		c.ring->first = c.ring->last = 7;
+		c.ring->first = 7;
+		c.ring->last = 7;
 		TEST_ASSERT(!pio_write_exits(&c, PORT_PCI_ADDR, 4),
 			    "after %s was undone, writes still exit", bad[i].what);
 	}
@@ -1017,11 +1015,11 @@ static void destroy_with_pending(void)
 	}
 	slab_after = accounted_slab_objects();
 	if (slab_before < 0) {
-		printf("# %d VMs destroyed with %d zones and 100 entries pending (no /proc/slabinfo)\n",
+		printf("# %d VMs destroyed with %d zones and entries pending\n",
 		       LIFETIME_VMS, LIFETIME_ZONES);
 		return;
 	}
-	printf("# %d VMs destroyed with %d zones and 100 entries pending: %+ld accounted slab objects\n",
+	printf("# %d VMs destroyed with %d zones and entries pending: %+ld slab objects\n",
 	       LIFETIME_VMS, LIFETIME_ZONES, slab_after - slab_before);
 	/*
 	 * RCU-freed objects and per-CPU caches move the count by hundreds;
@@ -1037,6 +1035,9 @@ static void destroy_with_pending(void)
 
 static struct writers *churn_writers;
 
+#define DUMP_TASK_STACKS \
+	"for t in /proc/$PPID/task/*; do sed 's/^/# stack: /' $t/stack; done"
+
 /* SIGALRM while churning: say where each vCPU is before dying. */
 static void churn_report(int sig)
 {
@@ -1049,7 +1050,7 @@ static void churn_report(int sig)
 		       (unsigned long long)w->vcpu[i]->run->s.regs.regs.rip);
 	fflush(stdout);
 	/* Where in the kernel each thread waits, for the bug report. */
-	system("for t in /proc/$PPID/task/*; do echo \"# task $t: $(cat $t/wchan)\"; sed 's/^/#   /' $t/stack; done");
+	system(DUMP_TASK_STACKS);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -1141,7 +1142,8 @@ static void test_stats_and_param(void)
 	TEST_ASSERT(o.exits == 1 && stat_get(c.vm, "coalesced_ring_full_exits") == 1,
 		    "write to a full ring: %d exits, stat %lu; want 1 and 1",
 		    o.exits, stat_get(c.vm, "coalesced_ring_full_exits"));
-	c.ring->first = c.ring->last = 0;
+	c.ring->first = 0;
+	c.ring->last = 0;
 	c.ring->first = 0xffff;
 	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
 	TEST_ASSERT(o.exits == 1 && stat_get(c.vm, "coalesced_bad_index_exits") == 1,
