@@ -25,6 +25,8 @@ for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-intel.ko \
 	cp "$STOCK/$m" "$ROOT/modules/stock/"
 done
 cp "$BUILD"/modules/ours/*.ko "$ROOT/modules/ours/"
+gcc -O2 -static -Wall -o "$ROOT/bin/kvm-anchor" "$TOP/harness/kvm-anchor.c" ||
+	die "cannot build harness/kvm-anchor.c; run 'make deps' as root (gcc, libc6-dev)."
 (cd "$BUILD/selftests" && find . -type f -perm -u+x ! -name '*.o' -print0 |
 	cpio -0 -pdm --quiet "$ROOT/tests")
 # Debug info is a third of the image and nobody debugs inside the VM.
