@@ -5,6 +5,7 @@
 # in 0x71) with and without a coalesced PIO zone on port 0x70.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
+check_versions
 
 MODULES=${MODULES:-ours}
 ITERATIONS=${ITERATIONS:-2000}
