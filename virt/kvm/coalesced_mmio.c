@@ -70,6 +70,23 @@ static bool zone_holds(const struct coalesced_zone *zone, gpa_t addr, int len)
 	       len <= zone->len - offset;
 }
 
+/* Unlink and free a zone; slots_lock is held, or the VM has no users. */
+static void zone_free(struct coalesced_zone *zone)
+{
+	list_del(&zone->node);
+	kfree(zone);
+}
+
+/*
+ * Called by the bus code when it drops the zone without us: at VM
+ * destruction (no other user of the VM is left), or under slots_lock when
+ * kvm_io_bus_unregister_dev() failed and destroyed the whole bus.
+ */
+static void coalesced_zone_destructor(struct kvm_io_device *dev)
+{
+	zone_free(to_zone(dev));
+}
+
 /*
  * Append one write to the ring.  Returns -EOPNOTSUPP, so that the write
  * exits to userspace like an uncoalesced one, when the ring is full or an
@@ -134,44 +151,32 @@ static int coalesced_zone_write(struct kvm_vcpu *vcpu,
 	return 0;
 }
 
-/*
- * Called by the bus code when it drops the zone without us: at VM
- * destruction (no other user of the VM is left), or under slots_lock when
- * kvm_io_bus_unregister_dev() failed and destroyed the whole bus.
- */
-static void coalesced_zone_destructor(struct kvm_io_device *dev)
-{
-	struct coalesced_zone *zone = to_zone(dev);
-
-	list_del(&zone->node);
-	kfree(zone);
-}
-
 static const struct kvm_io_device_ops coalesced_zone_ops = {
-	.write		= coalesced_zone_write,
 	.destructor	= coalesced_zone_destructor,
+	.write		= coalesced_zone_write,
 };
 
 int kvm_coalesced_mmio_init(struct kvm *kvm)
 {
-	struct page *page;
+	/* One zeroed page; kvm_vcpu_fault() maps it into the vCPU mmap. */
+	void *ring = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 
-	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-	if (!page)
+	if (!ring)
 		return -ENOMEM;
-
-	kvm->coalesced_mmio_ring = page_address(page);
-	spin_lock_init(&kvm->ring_lock);
 	INIT_LIST_HEAD(&kvm->coalesced_zones);
+	spin_lock_init(&kvm->ring_lock);
+	kvm->coalesced_mmio_ring = ring;
 	return 0;
 }
 
-/* Runs after the buses are destroyed, so every zone is gone already. */
+/*
+ * Runs after the buses are destroyed, so every zone is gone already;
+ * free_page() of 0 (init failed) does nothing.
+ */
 void kvm_coalesced_mmio_free(struct kvm *kvm)
 {
 	WARN_ON_ONCE(!list_empty(&kvm->coalesced_zones));
-	if (kvm->coalesced_mmio_ring)
-		free_page((unsigned long)kvm->coalesced_mmio_ring);
+	free_page((unsigned long)kvm->coalesced_mmio_ring);
 	kvm->coalesced_mmio_ring = NULL;
 }
 
@@ -199,11 +204,31 @@ static enum kvm_bus zone_bus(bool pio)
 	return pio ? KVM_PIO_BUS : KVM_MMIO_BUS;
 }
 
-int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
-					 struct kvm_coalesced_mmio_zone *uzone)
+/* Put @zone on its bus and on our list, unless the same zone is there. */
+static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone)
+{
+	struct coalesced_zone *other;
+	int r;
+
+	lockdep_assert_held(&kvm->slots_lock);
+	/* Overlaps are allowed; the very same zone twice is not. */
+	list_for_each_entry(other, &kvm->coalesced_zones, node)
+		if (other->pio == zone->pio && other->start == zone->start &&
+		    other->len == zone->len)
+			return -EEXIST;
+
+	r = kvm_io_bus_register_dev(kvm, zone_bus(zone->pio), zone->start,
+				    zone->len, &zone->dev);
+	if (!r)
+		list_add_tail(&zone->node, &kvm->coalesced_zones);
+	return r;
+}
+
+static int register_zone(struct kvm *kvm,
+			 const struct kvm_coalesced_mmio_zone *uzone)
 {
 	bool pio = uzone->pio & KVM_COALESCED_ZONE_PIO;
-	struct coalesced_zone *zone, *other;
+	struct coalesced_zone *zone;
 	int r;
 
 	r = check_zone(uzone);
@@ -222,30 +247,15 @@ int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
 	zone->pio = pio;
 
 	mutex_lock(&kvm->slots_lock);
-	/* Overlaps are allowed; the very same zone twice is not. */
-	list_for_each_entry(other, &kvm->coalesced_zones, node) {
-		if (other->pio == pio && other->start == zone->start &&
-		    other->len == zone->len) {
-			r = -EEXIST;
-			goto out_free;
-		}
-	}
-	r = kvm_io_bus_register_dev(kvm, zone_bus(pio), zone->start,
-				    zone->len, &zone->dev);
+	r = add_zone_locked(kvm, zone);
+	mutex_unlock(&kvm->slots_lock);
 	if (r)
-		goto out_free;
-	list_add_tail(&zone->node, &kvm->coalesced_zones);
-	mutex_unlock(&kvm->slots_lock);
-	return 0;
-
-out_free:
-	mutex_unlock(&kvm->slots_lock);
-	kfree(zone);
+		kfree(zone);
 	return r;
 }
 
-int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
-					   struct kvm_coalesced_mmio_zone *uzone)
+static int unregister_zones(struct kvm *kvm,
+			    const struct kvm_coalesced_mmio_zone *uzone)
 {
 	bool pio = uzone->pio & KVM_COALESCED_ZONE_PIO;
 	struct coalesced_zone *zone, *next;
@@ -264,8 +274,7 @@ int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
 
 		r = kvm_io_bus_unregister_dev(kvm, zone_bus(pio), &zone->dev);
 		/* Either way the zone is off the bus and SRCU has synced. */
-		list_del(&zone->node);
-		kfree(zone);
+		zone_free(zone);
 		if (r) {
 			/*
 			 * The bus could not be shrunk and was destroyed with
@@ -278,4 +287,22 @@ int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
 	}
 	mutex_unlock(&kvm->slots_lock);
 	return 0;
+}
+
+int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
+					 struct kvm_coalesced_mmio_zone *uzone)
+{
+	int r = register_zone(kvm, uzone);
+
+	trace_kvm_coalesced_zone(true, uzone->addr, uzone->size, uzone->pio, r);
+	return r;
+}
+
+int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
+					   struct kvm_coalesced_mmio_zone *uzone)
+{
+	int r = unregister_zones(kvm, uzone);
+
+	trace_kvm_coalesced_zone(false, uzone->addr, uzone->size, uzone->pio, r);
+	return r;
 }

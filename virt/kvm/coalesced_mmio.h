@@ -6,20 +6,25 @@
  * ports whose writes KVM appends to a ring shared with userspace instead of
  * exiting; see coalesced_mmio.c and Documentation/virt/kvm/api.rst.
  */
-#ifndef __KVM_COALESCED_MMIO_H__
-#define __KVM_COALESCED_MMIO_H__
+#ifndef KVM_COALESCED_IO_H
+#define KVM_COALESCED_IO_H
 
 #include <linux/kvm_host.h>
 
 #ifdef CONFIG_KVM_MMIO
 
+/* False while the disable_coalesced_pio module parameter is set. */
+bool kvm_coalesced_pio_enabled(void);
+
+/* The two VM ioctls; both take kvm->slots_lock. */
+int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
+					 struct kvm_coalesced_mmio_zone *uzone);
+int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
+					   struct kvm_coalesced_mmio_zone *uzone);
+
+/* The ring page: allocated at VM creation, freed after the buses. */
 int kvm_coalesced_mmio_init(struct kvm *kvm);
 void kvm_coalesced_mmio_free(struct kvm *kvm);
-int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
-					 struct kvm_coalesced_mmio_zone *zone);
-int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
-					   struct kvm_coalesced_mmio_zone *zone);
-bool kvm_coalesced_pio_enabled(void);
 
 #else /* !CONFIG_KVM_MMIO */
 
@@ -34,4 +39,4 @@ static inline void kvm_coalesced_mmio_free(struct kvm *kvm)
 
 #endif /* CONFIG_KVM_MMIO */
 
-#endif /* __KVM_COALESCED_MMIO_H__ */
+#endif /* KVM_COALESCED_IO_H */

@@ -27,6 +27,29 @@ TRACE_EVENT(kvm_coalesced_write,
 		      __entry->len, __entry->slot)
 );
 
+/* KVM_(UN)REGISTER_COALESCED_MMIO from userspace, and its result. */
+TRACE_EVENT(kvm_coalesced_zone,
+	    TP_PROTO(bool add, u64 addr, u32 size, u32 flags, int result),
+	    TP_ARGS(add, addr, size, flags, result),
+
+	    TP_STRUCT__entry(__field(bool, add)
+			     __field(u64, addr)
+			     __field(u32, size)
+			     __field(u32, flags)
+			     __field(int, result)),
+
+	    TP_fast_assign(__entry->add = add;
+			   __entry->addr = addr;
+			   __entry->size = size;
+			   __entry->flags = flags;
+			   __entry->result = result;),
+
+	    TP_printk("%s %s addr 0x%llx size %u result %d",
+		      __entry->add ? "register" : "unregister",
+		      __entry->flags & 1 ? "pio" : "mmio", __entry->addr,
+		      __entry->size, __entry->result)
+);
+
 #endif /* _TRACE_KVM_COALESCED_H */
 
 #undef TRACE_INCLUDE_FILE
