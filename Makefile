@@ -17,7 +17,7 @@ ifdef KVER
 export KVER
 endif
 
-.PHONY: all deps base vmkernel modules selftests initramfs demo check lint clean
+.PHONY: all deps base vmkernel modules selftests initramfs qemu-image demo check lint clean
 
 all: demo
 
@@ -41,11 +41,14 @@ selftests: base
 initramfs: modules selftests vmkernel
 	@$(H)/initramfs.sh
 
-demo: initramfs
+qemu-image: deps
+	@$(H)/qemu-image.sh
+
+demo: initramfs qemu-image
 	@echo "==> booting the VM for the demo (MODULES=$(MODULES))"
 	@$(H)/demo.sh
 
-check: initramfs
+check: initramfs qemu-image
 	@echo "==> make check (MODULES=$(MODULES))"
 	@$(H)/check.sh
 

@@ -23,6 +23,13 @@ awk -v dir="$OUT/logs" '
 	/^@@(END|MODULES|DONE)/ { if (f) close(f); f = ""; next }
 	f { print > f }' "$OUT/console.log"
 
+e2e=
+if [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" seabios"* ]]; then
+	step "SeaBIOS in QEMU inside the VM, with and without coalesced PIO"
+	"$TOP/harness/e2e.sh" check >"$OUT/e2e.results"
+	e2e=$OUT/e2e.results
+fi
+
 lint=
 if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
 	"$TOP/harness/lint.sh" || echo "lint:build 1" >>"$BUILD/lint/results"
@@ -72,6 +79,11 @@ while read -r name rc secs; do
 	*) [ "$cases" = 0 ] || [ "$failed" = 0 ] && { tap fail "$short" "exit status $rc"; show_tail "$log"; } ;;
 	esac
 done <"$OUT/results"
+if [ -n "$e2e" ]; then
+	while read -r name verdict reason; do
+		tap "$verdict" "$name" "$reason"
+	done <"$e2e"
+fi
 if [ -n "$lint" ]; then
 	while read -r name rc; do
 		if [ "$rc" = 0 ]; then tap pass "$name"; else tap fail "$name" "see build/lint/"; fi

@@ -32,3 +32,6 @@ case "$(sed -n '/^@@START 1 /,/^@@END 1 /p' "$OUT/console.log")" in
 *) echo "=> the VM runs an unknown kvm.ko" ;;
 esac
 sed -n '/^@@START 2 /,/^@@END 2 /p' "$OUT/console.log" | grep -v '^@@' | tr -d '\r'
+
+echo
+"$TOP/harness/e2e.sh" table

@@ -5,7 +5,8 @@
 # in it, and write OUTDIR/results ("<name> <rc> <seconds>" per plan line)
 # and OUTDIR/console.log. A test that hangs is killed by its own timeout;
 # a test that takes the VM down is recorded as crashed and the VM is booted
-# again for the rest of the plan.
+# again for the rest of the plan. EXTRA_IMAGES names more cpio.gz files
+# to append to the initramfs (the QEMU image).
 source "$(dirname "$0")/lib.sh"
 resolve_kver
 
@@ -28,7 +29,8 @@ total=${#lines[@]}
 mkdir -p "$OUT/plan-root"
 cp "$PLAN" "$OUT/plan-root/plan"
 (cd "$OUT/plan-root" && echo plan | cpio -o -H newc --quiet | gzip -1) >"$OUT/plan.cpio.gz"
-cat "$BASE" "$OUT/plan.cpio.gz" >"$OUT/initrd.gz"
+# shellcheck disable=SC2086
+cat "$BASE" ${EXTRA_IMAGES:-} "$OUT/plan.cpio.gz" >"$OUT/initrd.gz"
 
 start=1
 while [ "$start" -le "$total" ]; do
