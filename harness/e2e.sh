@@ -26,10 +26,28 @@ EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
 tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
 
 # field MACHINE MODE PORT N: the Nth field of that @@E2E line
-# (4 count, 5 exits, 6 ring entries, 7 mean us, 8 min, 9 max).
+# (5 count, 6 exits, 7 ring entries, 8 mean us, 9 min, 10 max).
 field() {
 	awk -v m="$1" -v mode="$2" -v p="$3" -v n="$4" \
 		'$1 == "@@E2E" && $2 == m && $3 == mode && $4 == p { print $n }' "$OUT/console.txt"
+}
+
+# zones MACHINE: the PIO and MMIO zones QEMU left registered in the "with"
+# run, one "<kind> <addr> <size>" a line, from the zone tracepoint.
+zones() {
+	awk -v m="$1" '$1 == "@@E2E-ZONE" && $2 == m && $3 == "with" && $NF == 0 {
+		key = $5 " " $7 " " $9
+		if ($4 == "register") live[key] = 1; else delete live[key]
+	} END { for (k in live) print k }' "$OUT/console.txt"
+}
+
+# holds MACHINE PORT LEN: does one of those PIO zones hold the whole write?
+holds() {
+	local kind addr size
+	while read -r kind addr size; do
+		[ "$kind" = pio ] && (($addr <= $2 && $2 + $3 <= $addr + $size)) && return 0
+	done < <(zones "$1")
+	return 1
 }
 
 if grep -q '^@@E2E-SKIP' "$OUT/console.txt"; then
@@ -47,20 +65,25 @@ if [ "$WHAT" = table ]; then
 	for m in $MACHINES; do
 		for p in 0x70 0xcf8; do
 			for mode in without with; do
-				mean=$(field "$m" "$mode" "$p" 7)
+				mean=$(field "$m" "$mode" "$p" 8)
 				ratio=
 				if [ "$mode" = with ]; then
-					ratio=$(awk -v a="$(field "$m" without "$p" 7)" -v b="$mean" \
+					ratio=$(awk -v a="$(field "$m" without "$p" 8)" -v b="$mean" \
 						'BEGIN { if (b > 0) printf "%.1fx", a / b }')
 				fi
 				printf '%-4s %-6s %-8s %6s %6s %6s %9s %9s %9s %8s\n' "$m" "$p" "$mode" \
-					"$(field "$m" "$mode" "$p" 4)" "$(field "$m" "$mode" "$p" 5)" \
-					"$(field "$m" "$mode" "$p" 6)" "$mean" "$(field "$m" "$mode" "$p" 8)" \
-					"$(field "$m" "$mode" "$p" 9)" "$ratio"
+					"$(field "$m" "$mode" "$p" 5)" "$(field "$m" "$mode" "$p" 6)" \
+					"$(field "$m" "$mode" "$p" 7)" "$mean" "$(field "$m" "$mode" "$p" 9)" \
+					"$(field "$m" "$mode" "$p" 10)" "$ratio"
 			done
 		done
 	done
 	echo "published (Windows 7 guest, real hardware): 0x70 10.75 -> 1.57 us (6.8x), 0xcf8 3.41 -> 0.66 us (5.2x)"
+	for m in $MACHINES; do
+		holds "$m" 0xcf8 4 && continue
+		echo "$m: QEMU's PIO zones near 0xcf8 are $(zones "$m" | grep -i 'pio 0xcf' | tr '\n' ' ')- none holds a 4-byte write"
+		echo "     at 0xcf8 (QEMU splits its 0xcf8 zone around the reset control register at 0xcf9), so those writes exit."
+	done
 	grep '^@@E2E-ERROR' "$OUT/console.txt" || true
 	exit 0
 fi
@@ -86,14 +109,20 @@ for m in $MACHINES; do
 	else
 		echo "seabios-$m-without-no-zones fail $nozones PIO zones registered with disable_coalesced_pio=Y"
 	fi
+	# A write wholly inside a zone must go to the ring (this boot never
+	# fills it); any other write exits, as without coalescing.
 	verdict=pass reason=
 	for p in 0x70 0xcf8; do
-		n=$(field "$m" with "$p" 4) ex=$(field "$m" with "$p" 5) ring=$(field "$m" with "$p" 6)
-		n0=$(field "$m" without "$p" 4) ex0=$(field "$m" without "$p" 5)
-		if [ "${n:-0}" = 0 ] || [ "$ex" != 0 ] || [ "$ring" != "$n" ] ||
-		   [ "$ex0" != "$n0" ]; then
+		len=1
+		[ "$p" = 0xcf8 ] && len=4
+		n=$(field "$m" with "$p" 5) ex=$(field "$m" with "$p" 6) ring=$(field "$m" with "$p" 7)
+		n0=$(field "$m" without "$p" 5) ex0=$(field "$m" without "$p" 6)
+		want_ring=0
+		holds "$m" "$p" "$len" && want_ring=$n
+		if [ "${n:-0}" = 0 ] || [ "$ring" != "$want_ring" ] ||
+		   [ "$ex" != $((n - want_ring)) ] || [ "$ex0" != "$n0" ]; then
 			verdict=fail
-			reason="$reason $p: with $n writes, $ex exits, $ring in the ring; without $n0 writes, $ex0 exits;"
+			reason="$reason $p: with $n writes, $ex exits, $ring in the ring (want $want_ring); without $n0 writes, $ex0 exits;"
 		fi
 	done
 	echo "seabios-$m-coalesced-writes-never-exit $verdict$reason"

@@ -817,9 +817,14 @@ static void *writer_thread(void *data)
 		case UCALL_ABORT:
 			REPORT_GUEST_ASSERT(uc);
 		default:
-			TEST_ASSERT(decode_exit(vcpu, &ev, &write) && write,
-				    "vCPU %d: unexpected exit %u", a->id,
-				    vcpu->run->exit_reason);
+			if (!decode_exit(vcpu, &ev, &write) || !write) {
+				struct kvm_regs regs;
+
+				vcpu_regs_get(vcpu, &regs);
+				TEST_FAIL("vCPU %d: exit %s at rip 0x%llx, rsp 0x%llx, %u exits",
+					  a->id, exit_reason_str(vcpu->run->exit_reason),
+					  regs.rip, regs.rsp, w->exits[a->id]);
+			}
 			log_add(&w->log, ev);
 			w->exits[a->id]++;
 		}
