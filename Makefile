@@ -7,17 +7,19 @@
 #   make check MODULES=stock   the same tests on Debian's stock modules
 #   make check TESTS=coalesced_io_test   only some tests (names or globs)
 #   make KVER=$(uname -r)      build for the running Debian kernel
+#   make bench           cost of a port write: exit, coalesced, mainline, floor
 #   make clean           remove build/ and nothing else
 
 SHELL := /bin/bash
 H := harness
 MODULES ?= ours
+SCALE ?= 1
 export MODULES TESTS VERBOSE
 ifdef KVER
 export KVER
 endif
 
-.PHONY: all deps base vmkernel modules selftests initramfs qemu-image demo check lint clean
+.PHONY: all deps base vmkernel modules selftests initramfs qemu-image demo check bench lint clean
 
 all: demo
 
@@ -51,6 +53,10 @@ demo: initramfs qemu-image
 check: initramfs qemu-image
 	@echo "==> make check (MODULES=$(MODULES))"
 	@$(H)/check.sh
+
+bench: initramfs
+	@echo "==> make bench: the cost of a port write, ours vs stock (SCALE=$(SCALE))"
+	@SCALE=$(SCALE) $(H)/bench.sh
 
 lint: base
 	@echo "==> checkpatch --strict, sparse and W=1 on what we own"

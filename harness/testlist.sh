@@ -8,8 +8,9 @@ source "$(dirname "$0")/lib.sh"
 CONF=$TOP/harness/tests.conf
 EXTRA_PROGS="x86_64/coalesced_io_demo"
 
+# "<name> <timeout> [args...]" for each test of tests.conf.
 tests() {
-	awk '!/^#/ && NF >= 2 { print $1, $2 }' "$CONF"
+	awk '!/^#/ && NF >= 2' "$CONF"
 }
 
 selected() {
@@ -27,8 +28,8 @@ selftests)
 	tests | awk '{ print $1 }'
 	echo "$EXTRA_PROGS" | tr ' ' '\n' ;;
 plan)
-	tests | while read -r name limit; do
-		selected "$name" && echo "$name $limit ./$name"
+	tests | while read -r name limit args; do
+		selected "$name" && echo "$name $limit ./$name${args:+ $args}"
 	done ;;
 *)
 	die "usage: testlist.sh selftests|plan" ;;
