@@ -353,6 +353,15 @@ static void probe_start(struct vm_ctx *c)
 	run_to_sync(c, NULL);	/* park the guest at its first GUEST_SYNC */
 }
 
+/* A parked probe guest with zones on 0x70 (1), 0xcf8 (4) and MMIO_GPA. */
+static void probe_start_zoned(struct vm_ctx *c)
+{
+	probe_start(c);
+	zone_add_ok(c->vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c->vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	zone_add_ok(c->vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+}
+
 static uint64_t stat_get(struct kvm_vm *vm, const char *name)
 {
 	uint64_t val = UINT64_MAX;
@@ -410,10 +419,7 @@ static void test_registration(void)
 	struct probe_outcome o;
 	struct vm_ctx c;
 
-	probe_start(&c);
-	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+	probe_start_zoned(&c);
 
 	expect_errno(c.vm, "unknown flag bit 1", 0x60, 1, 2, EINVAL, EINVAL);
 	expect_errno(c.vm, "unknown flag bit 31", 0x60, 1,
@@ -712,10 +718,7 @@ static void test_edges(void)
 	struct probe_outcome o;
 	struct vm_ctx c;
 
-	probe_start(&c);
-	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+	probe_start_zoned(&c);
 
 	o = do_probe(&c, PROBE_OUT, PORT_PCI_ADDR + 2, 4, 0xdeadbeef, true);
 	TEST_ASSERT(o.exits == 1 && !o.ring.n && o.exit.addr == 0xcfa &&
