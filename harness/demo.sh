@@ -11,11 +11,15 @@ MODULES=${MODULES:-ours}
 ITERATIONS=${ITERATIONS:-2000}
 OUT=$BUILD/demo
 mkdir -p "$OUT"
-ours_src=$(modinfo -F srcversion "$BUILD/modules/ours/kvm.ko")
-stock_src=$(modinfo -F srcversion "$BUILD/vmkernel/lib/modules/$KVER/kernel/arch/x86/kvm/kvm.ko")
+# A module's identity: its GNU build ID, in the .ko and in /sys/module.
+build_id() {
+	readelf -n "$1" | awk '/Build ID/ { print $3 }'
+}
+ours_src=$(build_id "$BUILD/modules/ours/kvm.ko")
+stock_src=$(build_id "$BUILD/vmkernel/lib/modules/$KVER/kernel/arch/x86/kvm/kvm.ko")
 
 cat >"$OUT/plan" <<PLAN
-identity 30 echo "kvm.ko in the VM: srcversion \$(cat /sys/module/kvm/srcversion), taint '\$(cat /sys/module/kvm/taint)', disable_coalesced_pio parameter: \$([ -e /sys/module/kvm/parameters/disable_coalesced_pio ] && echo present || echo absent)"
+identity 30 echo "kvm.ko in the VM: build ID \$(od -An -v -tx1 /sys/module/kvm/notes/.note.gnu.build-id | tr -d ' \\n' | tail -c 40), taint '\$(cat /sys/module/kvm/taint)', disable_coalesced_pio parameter: \$([ -e /sys/module/kvm/parameters/disable_coalesced_pio ] && echo present || echo absent)"
 demo 120 ./x86_64/coalesced_io_demo $ITERATIONS
 PLAN
 VERBOSE=0 "$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" >"$OUT/progress.log" ||
@@ -24,11 +28,11 @@ grep -q '^demo 0 ' "$OUT/results" ||
 	{ cat "$OUT/progress.log"; tail -n 20 "$OUT/console.log"; die "the demo did not finish (console: build/demo/console.log)."; }
 
 echo
-echo "Built for Debian $DEB_VERSION ($KVER): kvm.ko srcversion $ours_src (ours), $stock_src (stock)"
+echo "Built for Debian $DEB_VERSION ($KVER): kvm.ko build ID $ours_src (ours), $stock_src (stock)"
 sed -n '/^@@START 1 /,/^@@END 1 /p' "$OUT/console.log" | grep -v '^@@' | tr -d '\r'
 case "$(sed -n '/^@@START 1 /,/^@@END 1 /p' "$OUT/console.log")" in
-*"srcversion $ours_src"*) echo "=> the VM runs OUR kvm.ko" ;;
-*"srcversion $stock_src"*) echo "=> the VM runs Debian's STOCK kvm.ko" ;;
+*"build ID $ours_src"*) echo "=> the VM runs OUR kvm.ko" ;;
+*"build ID $stock_src"*) echo "=> the VM runs Debian's STOCK kvm.ko" ;;
 *) echo "=> the VM runs an unknown kvm.ko" ;;
 esac
 sed -n '/^@@START 2 /,/^@@END 2 /p' "$OUT/console.log" | grep -v '^@@' | tr -d '\r'
