@@ -32,7 +32,10 @@ cp "$PLAN" "$OUT/plan-root/plan"
 # shellcheck disable=SC2086
 cat "$BASE" ${EXTRA_IMAGES:-} "$OUT/plan.cpio.gz" >"$OUT/initrd.gz"
 
+BOOT_LIMIT=${BOOT_LIMIT:-120}	# seconds from qemu start to @@MODULES
+STEP_SLACK=${STEP_SLACK:-60}	# seconds between tests, beyond a test's own limit
 start=1
+retried=
 while [ "$start" -le "$total" ]; do
 	budget=60
 	for ((i = start; i <= total; i++)); do
@@ -43,8 +46,26 @@ while [ "$start" -le "$total" ]; do
 	done_seen=
 	booted=
 	boot_log=$OUT/console.$start.log
-	while IFS= read -r line; do
-		line=${line%$'\r'}
+	rm -f "$OUT/qemu.pid"
+	# Progress watchdog: the VM must boot, start the next test and end
+	# each test within its own limit (plus slack), or it is stopped.
+	deadline=$((SECONDS + BOOT_LIMIT))
+	partial=
+	while :; do
+		status=0
+		IFS= read -r -t 5 line || status=$?
+		if [ "$status" -gt 128 ]; then
+			partial=$partial$line	# a timed-out read keeps what it got
+			if [ "$SECONDS" -gt "$deadline" ] && [ -s "$OUT/qemu.pid" ]; then
+				echo " (the VM made no progress: stopping it)"
+				kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+				deadline=$((SECONDS + 60))
+			fi
+			continue
+		fi
+		[ "$status" = 0 ] || break	# end of the console: qemu is gone
+		line=$partial${line%$'\r'}
+		partial=
 		echo "$line" >>"$OUT/console.log"
 		[ "$VERBOSE" = 1 ] && echo "    $line"
 		case "$line" in
@@ -52,19 +73,23 @@ while [ "$start" -le "$total" ]; do
 			echo "  ${line#@@ERROR }" >&2 ;;
 		"@@START "*)
 			read -r _ current name <<<"$line"
+			read -r _ limit _ <<<"${lines[current - 1]}"
+			deadline=$((SECONDS + limit + STEP_SLACK))
 			printf '  [%d/%d] %s ...' "$current" "$total" "$name" ;;
 		"@@END "*)
 			read -r _ idx name rc secs <<<"$line"
 			echo "$name $rc $secs" >>"$OUT/results"
 			if [ "$rc" = 0 ]; then echo " ok (${secs}s)"; else echo " rc=$rc (${secs}s)"; fi
+			deadline=$((SECONDS + STEP_SLACK))
 			current= ;;
 		"@@MODULES "*)
+			deadline=$((SECONDS + STEP_SLACK))
 			booted=1 ;;
 		"@@DONE")
 			done_seen=1 ;;
 		esac
 	done < <(timeout -s KILL "$budget" qemu-system-x86_64 -M q35 -cpu EPYC,+svm \
-		-m 2G -smp 2 -nographic -no-reboot -nodefaults -serial stdio \
+		-m 2G -smp 2 -nographic -no-reboot -nodefaults -serial stdio -pidfile "$OUT/qemu.pid" \
 		-kernel "$KERNEL" -initrd "$OUT/initrd.gz" \
 		-append "console=ttyS0 quiet panic=-1 ci.modules=$MODULES ci.start=$start $EXTRA" \
 		2>"$OUT/qemu.stderr" | tee "$boot_log")
@@ -77,6 +102,20 @@ while [ "$start" -le "$total" ]; do
 			echo "$name noboot 0" >>"$OUT/results"
 		done
 		break
+	fi
+	if [ -z "$current" ] && [ "$retried" != "$start" ]; then
+		# Hung before or between tests: boot again once, from the first
+		# test without a result.
+		next=
+		for ((i = start; i <= total; i++)); do
+			read -r name _ <<<"${lines[i - 1]}"
+			grep -q "^$name " "$OUT/results" || { next=$i; break; }
+		done
+		[ -n "$next" ] || break
+		start=$next
+		retried=$start
+		echo "  the VM stopped between tests; booting it again from test $start"
+		continue
 	fi
 	if [ -z "$current" ]; then
 		# Died before or between tests: everything left is lost.
