@@ -181,18 +181,26 @@ void kvm_coalesced_mmio_free(struct kvm *kvm)
 }
 
 /*
- * Check a zone from userspace: known flags, nonzero size that fits in an
- * int (the bus's range length), no wrap-around, ports below 0x10000.
+ * Check a range from userspace, for registering or unregistering: known
+ * flags, nonzero size, no wrap-around.  Sets *end to addr + size.
+ */
+static int check_range(const struct kvm_coalesced_mmio_zone *uzone, u64 *end)
+{
+	if (uzone->pio & ~COALESCED_ZONE_VALID_FLAGS || !uzone->size ||
+	    check_add_overflow(uzone->addr, (u64)uzone->size, end))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * A zone to register must also fit the bus (its range length is an int)
+ * and, for ports, end at 0x10000.
  */
 static int check_zone(const struct kvm_coalesced_mmio_zone *uzone)
 {
 	u64 end;
 
-	if (uzone->pio & ~COALESCED_ZONE_VALID_FLAGS)
-		return -EINVAL;
-	if (!uzone->size || uzone->size > INT_MAX)
-		return -EINVAL;
-	if (check_add_overflow(uzone->addr, (u64)uzone->size, &end))
+	if (check_range(uzone, &end) || uzone->size > INT_MAX)
 		return -EINVAL;
 	if ((uzone->pio & KVM_COALESCED_ZONE_PIO) && end > COALESCED_PIO_LIMIT)
 		return -EINVAL;
@@ -262,9 +270,9 @@ static int unregister_zones(struct kvm *kvm,
 	u64 end;
 	int r;
 
-	if (uzone->pio & ~COALESCED_ZONE_VALID_FLAGS || !uzone->size ||
-	    check_add_overflow(uzone->addr, (u64)uzone->size, &end))
-		return -EINVAL;
+	r = check_range(uzone, &end);
+	if (r)
+		return r;
 
 	mutex_lock(&kvm->slots_lock);
 	list_for_each_entry_safe(zone, next, &kvm->coalesced_zones, node) {
