@@ -29,7 +29,11 @@ function stats(list,   v, k, i, j, t) {
 }
 END {
 	print "modules,case,burst,vcpus,cycles_median,cycles_min,cycles_max,ns_median,ns_min,ns_max,exits_per_write"
-	for (key in c) print key "," stats(c[key]) "," stats(n[key]) "," substr(stats(x[key]), 1, index(stats(x[key]), ",") - 1)
+	for (key in c) {
+		exits = stats(x[key])
+		sub(/,.*/, "", exits)	# the median only
+		print key "," stats(c[key]) "," stats(n[key]) "," exits
+	}
 }' "$OUT/results.csv" | sort >"$OUT/summary.csv"
 
 # get MODULES CASE BURST VCPUS COLUMN (5 cycles median, 8 ns median, ...)

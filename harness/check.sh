@@ -19,7 +19,7 @@ step "running $(wc -l <"$OUT/plan") tests in the VM with the $MODULES modules"
 # One log per test: the console lines between its @@START and @@END (or
 # the end of that boot, if it took the VM down).
 awk -v dir="$OUT/logs" '
-	/^@@START / { f = dir "/" $3 ".log"; gsub("/", "_", $3); f = dir "/" $3 ".log"; next }
+	/^@@START / { gsub("/", "_", $3); f = dir "/" $3 ".log"; next }
 	/^@@(END|MODULES|DONE)/ { if (f) close(f); f = ""; next }
 	f { print > f }' "$OUT/console.log"
 
@@ -56,7 +56,7 @@ echo "TAP version 13"
 while read -r name rc secs; do
 	log=$OUT/logs/${name//\//_}.log
 	short=${name##*/}
-	cases=0
+	cases=0 cases_failed=0
 	if [ -f "$log" ]; then
 		# kselftest result lines of the test itself: one TAP line each.
 		while read -r status text; do
@@ -64,7 +64,8 @@ while read -r name rc secs; do
 			case "$status:$text" in
 			ok:*"# SKIP"*) tap skip "$short: ${text%% #*}" "${text#*# SKIP }" ;;
 			ok:*) tap pass "$short: $text" ;;
-			*) tap fail "$short: $text"; show_tail "$log" ;;
+			*) tap fail "$short: $text"; cases_failed=$((cases_failed + 1))
+			   show_tail "$log" ;;
 			esac
 		done < <(sed -nE 's/^(ok|not ok) [0-9]+ (# SKIP )?(.*)$/\1 \3\2/p' "$log" |
 			sed -E 's/^not ok /notok /; s/# SKIP $/ # SKIP /')
@@ -76,7 +77,8 @@ while read -r name rc secs; do
 	noboot) tap fail "$short" "the VM did not boot"; tail -n 25 "$OUT"/console.*.log | sed 's/^/#   /' ;;
 	137) tap fail "$short" "killed by its watchdog after ${secs}s"; show_tail "$log" ;;
 	250) tap fail "$short" "kernel warning in dmesg"; show_tail "$log" ;;
-	*) [ "$cases" = 0 ] || [ "$failed" = 0 ] && { tap fail "$short" "exit status $rc"; show_tail "$log"; } ;;
+	# A failing exit no case of the test accounts for fails the test itself.
+	*) [ "$cases_failed" = 0 ] && { tap fail "$short" "exit status $rc"; show_tail "$log"; } ;;
 	esac
 done <"$OUT/results"
 if [ -n "$e2e" ]; then

@@ -32,6 +32,16 @@ cp "$PLAN" "$OUT/plan-root/plan"
 # shellcheck disable=SC2086
 cat "$BASE" ${EXTRA_IMAGES:-} "$OUT/plan.cpio.gz" >"$OUT/initrd.gz"
 
+# first_unrun FROM: the index of the first plan line from FROM on that
+# has no result yet (nothing if every one has).
+first_unrun() {
+	local i name
+	for ((i = $1; i <= total; i++)); do
+		read -r name _ <<<"${lines[i - 1]}"
+		grep -q "^$name " "$OUT/results" || { echo "$i"; return; }
+	done
+}
+
 BOOT_LIMIT=${BOOT_LIMIT:-120}	# seconds from qemu start to @@MODULES
 STEP_SLACK=${STEP_SLACK:-60}	# seconds between tests, beyond a test's own limit
 start=1
@@ -103,29 +113,19 @@ while [ "$start" -le "$total" ]; do
 		done
 		break
 	fi
-	if [ -z "$current" ] && [ "$retried" != "$start" ]; then
-		# Hung before or between tests: boot again once, from the first
-		# test without a result.
-		next=
-		for ((i = start; i <= total; i++)); do
-			read -r name _ <<<"${lines[i - 1]}"
-			grep -q "^$name " "$OUT/results" || { next=$i; break; }
-		done
-		[ -n "$next" ] || break
-		start=$next
-		retried=$start
-		echo "  the VM stopped between tests; booting it again from test $start"
-		continue
-	fi
 	if [ -z "$current" ]; then
-		# Died before or between tests: everything left is lost.
-		for ((i = start; i <= total; i++)); do
-			if ! grep -q "^$(awk '{print $1}' <<<"${lines[i - 1]}") " "$OUT/results"; then
-				current=$i
-				break
-			fi
-		done
-		[ -n "$current" ] || break
+		next=$(first_unrun "$start")
+		[ -n "$next" ] || break
+		if [ "$retried" != "$start" ]; then
+			# Hung before or between tests: boot again once, from the
+			# first test without a result.
+			start=$next
+			retried=$start
+			echo "  the VM stopped between tests; booting it again from test $start"
+			continue
+		fi
+		# Stopped there twice: count that test as crashed and go on.
+		current=$next
 	fi
 	read -r name _ <<<"${lines[current - 1]}"
 	echo " VM died (crash, hang or boot failure); console tail:"
