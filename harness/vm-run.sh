@@ -92,7 +92,7 @@ while [ "$start" -le "$total" ]; do
 			if [ "$rc" = 0 ]; then echo " ok (${secs}s)"; else echo " rc=$rc (${secs}s)"; fi
 			deadline=$((SECONDS + STEP_SLACK))
 			current= ;;
-		"@@MODULES "*)
+		*"@@MODULES "*)	# may follow SeaBIOS's escape codes on one line
 			deadline=$((SECONDS + STEP_SLACK))
 			booted=1 ;;
 		"@@DONE")
