@@ -24,6 +24,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "coalesced_ring.h"
+#include "coalesced_guest.h"
 
 #define PORT_RTC_INDEX	0x70	/* zone of size 1 */
 #define PORT_RTC_DATA	0x71	/* never in a zone */
@@ -49,52 +50,6 @@ static bool ours;
 	printf("# mainline: " fmt " (ours differs on purpose)\n", ##__VA_ARGS__)
 
 /* ---- guest side ------------------------------------------------------ */
-
-static inline void guest_out(uint16_t port, uint64_t val, int len)
-{
-	if (len == 1)
-		asm volatile("outb %b0, %w1" : : "a"(val), "Nd"(port));
-	else if (len == 2)
-		asm volatile("outw %w0, %w1" : : "a"(val), "Nd"(port));
-	else
-		asm volatile("outl %k0, %w1" : : "a"(val), "Nd"(port));
-}
-
-static inline uint64_t guest_in(uint16_t port, int len)
-{
-	uint32_t val = 0;
-
-	if (len == 1)
-		asm volatile("inb %w1, %b0" : "+a"(val) : "Nd"(port));
-	else if (len == 2)
-		asm volatile("inw %w1, %w0" : "+a"(val) : "Nd"(port));
-	else
-		asm volatile("inl %w1, %k0" : "=a"(val) : "Nd"(port));
-	return val;
-}
-
-static inline void guest_mmio_write(uint64_t gpa, uint64_t val, int len)
-{
-	if (len == 1)
-		WRITE_ONCE(*(uint8_t *)gpa, val);
-	else if (len == 2)
-		WRITE_ONCE(*(uint16_t *)gpa, val);
-	else if (len == 4)
-		WRITE_ONCE(*(uint32_t *)gpa, val);
-	else
-		WRITE_ONCE(*(uint64_t *)gpa, val);
-}
-
-static inline uint64_t guest_mmio_read(uint64_t gpa, int len)
-{
-	if (len == 1)
-		return READ_ONCE(*(uint8_t *)gpa);
-	if (len == 2)
-		return READ_ONCE(*(uint16_t *)gpa);
-	if (len == 4)
-		return READ_ONCE(*(uint32_t *)gpa);
-	return READ_ONCE(*(uint64_t *)gpa);
-}
 
 enum probe_op { PROBE_OUT, PROBE_IN, PROBE_MMIO_WRITE, PROBE_MMIO_READ };
 

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Guest-side port and MMIO accessors of the coalesced I/O selftests, for
+ * any length from 1 to 4 (ports) or 8 (MMIO) bytes.
+ */
+#ifndef SELFTEST_KVM_COALESCED_GUEST_H
+#define SELFTEST_KVM_COALESCED_GUEST_H
+
+#include <stdint.h>
+#include "kvm_util.h"
+
+static inline void guest_out(uint16_t port, uint64_t val, int len)
+{
+	if (len == 1)
+		asm volatile("outb %b0, %w1" : : "a"(val), "Nd"(port));
+	else if (len == 2)
+		asm volatile("outw %w0, %w1" : : "a"(val), "Nd"(port));
+	else
+		asm volatile("outl %k0, %w1" : : "a"(val), "Nd"(port));
+}
+
+static inline uint64_t guest_in(uint16_t port, int len)
+{
+	uint32_t val = 0;
+
+	if (len == 1)
+		asm volatile("inb %w1, %b0" : "+a"(val) : "Nd"(port));
+	else if (len == 2)
+		asm volatile("inw %w1, %w0" : "+a"(val) : "Nd"(port));
+	else
+		asm volatile("inl %w1, %k0" : "=a"(val) : "Nd"(port));
+	return val;
+}
+
+static inline void guest_mmio_write(uint64_t gpa, uint64_t val, int len)
+{
+	if (len == 1)
+		WRITE_ONCE(*(uint8_t *)gpa, val);
+	else if (len == 2)
+		WRITE_ONCE(*(uint16_t *)gpa, val);
+	else if (len == 4)
+		WRITE_ONCE(*(uint32_t *)gpa, val);
+	else
+		WRITE_ONCE(*(uint64_t *)gpa, val);
+}
+
+static inline uint64_t guest_mmio_read(uint64_t gpa, int len)
+{
+	if (len == 1)
+		return READ_ONCE(*(uint8_t *)gpa);
+	if (len == 2)
+		return READ_ONCE(*(uint16_t *)gpa);
+	if (len == 4)
+		return READ_ONCE(*(uint32_t *)gpa);
+	return READ_ONCE(*(uint64_t *)gpa);
+}
+
+#endif /* SELFTEST_KVM_COALESCED_GUEST_H */
