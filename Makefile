@@ -14,7 +14,7 @@ SHELL := /bin/bash
 H := harness
 MODULES ?= ours
 SCALE ?= 1
-export MODULES TESTS VERBOSE
+export MODULES TESTS VERBOSE SEED
 ifdef KVER
 export KVER
 endif

@@ -29,7 +29,9 @@ selftests)
 	echo "$EXTRA_PROGS" | tr ' ' '\n' ;;
 plan)
 	tests | while read -r name limit args; do
-		selected "$name" && echo "$name $limit ./$name${args:+ $args}"
+		if selected "$name"; then
+			echo "$name $limit ${SEED:+SEED=$SEED }./$name${args:+ $args}"
+		fi
 	done ;;
 *)
 	die "usage: testlist.sh selftests|plan" ;;
