@@ -47,6 +47,32 @@ tap() {
 	esac
 }
 
+# ksft_results LOG: "<ok|notok|skip>\t<case>\t<skip reason>" for each
+# kselftest result line of LOG; the reason of a skip is the "# SKIP ..."
+# line the case printed before its result, else what the result line says.
+ksft_results() {
+	tr -d '\r' <"$1" | awk '
+		/^# SKIP / { reason = substr($0, 8); next }
+		/^(ok|not ok) [0-9]+ / {
+			status = $1 == "ok" ? "ok" : "notok"
+			text = $0
+			sub(/^(ok|not ok) [0-9]+ /, "", text)
+			if (text ~ /^# SKIP /) {
+				status = "skip"
+				sub(/^# SKIP /, "", text)
+			} else if (text ~ / # SKIP/) {
+				status = "skip"
+				r = text
+				sub(/.* # SKIP ?/, "", r)
+				if (r != "")
+					reason = r
+				sub(/ # SKIP.*/, "", text)
+			}
+			print status "\t" text "\t" (status == "skip" ? reason : "")
+			reason = ""
+		}'
+}
+
 # show_tail LOG: the end of a failed test's output, as TAP diagnostics.
 show_tail() {
 	[ -f "$1" ] && tail -n 25 "$1" | tr -d '\r' | sed 's/^/#   /'
@@ -59,16 +85,15 @@ while read -r name rc secs; do
 	cases=0 cases_failed=0
 	if [ -f "$log" ]; then
 		# kselftest result lines of the test itself: one TAP line each.
-		while read -r status text; do
+		while IFS=$'\t' read -r status text reason; do
 			cases=$((cases + 1))
-			case "$status:$text" in
-			ok:*"# SKIP"*) tap skip "$short: ${text%% #*}" "${text#*# SKIP }" ;;
-			ok:*) tap pass "$short: $text" ;;
+			case "$status" in
+			skip) tap skip "$short: $text" "$reason" ;;
+			ok) tap pass "$short: $text" ;;
 			*) tap fail "$short: $text"; cases_failed=$((cases_failed + 1))
 			   show_tail "$log" ;;
 			esac
-		done < <(sed -nE 's/^(ok|not ok) [0-9]+ (# SKIP )?(.*)$/\1 \3\2/p' "$log" |
-			sed -E 's/^not ok /notok /; s/# SKIP $/ # SKIP /')
+		done < <(ksft_results "$log")
 	fi
 	case "$rc" in
 	0) [ "$cases" = 0 ] && tap pass "$short" ;;
