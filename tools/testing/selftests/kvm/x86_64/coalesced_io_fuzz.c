@@ -1,0 +1,877 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Coalesced I/O: a seeded, bounded fuzz and allocation-failure injection.
+ *
+ * fuzz: episodes of one or two vCPUs making random port and MMIO accesses
+ * (coalesced or not, depending on the zones of the moment), while this
+ * thread registers and unregisters valid and invalid zones, scribbles on
+ * the ring's indices, drains the ring at random moments and destroys the
+ * VM at a random point.  Every guest access must reach userspace exactly
+ * once and in guest order, as a ring entry or as an exit.
+ *
+ * failslab: the same writers, while this thread registers and unregisters
+ * zones with slab allocation failures injected into its own ioctls (first
+ * at every allocation in turn, with fail-nth, then at random): each
+ * failure is a clean -ENOMEM and the VM keeps working.  Needs a kernel
+ * with CONFIG_FAILSLAB and debugfs; skips otherwise.
+ *
+ * Usage: coalesced_io_fuzz [-s SEED] [-n OPS] [-t SECONDS]
+ * SEED (also from the environment) reruns a run exactly as far as this
+ * thread's choices go; OPS and SECONDS bound each of the two cases.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "coalesced_ring.h"
+#include "coalesced_guest.h"
+
+#define FUZZ_VCPUS	2
+#define FUZZ_TARGETS	32
+/* Each vCPU has its own ports and MMIO page, so entries name their vCPU. */
+#define PORT_SPAN	0x1000		/* vCPU n: ports n * 0x1000 + ... */
+#define PORT_LOW	0x70		/* 16 ports around the RTC index */
+#define PORT_HIGH	0xcf0		/* 16 ports around 0xcf8 */
+#define MMIO_BASE	0xc0000000ULL	/* vCPU n: MMIO_BASE + n * page */
+#define MMIO_SPAN	0x40		/* bytes of the page the guest uses */
+#define READ_VALUE	0xa5a5a5a5a5a5a5a5ULL
+#define MAX_MODEL_ZONES	200		/* well below the bus's 1000 */
+
+#define FAILSLAB	"/sys/kernel/debug/failslab/"
+#define PARAM_DISABLE_PIO "/sys/module/kvm/parameters/disable_coalesced_pio"
+
+enum access_kind { PIO_OUT, PIO_IN, MMIO_WRITE, MMIO_READ };
+
+struct target {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t kind;
+};
+
+/* Guest state, written by the host before the vCPUs start. */
+static struct target targets[FUZZ_VCPUS][FUZZ_TARGETS];
+static uint64_t guest_seed[FUZZ_VCPUS];
+/* Accesses the guest has finished, per vCPU. */
+static uint64_t guest_done[FUZZ_VCPUS];
+
+/* Same generator on both sides: the host predicts the guest's accesses. */
+static inline uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Access number @n writes these bytes (low @len of them). */
+static inline uint64_t access_data(uint64_t n)
+{
+	return n * 0x9e3779b97f4a7c15ULL + n;
+}
+
+static void fuzz_guest(uint32_t id)
+{
+	uint64_t s = guest_seed[id], n;
+
+	for (n = 0;; n++) {
+		struct target *t = &targets[id][xorshift(&s) % FUZZ_TARGETS];
+
+		switch (t->kind) {
+		case PIO_OUT:
+			guest_out(t->addr, access_data(n), t->len);
+			break;
+		case PIO_IN:
+			guest_in(t->addr, t->len);
+			break;
+		case MMIO_WRITE:
+			guest_mmio_write(t->addr, access_data(n), t->len);
+			break;
+		case MMIO_READ:
+			guest_mmio_read(t->addr, t->len);
+			break;
+		}
+		WRITE_ONCE(guest_done[id], n + 1);
+	}
+}
+
+/* ---- host side ------------------------------------------------------- */
+
+struct episode;
+
+static uint64_t seed;
+static uint64_t host_rng;
+static bool ours;
+
+static uint32_t rnd(uint32_t n)
+{
+	return xorshift(&host_rng) % n;
+}
+
+struct zone {
+	uint64_t addr;
+	uint32_t size;
+	bool pio;
+};
+
+struct vcpu_state {
+	struct episode *ep;
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	uint32_t id;
+	uint64_t rng;		/* the guest's generator, replayed */
+	uint64_t seen;		/* accesses userspace has learned of */
+	uint64_t exits;
+	uint64_t coalesced;
+};
+
+struct episode {
+	struct kvm_vm *vm;
+	struct kvm_coalesced_mmio_ring *ring;
+	struct vcpu_state v[FUZZ_VCPUS];
+	int nr_vcpus;
+	struct target t[FUZZ_VCPUS][FUZZ_TARGETS];
+	/*
+	 * Serializes every consumer of the ring (the vCPU threads before
+	 * they handle an exit, this thread when it drains at random), so
+	 * entries are taken and judged in ring order.
+	 */
+	pthread_mutex_t lock;
+	bool hostile;		/* ring->last gets scribbled on too */
+	/* ring->first is out of range for a while; the real one is saved. */
+	bool scribbled;
+	uint32_t saved_first, scribble;
+	bool stop;
+	struct zone model[MAX_MODEL_ZONES];	/* zones KVM should have */
+	int nr_model;
+	bool bus_gone[2];	/* an unregister failed: bus destroyed */
+};
+
+struct totals {
+	uint64_t ops, bad_ops, accesses, coalesced, exits, episodes;
+	uint64_t destroyed_pending, scribbles, injected, nth_points;
+};
+
+static struct totals tot;
+
+static int vcpu_of(uint64_t addr, bool pio)
+{
+	return pio ? addr / PORT_SPAN : (addr - MMIO_BASE) / getpagesize();
+}
+
+/* Check one access userspace learned of against the guest's next one. */
+static void judge(struct episode *ep, int id, uint32_t kind, uint64_t addr,
+		  uint32_t len, uint64_t data)
+{
+	struct vcpu_state *v = &ep->v[id];
+	uint64_t rng = v->rng;
+	struct target *want = &ep->t[id][xorshift(&rng) % FUZZ_TARGETS];
+	uint64_t mask = len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
+	bool is_write = kind == PIO_OUT || kind == MMIO_WRITE;
+
+	/* Indices were scribbled on: entries may be stale or lost. */
+	if (ep->hostile)
+		return;
+	TEST_ASSERT(want->kind == kind && want->addr == addr && want->len == len &&
+		    (!is_write || data == (access_data(v->seen) & mask)),
+		    "seed %lu: vCPU %d access %lu: userspace saw kind %u 0x%lx+%u data 0x%lx, guest made kind %u 0x%lx+%u data 0x%lx (lost, doubled or reordered)",
+		    seed, id, v->seen, kind, addr, len, data, want->kind,
+		    want->addr, want->len, access_data(v->seen) & mask);
+	v->rng = rng;
+	v->seen++;
+}
+
+static void judge_entry(const struct kvm_coalesced_mmio *e, void *arg)
+{
+	struct episode *ep = arg;
+	bool pio = e->pio & KVM_COALESCED_ZONE_PIO;
+	int id = vcpu_of(e->phys_addr, pio);
+	uint64_t data = 0;
+
+	if (ep->hostile)
+		return;
+	TEST_ASSERT(id >= 0 && id < ep->nr_vcpus && e->len >= 1 && e->len <= 8,
+		    "seed %lu: ring entry 0x%llx+%u (pio %u) belongs to no vCPU",
+		    seed, e->phys_addr, e->len, e->pio);
+	memcpy(&data, e->data, e->len);
+	judge(ep, id, pio ? PIO_OUT : MMIO_WRITE, e->phys_addr, e->len, data);
+	ep->v[id].coalesced++;
+}
+
+/*
+ * Drain (or, with !consume, only look at) the ring; the lock is held.  In
+ * hostile episodes the indices may be anything: never loop more than a
+ * ring's worth and leave an out-of-range first alone.
+ */
+static void drain_locked(struct episode *ep, bool consume)
+{
+	struct kvm_coalesced_mmio_ring *ring = ep->ring;
+	uint32_t max = coalesced_ring_max(), first, n;
+
+	if (consume && !ep->hostile) {
+		/* A KVM that read the real first before the scribble may add more. */
+		if (ep->scribbled)
+			WRITE_ONCE(ring->first, ep->saved_first);
+		coalesced_ring_drain(ring, judge_entry, ep);
+		if (ep->scribbled) {
+			ep->saved_first = ring->first;
+			WRITE_ONCE(ring->first, ep->scribble);
+		}
+		return;
+	}
+	first = READ_ONCE(ring->first);
+	for (n = 0; n < max && first < max &&
+	     first != __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE); n++) {
+		judge_entry(&ring->coalesced_mmio[first], ep);
+		first = (first + 1) % max;
+		if (consume)
+			__atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
+	}
+}
+
+static void handle_exit(struct episode *ep, struct vcpu_state *v)
+{
+	struct kvm_run *run = v->vcpu->run;
+	uint64_t data = 0;
+	struct ucall uc;
+
+	if (get_ucall(v->vcpu, &uc) == UCALL_ABORT)
+		REPORT_GUEST_ASSERT(uc);
+	pthread_mutex_lock(&ep->lock);
+	/* Entries for writes made before this exit come first. */
+	drain_locked(ep, true);
+	if (run->exit_reason == KVM_EXIT_IO) {
+		void *io = (void *)run + run->io.data_offset;
+		bool out = run->io.direction == KVM_EXIT_IO_OUT;
+
+		TEST_ASSERT(run->io.count == 1, "string I/O to port 0x%x",
+			    run->io.port);
+		if (out)
+			memcpy(&data, io, run->io.size);
+		else
+			memcpy(io, &(uint64_t){ READ_VALUE }, run->io.size);
+		judge(ep, v->id, out ? PIO_OUT : PIO_IN, run->io.port,
+		      run->io.size, data);
+	} else if (run->exit_reason == KVM_EXIT_MMIO) {
+		bool write = run->mmio.is_write;
+
+		if (write)
+			memcpy(&data, run->mmio.data, run->mmio.len);
+		else
+			memcpy(run->mmio.data, &(uint64_t){ READ_VALUE },
+			       run->mmio.len);
+		judge(ep, v->id, write ? MMIO_WRITE : MMIO_READ,
+		      run->mmio.phys_addr, run->mmio.len, data);
+	} else {
+		TEST_FAIL("seed %lu: vCPU %u: unexpected exit %s", seed, v->id,
+			  exit_reason_str(run->exit_reason));
+	}
+	v->exits++;
+	pthread_mutex_unlock(&ep->lock);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu_state *v = arg;
+	struct episode *ep = v->ep;
+
+	while (!READ_ONCE(ep->stop)) {
+		if (__vcpu_run(v->vcpu)) {
+			TEST_ASSERT(errno == EINTR, "seed %lu: KVM_RUN: %s",
+				    seed, strerror(errno));
+			continue;
+		}
+		handle_exit(ep, v);
+	}
+	return NULL;
+}
+
+static void kick(int sig)
+{
+}
+
+static struct target random_target(int id)
+{
+	struct target t;
+	uint32_t kind = rnd(10);
+
+	/* Mostly writes: they are what zones are about. */
+	t.kind = kind < 6 ? PIO_OUT : kind < 7 ? PIO_IN :
+		 kind < 9 ? MMIO_WRITE : MMIO_READ;
+	if (t.kind == PIO_OUT || t.kind == PIO_IN) {
+		t.len = 1 << rnd(3);
+		t.addr = id * PORT_SPAN + (rnd(2) ? PORT_LOW : PORT_HIGH) + rnd(16);
+	} else {
+		t.len = 1 << rnd(4);
+		t.addr = MMIO_BASE + id * getpagesize() + rnd(MMIO_SPAN);
+	}
+	return t;
+}
+
+static void episode_start(struct episode *ep, int nr_vcpus, bool hostile)
+{
+	struct kvm_vcpu *vcpus[FUZZ_VCPUS];
+	int i, j;
+
+	memset(ep, 0, sizeof(*ep));
+	pthread_mutex_init(&ep->lock, NULL);
+	ep->nr_vcpus = nr_vcpus;
+	ep->hostile = hostile;
+	ep->vm = vm_create_with_vcpus(nr_vcpus, fuzz_guest, vcpus);
+	virt_map(ep->vm, MMIO_BASE, MMIO_BASE, FUZZ_VCPUS);
+	for (i = 0; i < nr_vcpus; i++) {
+		struct vcpu_state *v = &ep->v[i];
+
+		for (j = 0; j < FUZZ_TARGETS; j++)
+			ep->t[i][j] = random_target(i);
+		memcpy(targets[i], ep->t[i], sizeof(targets[i]));
+		v->rng = xorshift(&host_rng) | 1;
+		guest_seed[i] = v->rng;
+		v->ep = ep;
+		v->vcpu = vcpus[i];
+		v->id = i;
+		vcpu_args_set(vcpus[i], 1, i);
+	}
+	sync_global_to_guest(ep->vm, targets);
+	sync_global_to_guest(ep->vm, guest_seed);
+	ep->ring = coalesced_ring_map(ep->vm->fd, vcpus[0]->fd);
+	TEST_ASSERT(ep->ring, "cannot map the coalesced ring: %s",
+		    strerror(errno));
+	for (i = 0; i < nr_vcpus; i++)
+		pthread_create(&ep->v[i].thread, NULL, vcpu_thread, &ep->v[i]);
+	tot.episodes++;
+}
+
+static void episode_stop_vcpus(struct episode *ep)
+{
+	int i;
+
+	WRITE_ONCE(ep->stop, true);
+	for (i = 0; i < ep->nr_vcpus; i++) {
+		/* A KVM_RUN not yet entered returns at once; one inside is kicked. */
+		WRITE_ONCE(ep->v[i].vcpu->run->immediate_exit, 1);
+		pthread_kill(ep->v[i].thread, SIGUSR1);
+	}
+	for (i = 0; i < ep->nr_vcpus; i++)
+		pthread_join(ep->v[i].thread, NULL);
+}
+
+/*
+ * Stop the vCPUs and check that userspace learned of every access the
+ * guest finished, and of at most the one it was making; then destroy the
+ * VM, sometimes with the last entries still pending in the ring.
+ */
+static void episode_end(struct episode *ep)
+{
+	bool pending = rnd(2);
+	int i;
+
+	episode_stop_vcpus(ep);
+	drain_locked(ep, !pending);
+	for (i = 0; i < ep->nr_vcpus; i++) {
+		struct vcpu_state *v = &ep->v[i];
+		uint64_t *done = addr_gva2hva(ep->vm, (vm_vaddr_t)&guest_done[i]);
+
+		if (!ep->hostile)
+			TEST_ASSERT(v->seen == *done || v->seen == *done + 1,
+				    "seed %lu: vCPU %d finished %lu accesses, userspace learned of %lu",
+				    seed, i, *done, v->seen);
+		tot.accesses += *done;
+		tot.coalesced += v->coalesced;
+		tot.exits += v->exits;
+	}
+	if (pending && ep->ring->first != ep->ring->last)
+		tot.destroyed_pending++;
+	munmap(ep->ring, getpagesize());
+	kvm_vm_free(ep->vm);
+}
+
+/* ---- zone operations and the model of what KVM holds ------------------ */
+
+static int zone_ioctl(struct episode *ep, unsigned long cmd, struct zone z,
+		      uint32_t flags)
+{
+	struct kvm_coalesced_mmio_zone uz = {
+		.addr = z.addr, .size = z.size, .pio = flags,
+	};
+
+	return ioctl(ep->vm->fd, cmd, &uz) ? -errno : 0;
+}
+
+static struct zone random_zone(struct episode *ep)
+{
+	int id = rnd(ep->nr_vcpus);
+	struct zone z = { .pio = rnd(2) };
+
+	if (z.pio) {
+		z.addr = id * PORT_SPAN + (rnd(2) ? PORT_LOW : PORT_HIGH) + rnd(16);
+		z.size = 1 + rnd(rnd(4) ? 4 : 16);
+	} else {
+		z.addr = MMIO_BASE + id * getpagesize() + rnd(MMIO_SPAN);
+		z.size = 1 + rnd(rnd(4) ? 8 : MMIO_SPAN);
+	}
+	return z;
+}
+
+static int model_find(struct episode *ep, struct zone z)
+{
+	int i;
+
+	for (i = 0; i < ep->nr_model; i++)
+		if (ep->model[i].pio == z.pio && ep->model[i].addr == z.addr &&
+		    ep->model[i].size == z.size)
+			return i;
+	return -1;
+}
+
+/* What registering @z must return; -ENOMEM only under fault injection. */
+static int model_register_result(struct episode *ep, struct zone z)
+{
+	if (ep->bus_gone[z.pio])
+		return -ENOMEM;
+	return model_find(ep, z) >= 0 ? -EEXIST : 0;
+}
+
+static void model_unregister(struct episode *ep, struct zone range)
+{
+	int i = 0;
+
+	while (i < ep->nr_model) {
+		struct zone *m = &ep->model[i];
+
+		if (m->pio == range.pio && m->addr >= range.addr &&
+		    m->addr + m->size <= range.addr + range.size)
+			*m = ep->model[--ep->nr_model];
+		else
+			i++;
+	}
+}
+
+/* A failed unregister destroyed that whole bus, our zones included. */
+static void model_bus_destroyed(struct episode *ep, bool pio)
+{
+	int i = 0;
+
+	ep->bus_gone[pio] = true;
+	while (i < ep->nr_model)
+		if (ep->model[i].pio == pio)
+			ep->model[i] = ep->model[--ep->nr_model];
+		else
+			i++;
+}
+
+static void op_register(struct episode *ep)
+{
+	struct zone z = random_zone(ep);
+	int want = model_register_result(ep, z);
+	int r;
+
+	if (ep->nr_model == MAX_MODEL_ZONES)
+		return;
+	r = zone_ioctl(ep, KVM_REGISTER_COALESCED_MMIO, z,
+		       z.pio ? KVM_COALESCED_ZONE_PIO : 0);
+	/* Mainline accepts the very same zone twice. */
+	TEST_ASSERT(r == want || (!ours && want == -EEXIST && !r),
+		    "seed %lu: registering %s zone 0x%lx+%u: %s, want %s",
+		    seed, z.pio ? "PIO" : "MMIO", z.addr, z.size, strerror(-r),
+		    strerror(-want));
+	if (!r)
+		ep->model[ep->nr_model++] = z;
+}
+
+static void op_unregister(struct episode *ep)
+{
+	struct zone z = random_zone(ep);
+	int r;
+
+	/* Sometimes a range that covers all of that vCPU's space. */
+	if (!rnd(4)) {
+		z.addr &= z.pio ? ~(uint64_t)(PORT_SPAN - 1) : ~(uint64_t)(getpagesize() - 1);
+		z.size = z.pio ? PORT_SPAN : getpagesize();
+	}
+	r = zone_ioctl(ep, KVM_UNREGISTER_COALESCED_MMIO, z,
+		       z.pio ? KVM_COALESCED_ZONE_PIO : 0);
+	TEST_ASSERT(!r, "seed %lu: unregistering %s range 0x%lx+%u: %s",
+		    seed, z.pio ? "PIO" : "MMIO", z.addr, z.size, strerror(-r));
+	/* Mainline removes zones that contain the range; keep no model then. */
+	if (ours)
+		model_unregister(ep, z);
+	else
+		ep->nr_model = 0;
+}
+
+/* Zones and ranges that must be refused with -EINVAL (ours only). */
+static void op_invalid(struct episode *ep)
+{
+	static const struct {
+		uint64_t addr;
+		uint32_t size;
+		uint32_t flags;
+		bool reg_only;	/* unregister accepts it: nothing inside */
+	} bad[] = {
+		{ 0x70, 0, KVM_COALESCED_ZONE_PIO },
+		{ MMIO_BASE, 0, 0 },
+		{ 0xfff0, 0x20, KVM_COALESCED_ZONE_PIO, true },
+		{ 0xffff, 2, KVM_COALESCED_ZONE_PIO, true },
+		{ ~0ULL - 3, 8, 0 },
+		{ 0x70, 1, 2 },
+		{ 0x70, 1, 0x80000000 },
+		{ MMIO_BASE, 0x10, 0xff },
+	};
+	int i = rnd(ARRAY_SIZE(bad)), r;
+	bool reg = bad[i].reg_only || rnd(2);
+	struct zone z = { .addr = bad[i].addr, .size = bad[i].size };
+
+	if (!ours)
+		return;
+	r = zone_ioctl(ep, reg ? KVM_REGISTER_COALESCED_MMIO :
+		       KVM_UNREGISTER_COALESCED_MMIO, z, bad[i].flags);
+	TEST_ASSERT(r == -EINVAL,
+		    "seed %lu: %s 0x%lx+%u flags 0x%x: %s, want EINVAL", seed,
+		    reg ? "registering" : "unregistering", z.addr, z.size,
+		    bad[i].flags, r ? strerror(-r) : "accepted");
+	tot.bad_ops++;
+}
+
+/*
+ * Point ring->first out of range for a moment: KVM must send every write
+ * to userspace as an exit meanwhile.  In hostile episodes ring->last (and
+ * first, in range) get any value at all; then only KVM's survival counts.
+ */
+static void op_scribble(struct episode *ep)
+{
+	struct kvm_coalesced_mmio_ring *ring = ep->ring;
+
+	pthread_mutex_lock(&ep->lock);
+	tot.scribbles++;
+	if (ep->hostile) {
+		if (rnd(2))
+			WRITE_ONCE(ring->last, rnd(2) ? xorshift(&host_rng) : rnd(200));
+		else
+			WRITE_ONCE(ring->first, rnd(2) ? xorshift(&host_rng) : rnd(200));
+		pthread_mutex_unlock(&ep->lock);
+		return;
+	}
+	drain_locked(ep, true);
+	ep->saved_first = ring->first;
+	ep->scribble = rnd(2) ? coalesced_ring_max() + rnd(1000) :
+				(uint32_t)xorshift(&host_rng) | 0x80000000;
+	ep->scribbled = true;
+	WRITE_ONCE(ring->first, ep->scribble);
+	pthread_mutex_unlock(&ep->lock);
+	usleep(rnd(3000));
+	pthread_mutex_lock(&ep->lock);
+	WRITE_ONCE(ring->first, ep->saved_first);
+	ep->scribbled = false;
+	pthread_mutex_unlock(&ep->lock);
+}
+
+static void op_drain(struct episode *ep)
+{
+	pthread_mutex_lock(&ep->lock);
+	drain_locked(ep, true);
+	pthread_mutex_unlock(&ep->lock);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void print_totals(const char *what, double secs)
+{
+	printf("# %s: %lu episodes in %.1f s, %lu host operations (%lu invalid, %lu index scribbles)\n",
+	       what, tot.episodes, secs, tot.ops, tot.bad_ops, tot.scribbles);
+	printf("# %s: %lu guest accesses checked (%lu coalesced, %lu exits), %lu VMs destroyed with entries pending\n",
+	       what, tot.accesses, tot.coalesced, tot.exits,
+	       tot.destroyed_pending);
+}
+
+static void test_fuzz(uint64_t max_ops, double max_s)
+{
+	double t0 = now();
+	struct episode ep;
+
+	while (tot.ops < max_ops && now() - t0 < max_s) {
+		uint32_t ops = 10 + rnd(150), i;
+
+		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), !rnd(8));
+		for (i = 0; i < ops && tot.ops < max_ops; i++, tot.ops++) {
+			uint32_t op = rnd(100);
+
+			if (op < 40)
+				op_register(&ep);
+			else if (op < 65)
+				op_unregister(&ep);
+			else if (op < 75)
+				op_invalid(&ep);
+			else if (op < 85)
+				op_drain(&ep);
+			else if (op < 92)
+				op_scribble(&ep);
+			usleep(rnd(2000));
+		}
+		episode_end(&ep);
+	}
+	print_totals("fuzz", now() - t0);
+}
+
+/* ---- failslab ------------------------------------------------------- */
+
+static void write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	TEST_ASSERT(fd >= 0 && write(fd, val, strlen(val)) == (ssize_t)strlen(val),
+		    "cannot write '%s' to %s: %s", val, path, strerror(errno));
+	close(fd);
+}
+
+static void failslab_setup(const char *probability)
+{
+	write_file(FAILSLAB "task-filter", "Y");
+	/* KVM allocates with GFP_KERNEL_ACCOUNT: do not skip those. */
+	write_file(FAILSLAB "ignore-gfp-wait", "N");
+	write_file(FAILSLAB "verbose", "0");
+	write_file(FAILSLAB "interval", "1");
+	write_file(FAILSLAB "times", "-1");
+	write_file(FAILSLAB "space", "0");
+	write_file(FAILSLAB "probability", probability);
+}
+
+/*
+ * One zone ioctl with allocation failures armed for this thread only:
+ * @nth > 0 fails its nth allocation (fail-nth), 0 fails at random.
+ * Sets *injected when a failure was injected.
+ */
+static int zone_ioctl_failing(struct episode *ep, unsigned long cmd,
+			      struct zone z, int nth, bool *injected)
+{
+	char path[64], buf[16];
+	int fd, r;
+	ssize_t n;
+
+	if (nth) {
+		snprintf(path, sizeof(path), "/proc/thread-self/fail-nth");
+		fd = open(path, O_RDWR);
+		TEST_ASSERT(fd >= 0, "no %s: %s", path, strerror(errno));
+		snprintf(buf, sizeof(buf), "%d", nth);
+		TEST_ASSERT(write(fd, buf, strlen(buf)) > 0,
+			    "cannot arm fail-nth: %s", strerror(errno));
+		r = zone_ioctl(ep, cmd, z, z.pio ? KVM_COALESCED_ZONE_PIO : 0);
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		TEST_ASSERT(n > 0, "cannot read fail-nth: %s", strerror(errno));
+		buf[n] = 0;
+		/* 0: the failure was injected; else disarm it. */
+		*injected = atoi(buf) == 0;
+		if (!*injected)
+			TEST_ASSERT(write(fd, "0", 1) > 0, "cannot disarm fail-nth");
+		close(fd);
+		return r;
+	}
+	fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+	TEST_ASSERT(fd >= 0, "no make-it-fail: %s", strerror(errno));
+	TEST_ASSERT(write(fd, "1", 1) == 1, "cannot set make-it-fail");
+	r = zone_ioctl(ep, cmd, z, z.pio ? KVM_COALESCED_ZONE_PIO : 0);
+	TEST_ASSERT(write(fd, "0", 1) == 1, "cannot clear make-it-fail");
+	close(fd);
+	*injected = r == -ENOMEM;
+	return r;
+}
+
+/* Judge one register or unregister made with failures armed. */
+static void failing_op(struct episode *ep, bool reg, int nth)
+{
+	struct zone z = random_zone(ep);
+	unsigned long cmd = reg ? KVM_REGISTER_COALESCED_MMIO :
+				  KVM_UNREGISTER_COALESCED_MMIO;
+	int want = reg ? model_register_result(ep, z) : 0;
+	bool injected;
+	int r;
+
+	if (reg && ep->nr_model == MAX_MODEL_ZONES)
+		return;
+	r = zone_ioctl_failing(ep, cmd, z, nth, &injected);
+	tot.ops++;
+	if (r == -ENOMEM && want != -ENOMEM) {
+		TEST_ASSERT(injected || !nth,
+			    "seed %lu: -ENOMEM without an injected failure", seed);
+		tot.injected++;
+		if (!reg)
+			model_bus_destroyed(ep, z.pio);
+		return;
+	}
+	TEST_ASSERT(r == want, "seed %lu: %s %s zone 0x%lx+%u with failures armed: %s, want %s",
+		    seed, reg ? "registering" : "unregistering",
+		    z.pio ? "PIO" : "MMIO", z.addr, z.size, strerror(-r),
+		    strerror(-want));
+	if (!r && reg)
+		ep->model[ep->nr_model++] = z;
+	else if (!r)
+		model_unregister(ep, z);
+}
+
+/* Let the guest make @n more accesses, or fail: the VM must keep working. */
+static void expect_progress(struct episode *ep, uint64_t n)
+{
+	uint64_t *done = addr_gva2hva(ep->vm, (vm_vaddr_t)&guest_done[0]);
+	uint64_t start = READ_ONCE(*done);
+	double t0 = now();
+
+	while (READ_ONCE(*done) < start + n) {
+		TEST_ASSERT(now() - t0 < 30,
+			    "seed %lu: the guest made %lu accesses in 30 s after failed ioctls, want %lu",
+			    seed, READ_ONCE(*done) - start, n);
+		usleep(1000);
+	}
+}
+
+/* Every allocation of each ioctl in turn, in a fresh VM each time. */
+static void failslab_every_point(void)
+{
+	int kind, nth;
+
+	for (kind = 0; kind < 4; kind++) {
+		bool reg = kind < 2, pio = kind & 1, injected = true;
+
+		for (nth = 1; injected && nth < 20; nth++) {
+			struct episode ep;
+			struct zone z = { .pio = pio, .size = 4,
+				.addr = pio ? PORT_HIGH + 8 : MMIO_BASE };
+			int r;
+
+			episode_start(&ep, 1, false);
+			/* Something to unregister, and a neighbor to keep. */
+			ep.model[ep.nr_model++] = z;
+			TEST_ASSERT(!zone_ioctl(&ep, KVM_REGISTER_COALESCED_MMIO, z,
+						pio ? KVM_COALESCED_ZONE_PIO : 0),
+				    "registering 0x%lx failed", z.addr);
+			z.addr -= 8;
+			r = zone_ioctl_failing(&ep, reg ? KVM_REGISTER_COALESCED_MMIO :
+					       KVM_UNREGISTER_COALESCED_MMIO,
+					       reg ? z : (struct zone){ .pio = pio,
+					       .addr = z.addr, .size = 16 },
+					       nth, &injected);
+			TEST_ASSERT(r == 0 || (injected && r == -ENOMEM),
+				    "%s a %s zone, allocation %d failing: %s (injected: %d)",
+				    reg ? "registering" : "unregistering",
+				    pio ? "PIO" : "MMIO", nth, strerror(-r), injected);
+			if (injected) {
+				tot.injected++;
+				tot.nth_points++;
+			}
+			expect_progress(&ep, 50);
+			episode_end(&ep);
+		}
+	}
+}
+
+static void test_failslab(uint64_t max_ops, double max_s)
+{
+	double t0 = now();
+	struct episode ep;
+
+	if (access(FAILSLAB "probability", W_OK)) {
+		printf("# SKIP no %s: a kernel without CONFIG_FAILSLAB or debugfs\n",
+		       FAILSLAB);
+		exit(KSFT_SKIP);
+	}
+	memset(&tot, 0, sizeof(tot));
+	failslab_setup("30");
+	failslab_every_point();
+	printf("# fail-nth: failed each of %lu allocations of register and unregister in turn\n",
+	       tot.nth_points);
+
+	while (tot.ops < max_ops && now() - t0 < max_s) {
+		uint32_t ops = 20 + rnd(100), i;
+
+		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), false);
+		for (i = 0; i < ops && tot.ops < max_ops; i++) {
+			failing_op(&ep, rnd(3), 0);
+			usleep(rnd(1000));
+		}
+		expect_progress(&ep, 50);
+		episode_end(&ep);
+	}
+	write_file(FAILSLAB "probability", "0");
+	printf("# failslab: %lu allocation failures injected\n", tot.injected);
+	print_totals("failslab", now() - t0);
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+static void run_case(const char *name, void (*fn)(uint64_t, double),
+		     uint64_t ops, double secs)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork failed");
+	if (!pid) {
+		host_rng = seed;
+		fn(ops, secs);
+		exit(0);
+	}
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		ksft_test_result_pass("%s\n", name);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP)
+		ksft_test_result_skip("%s\n", name);
+	else
+		ksft_test_result_fail("%s (rerun: SEED=%lu)\n", name, seed);
+}
+
+int main(int argc, char *argv[])
+{
+	struct sigaction sa = { .sa_handler = kick };
+	uint64_t ops = 3000;
+	double secs = 60;
+	int opt;
+
+	seed = getenv("SEED") ? strtoull(getenv("SEED"), NULL, 0) : 0;
+	while ((opt = getopt(argc, argv, "s:n:t:")) != -1) {
+		switch (opt) {
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'n':
+			ops = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		default:
+			printf("usage: %s [-s SEED] [-n OPS] [-t SECONDS]\n", argv[0]);
+			exit(KSFT_FAIL);
+		}
+	}
+	if (!seed)
+		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	setbuf(stdout, NULL);
+	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART: kicks KVM_RUN */
+	ours = !access(PARAM_DISABLE_PIO, F_OK);
+
+	ksft_print_header();
+	ksft_set_plan(2);
+	printf("# seed %lu (rerun: SEED=%lu), at most %lu operations or %.0f s per case, kvm: %s\n",
+	       seed, seed, ops, secs, ours ? "ours" : "stock");
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_COALESCED_PIO));
+	run_case("fuzz", test_fuzz, ops, secs);
+	run_case("failslab", test_failslab, ops, secs);
+	ksft_finished();
+}
