@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build kvm.ko, kvm-amd.ko and kvm-intel.ko out of tree against Debian's
 # headers, from build/linux's sources (our overlay and patches included).
-# Extra make arguments (C=1, W=1) are passed through.
+# Extra make arguments (C=1, W=1) are passed through. With STAGE_ONLY=1,
+# only lay out the self-contained source tree (for DKMS) in KVM_MOD_DIR.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
 check_versions
@@ -14,8 +15,7 @@ MOD=${KVM_MOD_DIR:-$BUILD/kvm-mod}
 HDRS=/usr/src/linux-headers-$KVER
 [ -d "$HDRS" ] || die "$HDRS is missing; run 'make deps' as root."
 
-mkdir -p "$MOD/arch/x86" "$MOD/virt" "$MOD/include/trace" \
-	"$MOD/override/arch/x86/include/uapi" "$MOD/override/include/uapi"
+mkdir -p "$MOD/arch/x86" "$MOD/virt" "$MOD/include/trace"
 # cp -a keeps mtimes, so only what changed in build/linux is rebuilt.
 cp -a "$LINUX/arch/x86/kvm" "$MOD/arch/x86/"
 cp -a "$LINUX/virt/kvm" "$MOD/virt/"
@@ -35,21 +35,43 @@ if [ "$changed" != "$(cat "$MOD/override.list" 2>/dev/null)" ]; then
 		-o -name '.*.cmd' \) -delete
 	echo "$changed" >"$MOD/override.list"
 fi
-override="-I$MOD/override/arch/x86/include -I$MOD/override/arch/x86/include/uapi"
-override="$override -I$MOD/override/include -I$MOD/override/include/uapi"
+
+# replace_if_changed FILE: move FILE.new over FILE unless they are equal,
+# so that make sees no change when there is none.
+replace_if_changed() {
+	if cmp -s "$1.new" "$1"; then rm -f "$1.new"; else mv "$1.new" "$1"; fi
+}
 
 # Kbuild wins over the base Makefile: same objects, paths made relative.
+# KVM's tracepoints include "../../arch/x86/kvm/trace.h" from an include
+# dir: include/trace two levels below the tree's top is one.
 sed -e 's|\$(srctree)/arch/x86/kvm|$(src)|' \
     -e 's|include \$(srctree)/virt/kvm/Makefile.kvm|include $(src)/../../../virt/kvm/Makefile.kvm|' \
     "$LINUX/arch/x86/kvm/Makefile" >"$MOD/arch/x86/kvm/Kbuild.new"
-echo "ccflags-y += -I$MOD/include/trace" >>"$MOD/arch/x86/kvm/Kbuild.new"
-cmp -s "$MOD/arch/x86/kvm/Kbuild.new" "$MOD/arch/x86/kvm/Kbuild" ||
-	mv "$MOD/arch/x86/kvm/Kbuild.new" "$MOD/arch/x86/kvm/Kbuild"
-rm -f "$MOD/arch/x86/kvm/Kbuild.new"
+echo 'ccflags-y += -I$(src)/../../../include/trace' >>"$MOD/arch/x86/kvm/Kbuild.new"
+replace_if_changed "$MOD/arch/x86/kvm/Kbuild"
+
+# The tree's own Makefile: "make KVER=<release>" builds it anywhere (DKMS).
+cat >"$MOD/Makefile.new" <<'MAKEFILE'
+# SPDX-License-Identifier: GPL-2.0
+# KVM with our coalesced I/O, out of tree, for a Debian 12 6.1 kernel.
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+HERE := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+# Our changed headers win over the headers package's.
+OVERRIDE := $(foreach d,arch/x86/include arch/x86/include/uapi include include/uapi,-I$(HERE)/override/$(d))
+
+all:
+	$(MAKE) -C $(KDIR) M=$(HERE)/arch/x86/kvm NOSTDINC_FLAGS="$(OVERRIDE)" modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(HERE)/arch/x86/kvm clean
+MAKEFILE
+replace_if_changed "$MOD/Makefile"
+[ "${STAGE_ONLY:-0}" = 1 ] && exit 0
 
 step "building kvm.ko kvm-amd.ko kvm-intel.ko for $KVER"
-make -s -C "$HDRS" M="$MOD/arch/x86/kvm" -j"$(nproc)" \
-	NOSTDINC_FLAGS="$override" "$@" modules ||
+make -s -C "$MOD" KDIR="$HDRS" -j"$(nproc)" "$@" ||
 	die "the module build failed (compiler output above); fix the source in the overlay or patches/."
 [ "$MOD" = "$BUILD/kvm-mod" ] || exit 0
 mkdir -p "$BUILD/modules/ours"
