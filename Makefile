@@ -7,7 +7,12 @@
 #   make check MODULES=stock   the same tests on Debian's stock modules
 #   make check TESTS=coalesced_io_test   only some tests (names or globs)
 #   make KVER=$(uname -r)      build for the running Debian kernel
+#   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
 #   make bench           cost of a port write: exit, coalesced, mainline, floor
+#   make install         (root) our modules for the running Debian 6.1 kernel
+#   make uninstall       (root) back to the stock modules
+#   make dkms            a DKMS tree in build/dkms for "dkms add"
+#   make series          the change as kernel patches in build/series
 #   make clean           remove build/ and nothing else
 
 SHELL := /bin/bash
@@ -19,7 +24,8 @@ ifdef KVER
 export KVER
 endif
 
-.PHONY: all deps base vmkernel modules selftests initramfs qemu-image demo check bench lint clean
+.PHONY: all deps base vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
+	debug-kernel check-debug install uninstall dkms
 
 all: demo
 
@@ -54,6 +60,14 @@ check: initramfs qemu-image
 	@echo "==> make check (MODULES=$(MODULES))"
 	@$(H)/check.sh
 
+# A full kernel with KASAN, lockdep, failslab and kmemleak, KVM built in.
+debug-kernel: base
+	@$(H)/debug-kernel.sh
+
+check-debug: debug-kernel initramfs
+	@echo "==> make check-debug: the tests on the debug kernel"
+	@DEBUG_KERNEL=1 $(H)/check.sh
+
 bench: initramfs
 	@echo "==> make bench: the cost of a port write, ours vs stock (SCALE=$(SCALE))"
 	@SCALE=$(SCALE) $(H)/bench.sh
@@ -61,6 +75,21 @@ bench: initramfs
 lint: base
 	@echo "==> checkpatch --strict, sparse and W=1 on what we own"
 	@$(H)/lint.sh
+
+# On a Debian 12 host running a 6.1 kernel (root): ours under updates/.
+install:
+	@echo "==> make install: our kvm modules for the running kernel $$(uname -r)"
+	@$(H)/install.sh check
+	@$(MAKE) --no-print-directory modules KVER=$$(uname -r)
+	@$(H)/install.sh install
+
+uninstall:
+	@echo "==> make uninstall: back to the stock kvm modules of $$(uname -r)"
+	@$(H)/install.sh uninstall
+
+# A tree for "dkms add": rebuilt by DKMS on every Debian kernel update.
+dkms: base
+	@$(H)/dkms.sh package
 
 clean:
 	@echo "==> removing build/"

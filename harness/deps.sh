@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 TOOLS="gcc make git xz-utils qemu-system-x86 busybox-static cpio kmod bc
-bison flex libelf-dev libssl-dev dwarves sparse gnuplot-nox seabios"
+bison flex libelf-dev libssl-dev dwarves sparse gnuplot-nox seabios ccache dkms"
 
 updated=
 apt_update() {

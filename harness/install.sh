@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# install.sh check|install|uninstall: put our kvm.ko, kvm-amd.ko and kvm-intel.ko
+# for the running kernel under /lib/modules/<release>/updates/, where
+# depmod prefers them over the stock ones, or take them away again;
+# "check" only says whether install would be refused.
+# INSTALL_KVER, DESTDIR and SYSFS change the kernel release, the root and
+# /sys (used by harness/install-test.sh; leave them unset on a real host).
+source "$(dirname "$0")/lib.sh"
+
+ACTION=${1:-}
+REL=${INSTALL_KVER:-$(uname -r)}
+DESTDIR=${DESTDIR:-}
+SYSFS=${SYSFS:-/sys}
+MODDIR=$DESTDIR/lib/modules/$REL
+OURS=$MODDIR/updates/coalesced-kvm
+MODS="kvm kvm-amd kvm-intel"
+
+case "$ACTION" in
+check|install|uninstall) ;;
+*) die "usage: install.sh check|install|uninstall (run it through 'make install' or 'make uninstall')." ;;
+esac
+
+[[ $REL =~ ^6\.1\.0-[0-9]+-amd64$ ]] ||
+	die "the running kernel is $REL, not a Debian 12 6.1 amd64 kernel (like 6.1.0-56-amd64); our modules are only built for those, so boot one first."
+[ -d "/usr/src/linux-headers-$REL" ] ||
+	die "linux-headers-$REL is not installed, so nothing can be built for this kernel; run 'apt-get install linux-headers-$REL' as root."
+[ -d "$MODDIR/kernel" ] ||
+	die "$MODDIR/kernel does not exist; this kernel's modules are not installed where Debian puts them."
+[ -n "$DESTDIR" ] || [ "$(id -u)" = 0 ] ||
+	die "installing kernel modules needs root; run 'sudo make $ACTION'."
+
+# The vendor module holds a reference for every open /dev/kvm and every VM.
+for m in kvm_amd kvm_intel; do
+	refs=$(cat "$SYSFS/module/$m/refcnt" 2>/dev/null || echo 0)
+	[ "$refs" = 0 ] ||
+		die "$m is in use ($refs users: running VMs or programs with /dev/kvm open); stop them, then run 'make $ACTION' again."
+done
+[ "$ACTION" = check ] && exit 0
+
+depmod_and_show() {
+	depmod ${DESTDIR:+-b "$DESTDIR"} "$REL" ||
+		die "depmod failed for $REL; check $MODDIR."
+	modprobe ${DESTDIR:+-d "$DESTDIR"} -S "$REL" --show-depends kvm_amd 2>/dev/null |
+		sed 's/^insmod //'
+}
+
+if [ "$ACTION" = install ]; then
+	for m in $MODS; do
+		[ -f "$BUILD/modules/ours/$m.ko" ] ||
+			die "build/modules/ours/$m.ko is missing; run 'make modules KVER=$REL' first."
+	done
+	vermagic=$(modinfo -F vermagic "$BUILD/modules/ours/kvm.ko")
+	[ "${vermagic%% *}" = "$REL" ] ||
+		die "build/modules/ours was built for ${vermagic%% *}, not $REL; run 'make modules KVER=$REL' first."
+	step "installing our kvm modules into $OURS"
+	mkdir -p "$OURS"
+	for m in $MODS; do
+		install -m 644 "$BUILD/modules/ours/$m.ko" "$OURS/"
+	done
+	deps=$(depmod_and_show)
+	echo "$deps" | sed 's/^/    modprobe kvm_amd loads /'
+	grep -q "^$OURS/kvm.ko" <<<"$deps" && grep -q "^$OURS/kvm-amd.ko" <<<"$deps" ||
+		die "depmod still resolves kvm_amd to the stock modules; check /etc/depmod.d for a 'search' line without 'updates'."
+	if [ -d "$SYSFS/module/kvm" ]; then
+		echo "kvm is loaded: run 'modprobe -r kvm_amd kvm_intel kvm && modprobe kvm_amd' (or reboot) to switch to ours."
+	fi
+else
+	step "removing $OURS"
+	rm -rf "$OURS"
+	rmdir "$MODDIR/updates" 2>/dev/null || true
+	deps=$(depmod_and_show)
+	echo "$deps" | sed 's/^/    modprobe kvm_amd loads /'
+	grep -q "^$OURS/" <<<"$deps" &&
+		die "depmod still resolves kvm_amd to $OURS; remove it by hand and run depmod."
+	if [ -d "$SYSFS/module/kvm" ]; then
+		echo "kvm is loaded: run 'modprobe -r kvm_amd kvm_intel kvm && modprobe kvm_amd' (or reboot) to go back to the stock modules."
+	fi
+fi
