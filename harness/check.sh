@@ -3,18 +3,38 @@
 # make check: run every test of tests.conf in the VM with $MODULES, then
 # lint what we own. Prints TAP, one line per test (one per case for tests
 # that print kselftest TAP themselves), then "N passed, N failed, N skipped".
+# DEBUG_KERNEL=1 (make check-debug): the same tests on build/debug-kernel,
+# KVM built in, plus its boot log and a final kmemleak scan; any kernel
+# report fails the test that was running.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
 
 MODULES=${MODULES:-ours}
 OUT=$BUILD/check-$MODULES
+kernel_args=
+if [ "${DEBUG_KERNEL:-0}" = 1 ]; then
+	MODULES=none
+	OUT=$BUILD/check-debug
+	VM_KERNEL=$BUILD/debug-kernel/arch/x86/boot/bzImage
+	[ -f "$VM_KERNEL" ] || die "$VM_KERNEL is missing; run 'make check-debug', which builds it."
+	# KASAN and lockdep slow the kernel down several times over.
+	export VM_KERNEL VM_MEM=4G BOOT_LIMIT=300 TIMEOUT_SCALE=${TIMEOUT_SCALE:-4}
+	kernel_args=kmemleak=on
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT/logs"
 "$TOP/harness/testlist.sh" plan >"$OUT/plan"
 [ -s "$OUT/plan" ] || die "no test matches TESTS='${TESTS:-}'; use names from harness/tests.conf."
-
-step "running $(wc -l <"$OUT/plan") tests in the VM with the $MODULES modules"
-"$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT"
+if [ "$MODULES" = none ]; then
+	{ echo "kernel/boot_log 60 kernel-reports boot"
+	  cat "$OUT/plan"
+	  echo "kernel/kmemleak 300 kernel-reports kmemleak"; } >"$OUT/plan.debug"
+	mv "$OUT/plan.debug" "$OUT/plan"
+	step "running $(wc -l <"$OUT/plan") tests in the VM on the debug kernel (KVM built in)"
+else
+	step "running $(wc -l <"$OUT/plan") tests in the VM with the $MODULES modules"
+fi
+"$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" "$kernel_args"
 
 # One log per test: the console lines between its @@START and @@END (or
 # the end of that boot, if it took the VM down).
@@ -24,7 +44,7 @@ awk -v dir="$OUT/logs" '
 	f { print > f }' "$OUT/console.log"
 
 e2e=
-if [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" seabios"* ]]; then
+if [ "$MODULES" != none ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" seabios"* ]]; }; then
 	step "SeaBIOS in QEMU inside the VM, with and without coalesced PIO"
 	"$TOP/harness/e2e.sh" check >"$OUT/e2e.results"
 	e2e=$OUT/e2e.results
@@ -101,7 +121,8 @@ while read -r name rc secs; do
 	crashed) tap fail "$short" "the VM died while it ran (crash or hang)"; show_tail "$log" ;;
 	noboot) tap fail "$short" "the VM did not boot"; tail -n 25 "$OUT"/console.*.log | sed 's/^/#   /' ;;
 	137) tap fail "$short" "killed by its watchdog after ${secs}s"; show_tail "$log" ;;
-	250) tap fail "$short" "kernel warning in dmesg"; show_tail "$log" ;;
+	250) tap fail "$short" "the kernel reported a problem while it ran"
+	     sed -n '/^# kernel report:/,$p' "$log" | head -n 80 ;;
 	# A failing exit no case of the test accounts for fails the test itself.
 	*) [ "$cases_failed" = 0 ] && { tap fail "$short" "exit status $rc"; show_tail "$log"; } ;;
 	esac

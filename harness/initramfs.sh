@@ -18,7 +18,8 @@ rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,sbin,proc,sys,dev,tmp,tests,modules/stock,modules/ours}
 cp "$BUSYBOX" "$ROOT/bin/busybox"
 cp "$TOP/harness/init" "$ROOT/init"
-chmod +x "$ROOT/init"
+cp "$TOP/harness/kernel-reports" "$ROOT/bin/"
+chmod +x "$ROOT/init" "$ROOT/bin/kernel-reports"
 for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-intel.ko \
 	 virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko; do
 	[ -f "$STOCK/$m" ] || die "$STOCK/$m is missing; run 'make clean' then 'make' to unpack the VM kernel again."

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # testlist.sh selftests: every selftest binary to build (tests and demo).
 # testlist.sh plan: the VM plan ("<name> <timeout> <command>") for the
-# tests in tests.conf, only those matching $TESTS (names or globs) if set.
+# tests in tests.conf, only those matching $TESTS (names or globs) if set,
+# timeouts multiplied by $TIMEOUT_SCALE (a debug kernel is slower).
 source "$(dirname "$0")/lib.sh"
 
 CONF=$TOP/harness/tests.conf
@@ -30,7 +31,7 @@ selftests)
 plan)
 	tests | while read -r name limit args; do
 		if selected "$name"; then
-			echo "$name $limit ${SEED:+SEED=$SEED }./$name${args:+ $args}"
+			echo "$name $((limit * ${TIMEOUT_SCALE:-1})) ${SEED:+SEED=$SEED }./$name${args:+ $args}"
 		fi
 	done ;;
 *)

@@ -6,12 +6,14 @@
 # and OUTDIR/console.log. A test that hangs is killed by its own timeout;
 # a test that takes the VM down is recorded as crashed and the VM is booted
 # again for the rest of the plan. EXTRA_IMAGES names more cpio.gz files
-# to append to the initramfs (the QEMU image).
+# to append to the initramfs (the QEMU image). VM_KERNEL and VM_MEM boot
+# another kernel (the debug one) with more memory.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
 
 MODULES=$1 PLAN=$2 OUT=$3 EXTRA=${4:-}
-KERNEL=$BUILD/vmkernel/boot/vmlinuz-$KVER
+KERNEL=${VM_KERNEL:-$BUILD/vmkernel/boot/vmlinuz-$KVER}
+MEM=${VM_MEM:-2G}
 BASE=$BUILD/initramfs/base.cpio.gz
 VERBOSE=${VERBOSE:-0}
 [ -f "$KERNEL" ] || die "$KERNEL is missing; run 'make' first."
@@ -99,7 +101,7 @@ while [ "$start" -le "$total" ]; do
 			done_seen=1 ;;
 		esac
 	done < <(timeout -s KILL "$budget" qemu-system-x86_64 -M q35 -cpu EPYC,+svm \
-		-m 2G -smp 2 -nographic -no-reboot -nodefaults -serial stdio -pidfile "$OUT/qemu.pid" \
+		-m "$MEM" -smp 2 -nographic -no-reboot -nodefaults -serial stdio -pidfile "$OUT/qemu.pid" \
 		-kernel "$KERNEL" -initrd "$OUT/initrd.gz" \
 		-append "console=ttyS0 quiet panic=-1 ci.modules=$MODULES ci.start=$start $EXTRA" \
 		2>"$OUT/qemu.stderr" | tee "$boot_log")
