@@ -593,11 +593,12 @@ static double now(void)
 
 static void print_totals(const char *what, double secs)
 {
-	printf("# %s: %lu episodes in %.1f s, %lu host operations (%lu invalid, %lu index scribbles)\n",
+	printf("# %s: %lu episodes, %.1f s, %lu host operations (%lu invalid, %lu scribbles)\n",
 	       what, tot.episodes, secs, tot.ops, tot.bad_ops, tot.scribbles);
-	printf("# %s: %lu guest accesses checked (%lu coalesced, %lu exits), %lu VMs destroyed with entries pending\n",
-	       what, tot.accesses, tot.coalesced, tot.exits,
-	       tot.destroyed_pending);
+	printf("# %s: %lu guest accesses checked (%lu coalesced, %lu exits)\n",
+	       what, tot.accesses, tot.coalesced, tot.exits);
+	printf("# %s: %lu VMs destroyed with entries pending\n",
+	       what, tot.destroyed_pending);
 }
 
 static void test_fuzz(uint64_t max_ops, double max_s)
