@@ -25,7 +25,7 @@ export KVER
 endif
 
 .PHONY: all deps base vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
-	debug-kernel check-debug install uninstall dkms
+	debug-kernel check-debug install uninstall dkms series
 
 all: demo
 
@@ -90,6 +90,11 @@ uninstall:
 # A tree for "dkms add": rebuilt by DKMS on every Debian kernel update.
 dkms: base
 	@$(H)/dkms.sh package
+
+# Our change as kernel patches against the pristine base, each checked.
+series: base
+	@echo "==> make series: build/series, checkpatch and a build after every patch"
+	@$(H)/series.sh make
 
 clean:
 	@echo "==> removing build/"

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 resolve_kver
 check_versions
 
-LINUX=$BUILD/linux
+LINUX=${LINUX_TREE:-$BUILD/linux}
 # lint.sh builds in a directory of its own so that C=2 W=1 do not force a
 # full rebuild of the modules we test.
 MOD=${KVM_MOD_DIR:-$BUILD/kvm-mod}
