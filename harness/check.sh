@@ -50,6 +50,17 @@ if [ "$MODULES" != none ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" seabio
 	e2e=$OUT/e2e.results
 fi
 
+# Host-side checks of the install, DKMS and upstream series paths.
+host=
+if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
+	step "make install/uninstall on a copy of /lib/modules, dkms build, the series with git am"
+	host=$OUT/host.results
+	{ "$TOP/harness/install-test.sh"
+	  "$TOP/harness/dkms.sh" test
+	  "$TOP/harness/series.sh" check; } >"$host" ||
+		echo "host:checks fail a host-side check script stopped early" >>"$host"
+fi
+
 lint=
 if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
 	"$TOP/harness/lint.sh" || echo "lint:build 1" >>"$BUILD/lint/results"
@@ -131,6 +142,11 @@ if [ -n "$e2e" ]; then
 	while read -r name verdict reason; do
 		tap "$verdict" "$name" "$reason"
 	done <"$e2e"
+fi
+if [ -n "$host" ]; then
+	while read -r name verdict reason; do
+		tap "$verdict" "$name" "$reason"
+	done <"$host"
 fi
 if [ -n "$lint" ]; then
 	while read -r name rc; do
