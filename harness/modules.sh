@@ -15,7 +15,9 @@ MOD=${KVM_MOD_DIR:-$BUILD/kvm-mod}
 HDRS=/usr/src/linux-headers-$KVER
 [ -d "$HDRS" ] || die "$HDRS is missing; run 'make deps' as root."
 
-mkdir -p "$MOD/arch/x86" "$MOD/virt" "$MOD/include/trace"
+# Every override dir exists, empty or not: W=1 warns of missing ones.
+mkdir -p "$MOD/arch/x86" "$MOD/virt" "$MOD/include/trace" \
+	"$MOD/override/arch/x86/include/uapi" "$MOD/override/include/uapi"
 # cp -a keeps mtimes, so only what changed in build/linux is rebuilt.
 cp -a "$LINUX/arch/x86/kvm" "$MOD/arch/x86/"
 cp -a "$LINUX/virt/kvm" "$MOD/virt/"

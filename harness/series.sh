@@ -155,10 +155,11 @@ build_each() {
 }
 
 check_series() {
-	local rc=0
+	local rc=0 patches
 	[ -d "$OUT" ] || make_series >/dev/null
 	fresh_tree
-	tree_git am -q "$OUT"/0*.patch >"$BUILD/series-am.log" 2>&1 || rc=$?
+	mapfile -t patches < <(ls "$OUT"/0*.patch | grep -v '/0000-cover-letter\.patch$')
+	tree_git am -q "${patches[@]}" >"$BUILD/series-am.log" 2>&1 || rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "series:git-am-applies fail git am stopped; see build/series-am.log"
 		tree_git am --abort >/dev/null 2>&1 || true
