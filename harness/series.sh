@@ -26,8 +26,15 @@ tree_git() {
 	git -C "$TREE" "$@"
 }
 
-# fresh_tree: a worktree of build/linux at the pristine base.
+# fresh_tree: a worktree of build/linux at the pristine base (the one
+# there already, if any: checking out a whole kernel tree takes a minute).
 fresh_tree() {
+	if [ -d "$TREE/.git" ] || [ -f "$TREE/.git" ]; then
+		tree_git am --abort >/dev/null 2>&1 || true
+		if tree_git checkout -q -f --detach pristine && tree_git clean -fdxq; then
+			return 0
+		fi
+	fi
 	git -C "$LINUX" worktree remove --force "$TREE" >/dev/null 2>&1 || rm -rf "$TREE"
 	git -C "$LINUX" worktree prune
 	git -C "$LINUX" worktree add -q --detach "$TREE" pristine ||
