@@ -245,8 +245,11 @@ static void handle_exit(struct episode *ep, struct vcpu_state *v)
 	uint64_t data = 0;
 	struct ucall uc;
 
-	if (get_ucall(v->vcpu, &uc) == UCALL_ABORT)
-		REPORT_GUEST_ASSERT(uc);
+	if (get_ucall(v->vcpu, &uc) == UCALL_ABORT) {
+		printf("# seed %lu: vCPU %u, access %lu, guest code at %p\n",
+		       seed, v->id, v->seen, fuzz_guest);
+		REPORT_GUEST_EXCEPTION(uc);
+	}
 	pthread_mutex_lock(&ep->lock);
 	/* Entries for writes made before this exit come first. */
 	drain_locked(ep, true);
@@ -273,8 +276,12 @@ static void handle_exit(struct episode *ep, struct vcpu_state *v)
 		judge(ep, v->id, write ? MMIO_WRITE : MMIO_READ,
 		      run->mmio.phys_addr, run->mmio.len, data);
 	} else {
-		TEST_FAIL("seed %lu: vCPU %u: unexpected exit %s", seed, v->id,
-			  exit_reason_str(run->exit_reason));
+		struct kvm_regs regs;
+
+		vcpu_regs_get(v->vcpu, &regs);
+		TEST_FAIL("seed %lu: vCPU %u: unexpected exit %s at rip 0x%llx (guest code at %p), access %lu",
+			  seed, v->id, exit_reason_str(run->exit_reason),
+			  regs.rip, fuzz_guest, v->seen);
 	}
 	v->exits++;
 	pthread_mutex_unlock(&ep->lock);
@@ -329,6 +336,7 @@ static void episode_start(struct episode *ep, int nr_vcpus, bool hostile)
 	ep->hostile = hostile;
 	ep->vm = vm_create_with_vcpus(nr_vcpus, fuzz_guest, vcpus);
 	virt_map(ep->vm, MMIO_BASE, MMIO_BASE, FUZZ_VCPUS);
+	catch_guest_exceptions(ep->vm, vcpus, nr_vcpus);
 	for (i = 0; i < nr_vcpus; i++) {
 		struct vcpu_state *v = &ep->v[i];
 

@@ -773,7 +773,9 @@ static void *writer_thread(void *data)
 			pthread_mutex_unlock(&w->lock);
 			return NULL;
 		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
+			printf("# vCPU %d after %u exits; writer_guest is at %p\n",
+			       a->id, w->exits[a->id], writer_guest);
+			REPORT_GUEST_EXCEPTION(uc);
 		default:
 			if (!decode_exit(vcpu, &ev, &write) || !write) {
 				struct kvm_regs regs;
@@ -809,6 +811,7 @@ static void writers_start(struct writers *w, void *guest, uint32_t limit,
 	pthread_mutex_init(&w->lock, NULL);
 	w->vm = vm_create_with_vcpus(MAX_VCPUS, guest, w->vcpu);
 	virt_map(w->vm, MMIO_GPA, MMIO_GPA, 1);
+	catch_guest_exceptions(w->vm, w->vcpu, MAX_VCPUS);
 	w->ring = map_ring(w->vcpu[0]);
 	writer_limit = limit;
 	sync_global_to_guest(w->vm, writer_limit);

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "kvm_util.h"
+#include "processor.h"
 
 static inline void guest_out(uint16_t port, uint64_t val, int len)
 {
@@ -54,5 +55,35 @@ static inline uint64_t guest_mmio_read(uint64_t gpa, int len)
 		return READ_ONCE(*(uint32_t *)gpa);
 	return READ_ONCE(*(uint64_t *)gpa);
 }
+
+/*
+ * A guest exception (no IDT: a triple fault, KVM_EXIT_SHUTDOWN) becomes a
+ * guest assert that says which one, where, and for a #PF which address:
+ * report it with report_guest_exception().
+ */
+static void guest_exception_handler(struct ex_regs *regs)
+{
+	uint64_t cr2 = 0;
+
+	if (regs->vector == PF_VECTOR)
+		asm volatile("mov %%cr2, %0" : "=r"(cr2));
+
+	GUEST_ASSERT_4(false, regs->vector, regs->error_code, regs->rip, cr2);
+}
+
+static inline void catch_guest_exceptions(struct kvm_vm *vm,
+					  struct kvm_vcpu **vcpus, int nr)
+{
+	int i;
+
+	vm_init_descriptor_tables(vm);
+	for (i = 0; i < nr; i++)
+		vcpu_init_descriptor_tables(vcpus[i]);
+	for (i = 0; i < 32; i++)
+		vm_install_exception_handler(vm, i, guest_exception_handler);
+}
+
+#define REPORT_GUEST_EXCEPTION(uc)					\
+	REPORT_GUEST_ASSERT_4(uc, "guest assert, or exception: vector %lu, error code 0x%lx, rip 0x%lx, cr2 0x%lx")
 
 #endif /* SELFTEST_KVM_COALESCED_GUEST_H */
