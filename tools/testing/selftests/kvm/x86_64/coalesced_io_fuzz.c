@@ -279,7 +279,7 @@ static void handle_exit(struct episode *ep, struct vcpu_state *v)
 		struct kvm_regs regs;
 
 		vcpu_regs_get(v->vcpu, &regs);
-		TEST_FAIL("seed %lu: vCPU %u: unexpected exit %s at rip 0x%llx (guest code at %p), access %lu",
+		TEST_FAIL("seed %lu: vCPU %u: exit %s at rip 0x%llx (guest code %p), access %lu",
 			  seed, v->id, exit_reason_str(run->exit_reason),
 			  regs.rip, fuzz_guest, v->seen);
 	}

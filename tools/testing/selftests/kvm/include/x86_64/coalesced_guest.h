@@ -83,7 +83,8 @@ static inline void catch_guest_exceptions(struct kvm_vm *vm,
 		vm_install_exception_handler(vm, i, guest_exception_handler);
 }
 
-#define REPORT_GUEST_EXCEPTION(uc)					\
-	REPORT_GUEST_ASSERT_4(uc, "guest assert, or exception: vector %lu, error code 0x%lx, rip 0x%lx, cr2 0x%lx")
+#define GUEST_EXCEPTION_FMT \
+	"guest assert or exception: vector %lu, error 0x%lx, rip 0x%lx, cr2 0x%lx"
+#define REPORT_GUEST_EXCEPTION(uc) REPORT_GUEST_ASSERT_4(uc, GUEST_EXCEPTION_FMT)
 
 #endif /* SELFTEST_KVM_COALESCED_GUEST_H */
