@@ -29,9 +29,12 @@ selftests)
 	tests | awk '{ print $1 }'
 	echo "$EXTRA_PROGS" | tr ' ' '\n' ;;
 plan)
+	scale=${TIMEOUT_SCALE:-1} env=
+	# Tests with limits of their own (coalesced_io_test) scale them too.
+	[ "$scale" = 1 ] || env="TIMEOUT_SCALE=$scale "
 	tests | while read -r name limit args; do
 		if selected "$name"; then
-			echo "$name $((limit * ${TIMEOUT_SCALE:-1})) ${SEED:+SEED=$SEED }./$name${args:+ $args}"
+			echo "$name $((limit * scale)) ${SEED:+SEED=$SEED }$env./$name${args:+ $args}"
 		fi
 	done ;;
 *)

@@ -40,6 +40,9 @@
 /* Our module has the parameter; Debian's stock one does not. */
 static bool ours;
 
+/* Time limits are multiplied by $TIMEOUT_SCALE (a debug kernel is slow). */
+static int timeout_scale = 1;
+
 #define SKIP_CASE(fmt, ...) do {					\
 	printf("# SKIP " fmt "\n", ##__VA_ARGS__);			\
 	exit(KSFT_SKIP);						\
@@ -1032,14 +1035,15 @@ static void churn_while_writing(void)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!READ_ONCE(w.done[0]) || !READ_ONCE(w.done[1])) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > CHURN_LIMIT_S) {
+		if (t.tv_sec - t0.tv_sec > CHURN_LIMIT_S * timeout_scale) {
 			for (i = 0; i < MAX_VCPUS; i++)
 				printf("# vCPU %d: done %d, %u exits, last exit %u\n",
 				       i, w.done[i], w.exits[i],
 				       w.vcpu[i]->run->exit_reason);
 			fflush(stdout);
 			system(DUMP_TASKS);
-			TEST_FAIL("writers did not finish within %d s", CHURN_LIMIT_S);
+			TEST_FAIL("writers did not finish within %d s",
+				  CHURN_LIMIT_S * timeout_scale);
 		}
 		TEST_ASSERT(!zone_del(w.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO),
 			    "unregistering 0xcf8 failed");
@@ -1173,6 +1177,8 @@ int main(int argc, char *argv[])
 
 	setbuf(stdout, NULL);
 	ours = !access(PARAM_DISABLE_PIO, F_OK);
+	if (getenv("TIMEOUT_SCALE") && atoi(getenv("TIMEOUT_SCALE")) > 1)
+		timeout_scale = atoi(getenv("TIMEOUT_SCALE"));
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(cases));
 	printf("# kvm.ko: %s\n", ours ? "ours (coalesced I/O overlay)" :
@@ -1192,14 +1198,14 @@ int main(int argc, char *argv[])
 		TEST_ASSERT(pid >= 0, "fork failed");
 		if (!pid) {
 			/* A hung case fails alone instead of stalling the run. */
-			alarm(CASE_TIMEOUT_S);
+			alarm(CASE_TIMEOUT_S * timeout_scale);
 			cases[i].fn();
 			exit(0);
 		}
 		waitpid(pid, &status, 0);
 		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
 			printf("# %s did not finish within %d s\n",
-			       cases[i].name, CASE_TIMEOUT_S);
+			       cases[i].name, CASE_TIMEOUT_S * timeout_scale);
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			ksft_test_result_pass("%s\n", cases[i].name);
 		else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP)
