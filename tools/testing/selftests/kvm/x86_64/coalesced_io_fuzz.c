@@ -450,32 +450,43 @@ static int model_register_result(struct episode *ep, struct zone z)
 	return model_find(ep, z) >= 0 ? -EEXIST : 0;
 }
 
-static void model_unregister(struct episode *ep, struct zone range)
+static bool zone_inside(const struct zone *m, const struct zone *range)
+{
+	return m->pio == range->pio && m->addr >= range->addr &&
+	       m->addr + m->size <= range->addr + range->size;
+}
+
+static bool zone_same_bus(const struct zone *m, const struct zone *bus)
+{
+	return m->pio == bus->pio;
+}
+
+/* Drop the model's zones that @match pairs with @key. */
+static void model_remove(struct episode *ep,
+			 bool (*match)(const struct zone *, const struct zone *),
+			 const struct zone *key)
 {
 	int i = 0;
 
-	while (i < ep->nr_model) {
-		struct zone *m = &ep->model[i];
-
-		if (m->pio == range.pio && m->addr >= range.addr &&
-		    m->addr + m->size <= range.addr + range.size)
-			*m = ep->model[--ep->nr_model];
+	while (i < ep->nr_model)
+		if (match(&ep->model[i], key))
+			ep->model[i] = ep->model[--ep->nr_model];
 		else
 			i++;
-	}
+}
+
+static void model_unregister(struct episode *ep, struct zone range)
+{
+	model_remove(ep, zone_inside, &range);
 }
 
 /* A failed unregister destroyed that whole bus, our zones included. */
 static void model_bus_destroyed(struct episode *ep, bool pio)
 {
-	int i = 0;
+	struct zone bus = { .pio = pio };
 
 	ep->bus_gone[pio] = true;
-	while (i < ep->nr_model)
-		if (ep->model[i].pio == pio)
-			ep->model[i] = ep->model[--ep->nr_model];
-		else
-			i++;
+	model_remove(ep, zone_same_bus, &bus);
 }
 
 static void op_register(struct episode *ep)
