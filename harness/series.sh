@@ -101,19 +101,26 @@ covered() {
 		grep -q 'kvm@vger.kernel.org'
 }
 
+# run_checkpatch PATCH [OPTIONS]: checkpatch --strict's findings, if any.
+run_checkpatch() {
+	local patch=$1
+	shift
+	(cd "$TREE" && scripts/checkpatch.pl --strict --quiet --no-summary "$@" "$patch" || true)
+}
+
 checkpatch_series() {
 	local p out added f bad=0
 	step "checkpatch --strict on every patch"
 	for p in "$OUT"/0*.patch; do
 		[[ $p == */0000-cover-letter.patch ]] && continue
-		out=$(cd "$TREE" && scripts/checkpatch.pl --strict --quiet --no-summary "$p" || true)
+		out=$(run_checkpatch "$p" --show-types)
 		# "Does MAINTAINERS need updating?" answered: every new file is listed.
-		if grep -q FILE_PATH_CHANGES <<<"$(cd "$TREE" && scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p" || true)"; then
+		if grep -q FILE_PATH_CHANGES <<<"$out"; then
 			added=$(sed -n 's|^+++ b/||p' "$p")
 			for f in $added; do
 				covered "$f" || { echo "  $(basename "$p"): $f is in no MAINTAINERS entry"; bad=1; }
 			done
-			out=$(cd "$TREE" && scripts/checkpatch.pl --strict --quiet --no-summary --ignore FILE_PATH_CHANGES "$p" || true)
+			out=$(run_checkpatch "$p" --show-types --ignore FILE_PATH_CHANGES)
 		fi
 		if [ -n "$out" ]; then
 			echo "  $(basename "$p"):"
