@@ -6,23 +6,37 @@
  * replays the ring, in order, before it handles the next exit.
  *
  * A zone is one kvm_io_device on KVM_MMIO_BUS or, with
- * KVM_COALESCED_ZONE_PIO, on KVM_PIO_BUS.  The ring is one zeroed page per
- * VM, mapped by userspace at KVM_COALESCED_MMIO_PAGE_OFFSET of the vCPU fd.
+ * KVM_COALESCED_ZONE_PIO, on KVM_PIO_BUS.  It writes to one of two kinds of
+ * ring, both laid out as struct kvm_coalesced_mmio_ring:
+ * - the legacy ring: one zeroed page per VM, mapped by userspace at
+ *   KVM_COALESCED_MMIO_PAGE_OFFSET of the vCPU fd;
+ * - a dedicated buffer (KVM_CREATE_COALESCED_MMIO_BUFFER): a ring of a
+ *   power-of-two number of pages behind its own fd, which userspace maps
+ *   and polls.  The fd holds a reference to the VM; its release removes
+ *   the buffer's zones before the ring is freed.
  *
  * Locking:
  * - kvm->slots_lock serializes register and unregister and protects
  *   kvm->coalesced_zones (the list of our zones);
  * - kvm->srcu keeps a zone alive while a vCPU writes through it: the bus
- *   code synchronizes SRCU before an unregistered zone can be freed;
- * - kvm->ring_lock serializes the producers (vCPUs) of the ring.  The
- *   consumer is userspace and takes no lock: it owns ring->first.
+ *   code synchronizes SRCU before an unregistered zone can be freed, so a
+ *   buffer outlives every write to its ring;
+ * - kvm->ring_lock serializes the producers (vCPUs) of the legacy ring,
+ *   buffer->lock those of a dedicated ring.  The consumer is userspace and
+ *   takes no lock: it owns ring->first.
  */
 
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/kvm_host.h>
 #include <linux/kvm.h>
+#include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
+#include <linux/poll.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <kvm/iodev.h>
 
 #include "coalesced_mmio.h"
@@ -41,14 +55,30 @@ module_param(disable_coalesced_pio, bool, 0644);
 MODULE_PARM_DESC(disable_coalesced_pio,
 		 "Hide KVM_CAP_COALESCED_PIO and refuse port-I/O zones (for comparisons)");
 
+/* A dedicated ring and the fd behind it. */
+struct coalesced_buffer {
+	struct kvm *kvm;		/* referenced until release */
+	struct kvm_coalesced_mmio_ring *ring;	/* vmalloc_user(), mmap()ed */
+	u32 pages;
+	u32 slots;			/* entries in ring->coalesced_mmio[] */
+	spinlock_t lock;		/* serializes producers; guards counters */
+	wait_queue_head_t readers;	/* poll() */
+	u64 writes;
+	u64 ring_full_exits;
+	u64 bad_index_exits;
+};
+
 struct coalesced_zone {
 	struct kvm_io_device dev;
 	struct list_head node;		/* in kvm->coalesced_zones */
 	struct kvm *kvm;
+	struct coalesced_buffer *buffer; /* NULL: the legacy ring */
 	u64 start;
 	u32 len;
 	bool pio;
 };
+
+static const struct file_operations coalesced_buffer_fops;
 
 static inline struct coalesced_zone *to_zone(struct kvm_io_device *dev)
 {
@@ -88,25 +118,15 @@ static void coalesced_zone_destructor(struct kvm_io_device *dev)
 }
 
 /*
- * Append one write to the ring.  Returns -EOPNOTSUPP, so that the write
- * exits to userspace like an uncoalesced one, when the ring is full or an
- * index userspace left in the shared page is out of range.
+ * Append one write to @ring of @slots entries; the caller holds the lock
+ * of its producers.  Returns -ENOSPC when the ring is full and -ERANGE
+ * when an index userspace left in the shared page is out of range.
  */
-static int coalesced_zone_write(struct kvm_vcpu *vcpu,
-				struct kvm_io_device *dev, gpa_t addr,
-				int len, const void *val)
+static int ring_append(struct kvm_coalesced_mmio_ring *ring, u32 slots,
+		       gpa_t addr, int len, const void *val, bool pio)
 {
-	struct coalesced_zone *zone = to_zone(dev);
-	struct kvm *kvm = zone->kvm;
-	struct kvm_coalesced_mmio_ring *ring = kvm->coalesced_mmio_ring;
 	struct kvm_coalesced_mmio *entry;
 	u32 first, last;
-
-	if (len > (int)sizeof(entry->data) || !zone_holds(zone, addr, len))
-		return -EOPNOTSUPP;
-
-	/* Producers: vCPUs of this VM, any zone; one slot each. */
-	spin_lock(&kvm->ring_lock);
 
 	/*
 	 * Userspace can write anything to the shared page at any time: load
@@ -114,22 +134,16 @@ static int coalesced_zone_write(struct kvm_vcpu *vcpu,
 	 */
 	first = READ_ONCE(ring->first);
 	last = READ_ONCE(ring->last);
-	if (first >= KVM_COALESCED_MMIO_MAX || last >= KVM_COALESCED_MMIO_MAX) {
-		kvm->stat.generic.coalesced_bad_index_exits++;
-		spin_unlock(&kvm->ring_lock);
-		return -EOPNOTSUPP;
-	}
+	if (first >= slots || last >= slots)
+		return -ERANGE;
 	/* One slot stays empty, so first == last always means "empty". */
-	if ((last + 1) % KVM_COALESCED_MMIO_MAX == first) {
-		kvm->stat.generic.coalesced_ring_full_exits++;
-		spin_unlock(&kvm->ring_lock);
-		return -EOPNOTSUPP;
-	}
+	if ((last + 1) % slots == first)
+		return -ENOSPC;
 
 	entry = &ring->coalesced_mmio[last];
 	entry->phys_addr = addr;
 	entry->len = len;
-	entry->pio = zone->pio ? KVM_COALESCED_ZONE_PIO : 0;
+	entry->pio = pio ? KVM_COALESCED_ZONE_PIO : 0;
 	memset(entry->data, 0, sizeof(entry->data));
 	memcpy(entry->data, val, len);
 
@@ -139,16 +153,91 @@ static int coalesced_zone_write(struct kvm_vcpu *vcpu,
 	 * and reading the entries below it.
 	 */
 	smp_wmb();
-	WRITE_ONCE(ring->last, (last + 1) % KVM_COALESCED_MMIO_MAX);
+	WRITE_ONCE(ring->last, (last + 1) % slots);
+	trace_kvm_coalesced_write(addr, len, pio, last);
+	return 0;
+}
 
-	if (zone->pio)
+static void count_write(struct kvm *kvm, bool pio, int r)
+{
+	if (r == -ENOSPC)
+		kvm->stat.generic.coalesced_ring_full_exits++;
+	else if (r)
+		kvm->stat.generic.coalesced_bad_index_exits++;
+	else if (pio)
 		kvm->stat.generic.coalesced_pio_writes++;
 	else
 		kvm->stat.generic.coalesced_mmio_writes++;
+}
+
+/* The legacy ring; kvm->ring_lock also guards the VM's counters. */
+static int legacy_ring_write(struct coalesced_zone *zone, gpa_t addr,
+			     int len, const void *val)
+{
+	struct kvm *kvm = zone->kvm;
+	int r;
+
+	spin_lock(&kvm->ring_lock);
+	r = ring_append(kvm->coalesced_mmio_ring, KVM_COALESCED_MMIO_MAX,
+			addr, len, val, zone->pio);
+	count_write(kvm, zone->pio, r);
+	spin_unlock(&kvm->ring_lock);
+	return r;
+}
+
+static int buffer_ring_write(struct coalesced_zone *zone, gpa_t addr,
+			     int len, const void *val)
+{
+	struct coalesced_buffer *buffer = zone->buffer;
+	struct kvm *kvm = zone->kvm;
+	int r;
+
+	spin_lock(&buffer->lock);
+	r = ring_append(buffer->ring, buffer->slots, addr, len, val, zone->pio);
+	if (r == -ENOSPC)
+		buffer->ring_full_exits++;
+	else if (r)
+		buffer->bad_index_exits++;
+	else
+		buffer->writes++;
+	spin_unlock(&buffer->lock);
+
+	/* The VM's counters are shared by all rings: ring_lock guards them. */
+	spin_lock(&kvm->ring_lock);
+	count_write(kvm, zone->pio, r);
 	spin_unlock(&kvm->ring_lock);
 
-	trace_kvm_coalesced_write(addr, len, zone->pio, last);
-	return 0;
+	/*
+	 * Full barrier between publishing ring->last and looking for
+	 * sleepers; pairs with the one in coalesced_buffer_poll().
+	 */
+	if (!r && wq_has_sleeper(&buffer->readers))
+		wake_up_interruptible_poll(&buffer->readers,
+					   EPOLLIN | EPOLLRDNORM);
+	return r;
+}
+
+/*
+ * Returns nonzero, so that the write exits to userspace like an
+ * uncoalesced one, when it is not wholly inside the zone, when the ring
+ * is full or when an index userspace left in the ring is out of range.
+ */
+static int coalesced_zone_write(struct kvm_vcpu *vcpu,
+				struct kvm_io_device *dev, gpa_t addr,
+				int len, const void *val)
+{
+	struct coalesced_zone *zone = to_zone(dev);
+	int r;
+
+	if (len > (int)sizeof_field(struct kvm_coalesced_mmio, data) ||
+	    !zone_holds(zone, addr, len))
+		return -EOPNOTSUPP;
+
+	if (zone->buffer)
+		r = buffer_ring_write(zone, addr, len, val);
+	else
+		r = legacy_ring_write(zone, addr, len, val);
+	return r ? -EOPNOTSUPP : 0;
 }
 
 static const struct kvm_io_device_ops coalesced_zone_ops = {
@@ -180,14 +269,22 @@ void kvm_coalesced_mmio_free(struct kvm *kvm)
 	kvm->coalesced_mmio_ring = NULL;
 }
 
+/* A zone or a range from userspace, either ioctl generation. */
+struct zone_request {
+	u64 addr;
+	u32 size;
+	u32 flags;
+	struct coalesced_buffer *buffer;	/* NULL: the legacy ring */
+};
+
 /*
  * Check a range from userspace, for registering or unregistering: known
  * flags, nonzero size, no wrap-around.  Sets *end to addr + size.
  */
-static int check_range(const struct kvm_coalesced_mmio_zone *uzone, u64 *end)
+static int check_range(const struct zone_request *req, u64 *end)
 {
-	if (uzone->pio & ~COALESCED_ZONE_VALID_FLAGS || !uzone->size ||
-	    check_add_overflow(uzone->addr, (u64)uzone->size, end))
+	if (req->flags & ~COALESCED_ZONE_VALID_FLAGS || !req->size ||
+	    check_add_overflow(req->addr, (u64)req->size, end))
 		return -EINVAL;
 	return 0;
 }
@@ -196,13 +293,13 @@ static int check_range(const struct kvm_coalesced_mmio_zone *uzone, u64 *end)
  * A zone to register must also fit the bus (its range length is an int)
  * and, for ports, end at 0x10000.
  */
-static int check_zone(const struct kvm_coalesced_mmio_zone *uzone)
+static int check_zone(const struct zone_request *req)
 {
 	u64 end;
 
-	if (check_range(uzone, &end) || uzone->size > INT_MAX)
+	if (check_range(req, &end) || req->size > INT_MAX)
 		return -EINVAL;
-	if ((uzone->pio & KVM_COALESCED_ZONE_PIO) && end > COALESCED_PIO_LIMIT)
+	if ((req->flags & KVM_COALESCED_ZONE_PIO) && end > COALESCED_PIO_LIMIT)
 		return -EINVAL;
 	return 0;
 }
@@ -219,7 +316,7 @@ static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone)
 	int r;
 
 	lockdep_assert_held(&kvm->slots_lock);
-	/* Overlaps are allowed; the very same zone twice is not. */
+	/* Overlaps are allowed; the very same range twice, on any ring, not. */
 	list_for_each_entry(other, &kvm->coalesced_zones, node)
 		if (other->pio == zone->pio && other->start == zone->start &&
 		    other->len == zone->len)
@@ -232,14 +329,13 @@ static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone)
 	return r;
 }
 
-static int register_zone(struct kvm *kvm,
-			 const struct kvm_coalesced_mmio_zone *uzone)
+static int register_zone(struct kvm *kvm, const struct zone_request *req)
 {
-	bool pio = uzone->pio & KVM_COALESCED_ZONE_PIO;
+	bool pio = req->flags & KVM_COALESCED_ZONE_PIO;
 	struct coalesced_zone *zone;
 	int r;
 
-	r = check_zone(uzone);
+	r = check_zone(req);
 	if (r)
 		return r;
 	if (pio && !kvm_coalesced_pio_enabled())
@@ -250,8 +346,9 @@ static int register_zone(struct kvm *kvm,
 		return -ENOMEM;
 	kvm_iodevice_init(&zone->dev, &coalesced_zone_ops);
 	zone->kvm = kvm;
-	zone->start = uzone->addr;
-	zone->len = uzone->size;
+	zone->buffer = req->buffer;
+	zone->start = req->addr;
+	zone->len = req->size;
 	zone->pio = pio;
 
 	mutex_lock(&kvm->slots_lock);
@@ -262,45 +359,66 @@ static int register_zone(struct kvm *kvm,
 	return r;
 }
 
-static int unregister_zones(struct kvm *kvm,
-			    const struct kvm_coalesced_mmio_zone *uzone)
+/*
+ * Take zones off their bus and free them: those of @buffer (NULL: of the
+ * legacy ring) and, unless @req is NULL, of its kind lying wholly inside
+ * its range.  Returns the first error of kvm_io_bus_unregister_dev(), but
+ * goes on: a failure destroyed one bus, the other may still hold zones.
+ */
+static int remove_zones_locked(struct kvm *kvm, struct coalesced_buffer *buffer,
+			       const struct zone_request *req, u64 end)
 {
-	bool pio = uzone->pio & KVM_COALESCED_ZONE_PIO;
-	struct coalesced_zone *zone, *next;
+	bool pio = req && (req->flags & KVM_COALESCED_ZONE_PIO);
+	struct coalesced_zone *zone;
+	int r, ret = 0;
+
+	lockdep_assert_held(&kvm->slots_lock);
+again:
+	list_for_each_entry(zone, &kvm->coalesced_zones, node) {
+		if (zone->buffer != buffer)
+			continue;
+		if (req && (zone->pio != pio || zone->start < req->addr ||
+			    zone->start + zone->len > end))
+			continue;
+
+		r = kvm_io_bus_unregister_dev(kvm, zone_bus(zone->pio),
+					      &zone->dev);
+		/* Either way the zone is off the bus and SRCU has synced. */
+		zone_free(zone);
+		/*
+		 * On failure the bus was destroyed with every other device on
+		 * it, our zones included (coalesced_zone_destructor).  Either
+		 * way the list changed: walk it again from the start.
+		 */
+		if (r && !ret)
+			ret = r;
+		goto again;
+	}
+	return ret;
+}
+
+static int unregister_zones(struct kvm *kvm, const struct zone_request *req)
+{
 	u64 end;
 	int r;
 
-	r = check_range(uzone, &end);
+	r = check_range(req, &end);
 	if (r)
 		return r;
 
 	mutex_lock(&kvm->slots_lock);
-	list_for_each_entry_safe(zone, next, &kvm->coalesced_zones, node) {
-		if (zone->pio != pio || zone->start < uzone->addr ||
-		    zone->start + zone->len > end)
-			continue;
-
-		r = kvm_io_bus_unregister_dev(kvm, zone_bus(pio), &zone->dev);
-		/* Either way the zone is off the bus and SRCU has synced. */
-		zone_free(zone);
-		if (r) {
-			/*
-			 * The bus could not be shrunk and was destroyed with
-			 * every other device on it, our zones included (see
-			 * coalesced_zone_destructor): @next may be freed.
-			 */
-			mutex_unlock(&kvm->slots_lock);
-			return r;
-		}
-	}
+	r = remove_zones_locked(kvm, req->buffer, req, end);
 	mutex_unlock(&kvm->slots_lock);
-	return 0;
+	return r;
 }
 
 int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
 					 struct kvm_coalesced_mmio_zone *uzone)
 {
-	int r = register_zone(kvm, uzone);
+	struct zone_request req = {
+		.addr = uzone->addr, .size = uzone->size, .flags = uzone->pio,
+	};
+	int r = register_zone(kvm, &req);
 
 	trace_kvm_coalesced_zone(true, uzone->addr, uzone->size, uzone->pio, r);
 	return r;
@@ -309,7 +427,204 @@ int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
 int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
 					   struct kvm_coalesced_mmio_zone *uzone)
 {
-	int r = unregister_zones(kvm, uzone);
+	struct zone_request req = {
+		.addr = uzone->addr, .size = uzone->size, .flags = uzone->pio,
+	};
+	int r = unregister_zones(kvm, &req);
+
+	trace_kvm_coalesced_zone(false, uzone->addr, uzone->size, uzone->pio, r);
+	return r;
+}
+
+/* Dedicated buffers ---------------------------------------------------- */
+
+/*
+ * The last reference to the buffer is gone (every fd closed, every mapping
+ * unmapped): remove its zones, then free the ring no zone can reach.
+ */
+static int coalesced_buffer_release(struct inode *inode, struct file *file)
+{
+	struct coalesced_buffer *buffer = file->private_data;
+	struct kvm *kvm = buffer->kvm;
+
+	mutex_lock(&kvm->slots_lock);
+	remove_zones_locked(kvm, buffer, NULL, 0);
+	mutex_unlock(&kvm->slots_lock);
+
+	vfree(buffer->ring);
+	kfree(buffer);
+	kvm_put_kvm(kvm);
+	return 0;
+}
+
+/* The whole ring, shared and writable (userspace moves ring->first). */
+static int coalesced_buffer_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct coalesced_buffer *buffer = file->private_data;
+
+	if (vma->vm_pgoff || vma_pages(vma) != buffer->pages ||
+	    !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	return remap_vmalloc_range(vma, buffer->ring, 0);
+}
+
+/* Readable while the ring is not empty (as far as its indices tell). */
+static __poll_t coalesced_buffer_poll(struct file *file, poll_table *wait)
+{
+	struct coalesced_buffer *buffer = file->private_data;
+	struct kvm_coalesced_mmio_ring *ring = buffer->ring;
+
+	poll_wait(file, &buffer->readers, wait);
+	/*
+	 * Queue first, then look at the ring: pairs with the barrier in
+	 * wq_has_sleeper() after a producer moved ring->last.
+	 */
+	smp_mb();
+	if (READ_ONCE(ring->first) != READ_ONCE(ring->last))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
+static void coalesced_buffer_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct coalesced_buffer *buffer = file->private_data;
+	struct coalesced_zone *zone;
+	u64 writes, full, bad;
+	unsigned int zones = 0;
+
+	mutex_lock(&buffer->kvm->slots_lock);
+	list_for_each_entry(zone, &buffer->kvm->coalesced_zones, node)
+		zones += zone->buffer == buffer;
+	mutex_unlock(&buffer->kvm->slots_lock);
+
+	spin_lock(&buffer->lock);
+	writes = buffer->writes;
+	full = buffer->ring_full_exits;
+	bad = buffer->bad_index_exits;
+	spin_unlock(&buffer->lock);
+
+	seq_printf(m, "pages:\t%u\nring_entries:\t%u\nzones:\t%u\n",
+		   buffer->pages, buffer->slots, zones);
+	seq_printf(m, "writes:\t%llu\nring_full_exits:\t%llu\nbad_index_exits:\t%llu\n",
+		   writes, full, bad);
+}
+
+static const struct file_operations coalesced_buffer_fops = {
+	.owner		= THIS_MODULE,
+	.release	= coalesced_buffer_release,
+	.mmap		= coalesced_buffer_mmap,
+	.poll		= coalesced_buffer_poll,
+	.show_fdinfo	= coalesced_buffer_show_fdinfo,
+	.llseek		= noop_llseek,
+};
+
+static struct coalesced_buffer *buffer_alloc(struct kvm *kvm, u32 pages)
+{
+	struct coalesced_buffer *buffer;
+
+	buffer = kzalloc(sizeof(*buffer), GFP_KERNEL_ACCOUNT);
+	if (!buffer)
+		return NULL;
+	/* Zeroed, so the ring starts empty (first == last == 0). */
+	buffer->ring = vmalloc_user((size_t)pages << PAGE_SHIFT);
+	if (!buffer->ring) {
+		kfree(buffer);
+		return NULL;
+	}
+	buffer->kvm = kvm;
+	buffer->pages = pages;
+	buffer->slots = KVM_COALESCED_MMIO_RING_ENTRIES((size_t)pages << PAGE_SHIFT);
+	spin_lock_init(&buffer->lock);
+	init_waitqueue_head(&buffer->readers);
+	return buffer;
+}
+
+int kvm_vm_ioctl_create_coalesced_buffer(struct kvm *kvm, void __user *argp)
+{
+	struct kvm_coalesced_mmio_buffer req;
+	struct coalesced_buffer *buffer;
+	struct file *file;
+	int fd, r;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || req.pad || !is_power_of_2(req.pages) ||
+	    req.pages > KVM_COALESCED_MMIO_BUFFER_MAX_PAGES)
+		return -EINVAL;
+
+	buffer = buffer_alloc(kvm, req.pages);
+	if (!buffer)
+		return -ENOMEM;
+	/* Answer before the fd exists: nothing to undo if this faults. */
+	req.ring_entries = buffer->slots;
+	r = -EFAULT;
+	if (copy_to_user(argp, &req, sizeof(req)))
+		goto free_buffer;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	r = fd;
+	if (fd < 0)
+		goto free_buffer;
+	file = anon_inode_getfile("kvm-coalesced-buffer", &coalesced_buffer_fops,
+				  buffer, O_RDWR);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		r = PTR_ERR(file);
+		goto free_buffer;
+	}
+	/* Dropped by the release: the VM outlives the buffer's zones. */
+	kvm_get_kvm(kvm);
+	fd_install(fd, file);
+	return fd;
+
+free_buffer:
+	vfree(buffer->ring);
+	kfree(buffer);
+	return r;
+}
+
+/*
+ * Run @fn on @uzone with its buffer, held by an fd reference until @fn
+ * returns: the buffer's release, which removes its zones, cannot run
+ * before a zone registered here is on kvm->coalesced_zones.
+ */
+static int with_buffer(struct kvm *kvm, struct kvm_coalesced_mmio_zone2 *uzone,
+		       int (*fn)(struct kvm *kvm, const struct zone_request *req))
+{
+	struct zone_request req = {
+		.addr = uzone->addr, .size = uzone->size, .flags = uzone->pio,
+	};
+	struct fd f;
+	int r;
+
+	if (uzone->pad)
+		return -EINVAL;
+	f = fdget(uzone->buffer_fd);
+	if (!f.file)
+		return -EBADF;
+	r = -EINVAL;
+	if (f.file->f_op == &coalesced_buffer_fops) {
+		req.buffer = f.file->private_data;
+		if (req.buffer->kvm == kvm)
+			r = fn(kvm, &req);
+	}
+	fdput(f);
+	return r;
+}
+
+int kvm_vm_ioctl_register_coalesced_mmio2(struct kvm *kvm,
+					  struct kvm_coalesced_mmio_zone2 *uzone)
+{
+	int r = with_buffer(kvm, uzone, register_zone);
+
+	trace_kvm_coalesced_zone(true, uzone->addr, uzone->size, uzone->pio, r);
+	return r;
+}
+
+int kvm_vm_ioctl_unregister_coalesced_mmio2(struct kvm *kvm,
+					    struct kvm_coalesced_mmio_zone2 *uzone)
+{
+	int r = with_buffer(kvm, uzone, unregister_zones);
 
 	trace_kvm_coalesced_zone(false, uzone->addr, uzone->size, uzone->pio, r);
 	return r;

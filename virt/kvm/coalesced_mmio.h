@@ -22,6 +22,13 @@ int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
 int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
 					   struct kvm_coalesced_mmio_zone *uzone);
 
+/* Dedicated rings: the buffer fd and zones bound to one; slots_lock. */
+int kvm_vm_ioctl_create_coalesced_buffer(struct kvm *kvm, void __user *argp);
+int kvm_vm_ioctl_register_coalesced_mmio2(struct kvm *kvm,
+					  struct kvm_coalesced_mmio_zone2 *uzone);
+int kvm_vm_ioctl_unregister_coalesced_mmio2(struct kvm *kvm,
+					    struct kvm_coalesced_mmio_zone2 *uzone);
+
 /* The ring page: allocated at VM creation, freed after the buses. */
 int kvm_coalesced_mmio_init(struct kvm *kvm);
 void kvm_coalesced_mmio_free(struct kvm *kvm);
