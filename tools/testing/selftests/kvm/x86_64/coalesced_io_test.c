@@ -25,6 +25,7 @@
 #include "processor.h"
 #include "coalesced_ring.h"
 #include "coalesced_guest.h"
+#include "coalesced_cases.h"
 
 #define PORT_RTC_INDEX	0x70	/* zone of size 1 */
 #define PORT_RTC_DATA	0x71	/* never in a zone */
@@ -39,14 +40,6 @@
 
 /* Our module has the parameter; Debian's stock one does not. */
 static bool ours;
-
-/* Time limits are multiplied by $TIMEOUT_SCALE (a debug kernel is slow). */
-static int timeout_scale = 1;
-
-#define SKIP_CASE(fmt, ...) do {					\
-	printf("# SKIP " fmt "\n", ##__VA_ARGS__);			\
-	exit(KSFT_SKIP);						\
-} while (0)
 
 /* Where mainline differs on purpose: say so, do not fail. */
 #define MAINLINE_DIFFERS(fmt, ...) \
@@ -318,15 +311,6 @@ static void probe_start_zoned(struct vm_ctx *c)
 	zone_add_ok(c->vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
 	zone_add_ok(c->vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
 	zone_add_ok(c->vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
-}
-
-static uint64_t stat_get(struct kvm_vm *vm, const char *name)
-{
-	uint64_t val = UINT64_MAX;
-
-	__vm_get_stat(vm, name, &val, 1);
-	TEST_ASSERT(val != UINT64_MAX, "no VM stat named %s", name);
-	return val;
 }
 
 /* ---- 1. capabilities ------------------------------------------------- */
@@ -1108,26 +1092,26 @@ static void test_stats_and_param(void)
 		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, i, false);
 	for (i = 0; i < 7; i++)
 		do_probe(&c, PROBE_MMIO_WRITE, MMIO_GPA, 4, i, false);
-	TEST_ASSERT(stat_get(c.vm, "coalesced_pio_writes") == 10 &&
-		    stat_get(c.vm, "coalesced_mmio_writes") == 7,
+	TEST_ASSERT(coalesced_vm_stat(c.vm, "coalesced_pio_writes") == 10 &&
+		    coalesced_vm_stat(c.vm, "coalesced_mmio_writes") == 7,
 		    "stats say %lu PIO and %lu MMIO coalesced writes, want 10 and 7",
-		    stat_get(c.vm, "coalesced_pio_writes"),
-		    stat_get(c.vm, "coalesced_mmio_writes"));
+		    coalesced_vm_stat(c.vm, "coalesced_pio_writes"),
+		    coalesced_vm_stat(c.vm, "coalesced_mmio_writes"));
 
 	/* Fill the ring: the write that does not fit is counted. */
 	for (n = 17; n < c.max - 1; n++)
 		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, n, false);
 	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
-	TEST_ASSERT(o.exits == 1 && stat_get(c.vm, "coalesced_ring_full_exits") == 1,
+	TEST_ASSERT(o.exits == 1 && coalesced_vm_stat(c.vm, "coalesced_ring_full_exits") == 1,
 		    "write to a full ring: %d exits, stat %lu; want 1 and 1",
-		    o.exits, stat_get(c.vm, "coalesced_ring_full_exits"));
+		    o.exits, coalesced_vm_stat(c.vm, "coalesced_ring_full_exits"));
 	c.ring->first = 0;
 	c.ring->last = 0;
 	c.ring->first = 0xffff;
 	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
-	TEST_ASSERT(o.exits == 1 && stat_get(c.vm, "coalesced_bad_index_exits") == 1,
+	TEST_ASSERT(o.exits == 1 && coalesced_vm_stat(c.vm, "coalesced_bad_index_exits") == 1,
 		    "write with a bad index: %d exits, stat %lu; want 1 and 1",
-		    o.exits, stat_get(c.vm, "coalesced_bad_index_exits"));
+		    o.exits, coalesced_vm_stat(c.vm, "coalesced_bad_index_exits"));
 	c.ring->first = 0;
 
 	/* "Without": capability hidden, PIO zones refused, MMIO unchanged. */
@@ -1152,10 +1136,7 @@ static void test_stats_and_param(void)
 
 /* ---- main ------------------------------------------------------------ */
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct coalesced_case cases[] = {
 	{ "capabilities", test_capabilities },
 	{ "registration", test_registration },
 	{ "ring_ordering", test_ordering },
@@ -1172,46 +1153,10 @@ static const struct {
 
 int main(int argc, char *argv[])
 {
-	unsigned int i;
-	int status;
-
-	setbuf(stdout, NULL);
 	ours = !access(PARAM_DISABLE_PIO, F_OK);
-	if (getenv("TIMEOUT_SCALE") && atoi(getenv("TIMEOUT_SCALE")) > 1)
-		timeout_scale = atoi(getenv("TIMEOUT_SCALE"));
-	ksft_print_header();
-	ksft_set_plan(ARRAY_SIZE(cases));
+	coalesced_cases_init(ARRAY_SIZE(cases));
 	printf("# kvm.ko: %s\n", ours ? "ours (coalesced I/O overlay)" :
 	       "stock (mainline coalesced_mmio.c)");
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_COALESCED_MMIO));
-
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		const char *only = getenv("CASE");
-		pid_t pid;
-
-		if (only && strcmp(only, cases[i].name)) {
-			ksft_test_result_skip("%s (CASE=%s)\n", cases[i].name, only);
-			continue;
-		}
-		fflush(stdout);
-		pid = fork();
-		TEST_ASSERT(pid >= 0, "fork failed");
-		if (!pid) {
-			/* A hung case fails alone instead of stalling the run. */
-			alarm(CASE_TIMEOUT_S * timeout_scale);
-			cases[i].fn();
-			exit(0);
-		}
-		waitpid(pid, &status, 0);
-		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-			printf("# %s did not finish within %d s\n",
-			       cases[i].name, CASE_TIMEOUT_S * timeout_scale);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			ksft_test_result_pass("%s\n", cases[i].name);
-		else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP)
-			ksft_test_result_skip("%s\n", cases[i].name);
-		else
-			ksft_test_result_fail("%s\n", cases[i].name);
-	}
-	ksft_finished();
+	coalesced_cases_run(cases, ARRAY_SIZE(cases), CASE_TIMEOUT_S);
 }
