@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 LINUX=$BUILD/linux
 OUT=$BUILD/selftests
 HDR=$BUILD/usr
-mkdir -p "$OUT" "$BUILD/linux-obj"
+mkdir -p "$OUT/tools" "$BUILD/linux-obj"
 
 step "installing uapi headers from build/linux"
 make -s -C "$LINUX" O="$BUILD/linux-obj" ARCH=x86_64 \
@@ -34,3 +34,9 @@ make -s -C "$LINUX/tools/testing/selftests/kvm" -j"$(nproc)" \
 	$targets >"$log" 2>&1 ||
 	{ grep -B2 -A6 -e 'error' "$log" | tail -60 >&2;
 	  die "a selftest failed to build (compiler output above); fix it in tools/testing/selftests/kvm (full log: build/selftests.log)."; }
+
+step "building tools/kvm/coalesced_io's probe"
+make -s -C "$LINUX/tools/kvm/coalesced_io" OUTPUT="$OUT/tools" \
+	UAPI_INCLUDE="$HDR/include" LDFLAGS=-static >>"$log" 2>&1 ||
+	{ tail -30 "$log" >&2;
+	  die "coalesced_io_probe failed to build (output above); fix it in tools/kvm/coalesced_io."; }

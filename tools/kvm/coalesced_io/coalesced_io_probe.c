@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * coalesced_io_probe: print every coalesced-I/O capability of /dev/kvm
+ * (or of the device given as the only argument), as "name: value" lines,
+ * and check with a throwaway VM that each one works as reported.
+ *
+ * Exit status: 0 when every reported capability worked, 1 when one did
+ * not, 2 when the device cannot be opened or a VM cannot be created.
+ */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "coalesced_ring.h"
+
+static int failures;
+
+static void report(const char *name, const char *fmt, long value)
+{
+	printf("%-34s ", name);
+	printf(fmt, value);
+	putchar('\n');
+}
+
+/* One registration attempt, as "ok" or the errno's name. */
+static void try(const char *what, int r)
+{
+	printf("%-34s %s\n", what, r ? strerror(errno) : "ok");
+	failures += r != 0;
+}
+
+static void param(const char *name)
+{
+	char path[128], value[48] = "(absent: stock kvm.ko)";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/kvm/parameters/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(value, sizeof(value), f))
+			strcpy(value, "?");
+		value[strcspn(value, "\n")] = 0;
+		fclose(f);
+	}
+	printf("%-34s %s\n", name, value);
+}
+
+#ifdef KVM_CAP_COALESCED_MMIO2
+/* Dedicated rings: the largest, and a 1-page one with two zones. */
+static void probe_dedicated(int kvm, int vm, bool pio)
+{
+	uint32_t max = coalesced_buffer_max_pages(kvm);
+	struct coalesced_buffer buf;
+
+	report("KVM_CAP_COALESCED_MMIO2", "%ld (largest dedicated ring, pages; 0: none)", max);
+	if (!max)
+		return;
+	report("  largest ring entries", "%ld",
+	       KVM_COALESCED_MMIO_RING_ENTRIES((uint64_t)max * getpagesize()));
+	try("  dedicated ring, 1 page", coalesced_buffer_create(&buf, vm, 1));
+	if (buf.fd < 0)
+		return;
+	try("  dedicated MMIO zone",
+	    coalesced_buffer_zone(&buf, vm, KVM_REGISTER_COALESCED_MMIO2, 0xfed00000, 8, 0));
+	if (pio)
+		try("  dedicated PIO zone (port 0xcf8)",
+		    coalesced_buffer_zone(&buf, vm, KVM_REGISTER_COALESCED_MMIO2, 0xcf8, 4,
+					  KVM_COALESCED_ZONE_PIO));
+	coalesced_buffer_destroy(&buf);
+}
+#endif
+
+int main(int argc, char **argv)
+{
+	const char *dev = argc > 1 ? argv[1] : "/dev/kvm";
+	struct kvm_coalesced_mmio_zone zone = { .addr = 0x70, .size = 2 };
+	int kvm, vm, mmio, pio;
+
+	kvm = open(dev, O_RDWR | O_CLOEXEC);
+	if (kvm < 0) {
+		fprintf(stderr, "cannot open %s: %s\n", dev, strerror(errno));
+		return 2;
+	}
+	mmio = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	pio = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO);
+	report("KVM_CAP_COALESCED_MMIO", "%ld (ring page offset; 0: none)", mmio);
+	report("  legacy ring entries", "%ld", mmio > 0 ? coalesced_ring_max() : 0);
+	report("KVM_CAP_COALESCED_PIO", "%ld", pio);
+	param("disable_coalesced_pio");
+
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0) {
+		fprintf(stderr, "KVM_CREATE_VM failed: %s\n", strerror(errno));
+		return 2;
+	}
+	if (mmio > 0) {
+		zone.addr = 0xfee00000;
+		zone.pio = 0;
+		try("  legacy MMIO zone", ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &zone));
+	}
+	if (pio > 0) {
+		zone.addr = 0x70;
+		zone.pio = KVM_COALESCED_ZONE_PIO;
+		try("  legacy PIO zone (port 0x70)",
+		    ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &zone));
+	}
+
+#ifdef KVM_CAP_COALESCED_MMIO2
+	probe_dedicated(kvm, vm, pio > 0);
+#else
+	printf("%-34s (not in the uapi headers this was built with)\n",
+	       "KVM_CAP_COALESCED_MMIO2");
+#endif
+	close(vm);
+	close(kvm);
+	return failures ? 1 : 0;
+}
