@@ -1,0 +1,834 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Dedicated coalesced rings (KVM_CAP_COALESCED_MMIO2): buffer fds, their
+ * mmap() and poll(), zones bound to them, ordering, a full ring that
+ * makes only its own zones exit, draining from an I/O thread while the
+ * vCPU runs, closing the fd while the guest writes, and VM destruction
+ * with a buffer open.  Skips, with the reason, on kernels without them.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* mremap() */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "coalesced_ring.h"
+#include "coalesced_guest.h"
+#include "coalesced_cases.h"
+
+#define PORT_A		0xcf8	/* 4-byte zones */
+#define PORT_B		0xcfc
+#define PORT_LEGACY	0x70
+#define PORT_PLAIN	0x80	/* never in a zone: always exits */
+#define MMIO_GPA	0xc0000000ULL
+#define MMIO_ZONE_SIZE	0x100
+
+#define PARAM_DISABLE_PIO "/sys/module/kvm/parameters/disable_coalesced_pio"
+
+/* ---- guest side ------------------------------------------------------ */
+
+/*
+ * A burst: @count 4-byte writes of 0, 1, 2, ... round-robin over the
+ * targets.  Set by the host while the guest is parked at GUEST_SYNC.
+ */
+struct target {
+	uint64_t addr;
+	bool pio;
+};
+
+#define MAX_TARGETS 8
+
+static struct {
+	uint32_t count;
+	uint32_t nr_targets;
+	struct target target[MAX_TARGETS];
+} burst;
+
+static void burst_guest(void)
+{
+	uint32_t i;
+
+	for (;;) {
+		GUEST_SYNC(0);
+		for (i = 0; i < burst.count; i++) {
+			const struct target *t = &burst.target[i % burst.nr_targets];
+
+			if (t->pio)
+				guest_out(t->addr, i, 4);
+			else
+				guest_mmio_write(t->addr, i, 4);
+		}
+	}
+}
+
+/* ---- host side ------------------------------------------------------- */
+
+/* A write as userspace saw it: from a ring, or from an exit. */
+struct seen {
+	uint64_t addr;
+	uint32_t data;
+	bool pio;
+};
+
+struct seen_list {
+	struct seen *v;
+	uint32_t n;
+	uint32_t cap;
+};
+
+static void seen_push(struct seen_list *l, uint64_t addr, uint32_t data, bool pio)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4096;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		TEST_ASSERT(l->v, "no memory for %u writes", l->cap);
+	}
+	l->v[l->n++] = (struct seen){ .addr = addr, .data = data, .pio = pio };
+}
+
+static void seen_entry(const struct kvm_coalesced_mmio *e, void *arg)
+{
+	uint32_t data = 0;
+
+	TEST_ASSERT(e->len == 4, "entry for 0x%llx has length %u, want 4",
+		    e->phys_addr, e->len);
+	memcpy(&data, e->data, 4);
+	seen_push(arg, e->phys_addr, data, e->pio & KVM_COALESCED_ZONE_PIO);
+}
+
+struct ctx {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	struct kvm_coalesced_mmio_ring *legacy;
+	/* Called at each I/O or MMIO write exit, after it is in @exits. */
+	void (*on_exit)(struct ctx *c);
+	struct seen_list exits;
+	struct coalesced_buffer *bufs[2];	/* drained by check_at_exit */
+	struct seen_list drained;
+};
+
+/* Run the guest to its next GUEST_SYNC, logging write exits. */
+static void run_to_sync(struct ctx *c)
+{
+	struct kvm_run *run = c->vcpu->run;
+	struct ucall uc;
+	uint32_t data = 0;
+
+	for (;;) {
+		vcpu_run(c->vcpu);
+		switch (get_ucall(c->vcpu, &uc)) {
+		case UCALL_SYNC:
+			return;
+		case UCALL_ABORT:
+			REPORT_GUEST_EXCEPTION(uc);
+		case UCALL_NONE:
+			break;
+		default:
+			TEST_FAIL("unexpected ucall %lu", uc.cmd);
+		}
+		if (run->exit_reason == KVM_EXIT_IO &&
+		    run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 4) {
+			memcpy(&data, (void *)run + run->io.data_offset, 4);
+			seen_push(&c->exits, run->io.port, data, true);
+		} else if (run->exit_reason == KVM_EXIT_MMIO &&
+			   run->mmio.is_write && run->mmio.len == 4) {
+			memcpy(&data, run->mmio.data, 4);
+			seen_push(&c->exits, run->mmio.phys_addr, data, false);
+		} else {
+			TEST_FAIL("unexpected exit %u (%s)", run->exit_reason,
+				  exit_reason_str(run->exit_reason));
+		}
+		if (c->on_exit)
+			c->on_exit(c);
+	}
+}
+
+static void ctx_init(struct ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->vm = vm_create_with_one_vcpu(&c->vcpu, burst_guest);
+	virt_map(c->vm, MMIO_GPA, MMIO_GPA, 1);
+	catch_guest_exceptions(c->vm, &c->vcpu, 1);
+	c->legacy = coalesced_ring_map(c->vm->fd, c->vcpu->fd);
+	TEST_ASSERT(c->legacy, "cannot map the legacy ring: %s", strerror(errno));
+	run_to_sync(c);		/* park the guest at its first GUEST_SYNC */
+}
+
+static void ctx_free(struct ctx *c)
+{
+	munmap(c->legacy, getpagesize());
+	kvm_vm_free(c->vm);
+	free(c->exits.v);
+	free(c->drained.v);
+}
+
+/* Make @count writes over @targets and run the guest until it is done. */
+static void run_burst(struct ctx *c, uint32_t count,
+		      const struct target *targets, uint32_t nr_targets)
+{
+	typeof(burst) *b = addr_gva2hva(c->vm, (vm_vaddr_t)&burst);
+
+	TEST_ASSERT(nr_targets && nr_targets <= MAX_TARGETS, "bad target list");
+	b->count = count;
+	b->nr_targets = nr_targets;
+	memcpy(b->target, targets, nr_targets * sizeof(*targets));
+	run_to_sync(c);
+}
+
+static struct coalesced_buffer buffer_new(struct ctx *c, uint32_t pages)
+{
+	struct coalesced_buffer buf;
+
+	TEST_ASSERT(!coalesced_buffer_create(&buf, c->vm->fd, pages),
+		    "creating and mapping a %u-page buffer failed: %s",
+		    pages, strerror(errno));
+	return buf;
+}
+
+static int zone2(struct ctx *c, const struct coalesced_buffer *buf,
+		 unsigned long nr, uint64_t addr, uint32_t size, uint32_t flags)
+{
+	return coalesced_buffer_zone(buf, c->vm->fd, nr, addr, size, flags) ?
+	       -errno : 0;
+}
+
+static void bind_ok(struct ctx *c, const struct coalesced_buffer *buf,
+		    uint64_t addr, uint32_t size, uint32_t flags)
+{
+	int r = zone2(c, buf, KVM_REGISTER_COALESCED_MMIO2, addr, size, flags);
+
+	TEST_ASSERT(!r, "binding zone 0x%lx+%u (flags %u) to buffer fd %d: %s",
+		    addr, size, flags, buf->fd, strerror(-r));
+}
+
+static void legacy_zone_ok(struct ctx *c, uint64_t addr, uint32_t size,
+			   uint32_t flags)
+{
+	struct kvm_coalesced_mmio_zone zone = {
+		.addr = addr, .size = size, .pio = flags,
+	};
+
+	vm_ioctl(c->vm, KVM_REGISTER_COALESCED_MMIO, &zone);
+}
+
+/*
+ * The writes in @l, from index @from on, must be writes number
+ * @first, @first + @step, ... of a burst, all to @addr.
+ */
+static void expect_writes(const char *what, const struct seen_list *l,
+			  uint32_t from, uint32_t n, uint64_t addr,
+			  uint32_t first, uint32_t step)
+{
+	uint32_t i;
+
+	TEST_ASSERT(l->n - from == n, "%s: %u writes, want %u",
+		    what, l->n - from, n);
+	for (i = 0; i < n; i++) {
+		const struct seen *s = &l->v[from + i];
+
+		TEST_ASSERT(s->addr == addr && s->data == first + i * step,
+			    "%s: write %u is %u to 0x%lx, want %u to 0x%lx",
+			    what, i, s->data, s->addr, first + i * step, addr);
+	}
+}
+
+/* The value of "<key>:\t<n>" in the buffer fd's fdinfo. */
+static uint64_t fdinfo_get(int fd, const char *key)
+{
+	char path[64], line[128];
+	uint64_t val = UINT64_MAX;
+	size_t len = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	TEST_ASSERT(f, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			val = strtoull(line + len + 1, NULL, 0);
+	fclose(f);
+	TEST_ASSERT(val != UINT64_MAX, "no '%s' in %s", key, path);
+	return val;
+}
+
+/* ---- 1. buffer creation and mmap ------------------------------------- */
+
+static int create_errno(struct ctx *c, uint32_t pages, uint32_t flags,
+			uint32_t pad)
+{
+	struct kvm_coalesced_mmio_buffer req = {
+		.pages = pages, .flags = flags, .pad = pad,
+	};
+	int fd = ioctl(c->vm->fd, KVM_CREATE_COALESCED_MMIO_BUFFER, &req);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 ? 0 : errno;
+}
+
+/* mmap() @pages pages of the buffer at @offset pages: 0 or the errno. */
+static int mmap_errno(int fd, uint32_t pages, int flags, uint32_t offset)
+{
+	size_t page = getpagesize();
+	void *p = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, flags, fd,
+		       offset * page);
+
+	if (p == MAP_FAILED)
+		return errno;
+	munmap(p, pages * page);
+	return 0;
+}
+
+static void test_create_and_mmap(void)
+{
+	size_t page = getpagesize();
+	struct coalesced_buffer buf;
+	uint32_t max;
+	struct ctx c;
+	void *p;
+
+	ctx_init(&c);
+	max = coalesced_buffer_max_pages(c.vm->fd);
+	TEST_ASSERT(max == KVM_COALESCED_MMIO_BUFFER_MAX_PAGES,
+		    "KVM_CAP_COALESCED_MMIO2 is %u, want %u", max,
+		    KVM_COALESCED_MMIO_BUFFER_MAX_PAGES);
+	TEST_ASSERT(create_errno(&c, 0, 0, 0) == EINVAL &&
+		    create_errno(&c, 3, 0, 0) == EINVAL &&
+		    create_errno(&c, max * 2, 0, 0) == EINVAL &&
+		    create_errno(&c, 1, 1, 0) == EINVAL &&
+		    create_errno(&c, 1, 0, 1) == EINVAL,
+		    "a buffer of 0, 3 or %u pages, or with flags or pad set, must get EINVAL",
+		    max * 2);
+
+	buf = buffer_new(&c, 1);
+	TEST_ASSERT(buf.entries == coalesced_ring_max(),
+		    "a 1-page buffer has %u entries, the legacy ring %u",
+		    buf.entries, coalesced_ring_max());
+	coalesced_buffer_destroy(&buf);
+	buf = buffer_new(&c, max);
+	TEST_ASSERT(buf.entries == KVM_COALESCED_MMIO_RING_ENTRIES(max * page),
+		    "a %u-page buffer has %u entries", max, buf.entries);
+	coalesced_buffer_destroy(&buf);
+
+	buf = buffer_new(&c, 4);
+	TEST_ASSERT(fdinfo_get(buf.fd, "pages") == 4 &&
+		    fdinfo_get(buf.fd, "ring_entries") == buf.entries,
+		    "fdinfo of a 4-page buffer says %lu pages, %lu entries",
+		    fdinfo_get(buf.fd, "pages"), fdinfo_get(buf.fd, "ring_entries"));
+	TEST_ASSERT(mmap_errno(buf.fd, 3, MAP_SHARED, 0) == EINVAL &&
+		    mmap_errno(buf.fd, 5, MAP_SHARED, 0) == EINVAL,
+		    "mapping 3 or 5 pages of a 4-page ring must fail with EINVAL");
+	TEST_ASSERT(mmap_errno(buf.fd, 4, MAP_SHARED, 1) == EINVAL,
+		    "mapping at an offset of 1 page must fail with EINVAL");
+	TEST_ASSERT(mmap_errno(buf.fd, 4, MAP_PRIVATE, 0) == EINVAL,
+		    "a private mapping must fail with EINVAL");
+	TEST_ASSERT(mmap_errno(buf.fd, 4, MAP_SHARED, 0) == 0,
+		    "a second shared mapping of the whole ring failed");
+	p = mremap(buf.ring, 4 * page, 8 * page, MREMAP_MAYMOVE);
+	TEST_ASSERT(p == MAP_FAILED, "growing the ring's mapping with mremap() must fail");
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 0,
+		    "poll() reports an empty ring readable");
+	coalesced_buffer_destroy(&buf);
+	ctx_free(&c);
+}
+
+/* ---- 2. zone errors -------------------------------------------------- */
+
+static void write_param(const char *val)
+{
+	int fd = open(PARAM_DISABLE_PIO, O_WRONLY);
+
+	TEST_ASSERT(fd >= 0 && write(fd, val, 1) == 1,
+		    "cannot write %s to %s", val, PARAM_DISABLE_PIO);
+	close(fd);
+}
+
+static void test_zone_errors(void)
+{
+	struct coalesced_buffer buf, other_buf, fake;
+	struct kvm_coalesced_mmio_zone2 padded;
+	struct ctx c, other;
+
+	ctx_init(&c);
+	ctx_init(&other);
+	buf = buffer_new(&c, 1);
+	other_buf = buffer_new(&other, 1);
+	fake = buf;
+
+	fake.fd = 9999;
+	TEST_ASSERT(zone2(&c, &fake, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -EBADF,
+		    "a buffer fd that is not open must get EBADF");
+	fake.fd = c.vm->fd;
+	TEST_ASSERT(zone2(&c, &fake, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -EINVAL,
+		    "an fd that is not a buffer (the VM's) must get EINVAL");
+	TEST_ASSERT(zone2(&c, &other_buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -EINVAL,
+		    "another VM's buffer must get EINVAL");
+	TEST_ASSERT(zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 0,
+			  KVM_COALESCED_ZONE_PIO) == -EINVAL &&
+		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, 0xfffe, 4,
+			  KVM_COALESCED_ZONE_PIO) == -EINVAL &&
+		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4, 2) == -EINVAL &&
+		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, ~0ULL, 2, 0) == -EINVAL,
+		    "size 0, ports past 0xffff, unknown flags and wrap-around must get EINVAL");
+	padded = (struct kvm_coalesced_mmio_zone2){
+		.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+		.buffer_fd = buf.fd, .pad = 1,
+	};
+	TEST_ASSERT(ioctl(c.vm->fd, KVM_REGISTER_COALESCED_MMIO2, &padded) && errno == EINVAL,
+		    "a zone with pad set must get EINVAL");
+
+	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
+	TEST_ASSERT(zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_LEGACY, 4,
+			  KVM_COALESCED_ZONE_PIO) == -EEXIST,
+		    "the legacy ring's zone again, on a buffer, must get EEXIST");
+	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	TEST_ASSERT(zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -EEXIST,
+		    "the same zone twice must get EEXIST");
+	bind_ok(&c, &buf, PORT_A, 8, KVM_COALESCED_ZONE_PIO);	/* overlap: fine */
+	fake.fd = 9999;
+	TEST_ASSERT(zone2(&c, &fake, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -EBADF,
+		    "unregistering with a closed buffer fd must get EBADF");
+	TEST_ASSERT(fdinfo_get(buf.fd, "zones") == 2, "fdinfo: %lu zones, want 2",
+		    fdinfo_get(buf.fd, "zones"));
+
+	if (!access(PARAM_DISABLE_PIO, F_OK)) {
+		write_param("1");
+		TEST_ASSERT(zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_B, 4,
+				  KVM_COALESCED_ZONE_PIO) == -EOPNOTSUPP,
+			    "with disable_coalesced_pio=1 a port zone must get EOPNOTSUPP");
+		write_param("0");
+	}
+	coalesced_buffer_destroy(&buf);
+	coalesced_buffer_destroy(&other_buf);
+	ctx_free(&other);
+	ctx_free(&c);
+}
+
+/* ---- 3. a 10,000-write burst and the guarantee at an exit ------------ */
+
+#define BIG_BURST	10000
+
+/* At every exit, each ring holds exactly the writes made before it. */
+static void check_at_exit(struct ctx *c)
+{
+	const struct seen *ex = &c->exits.v[c->exits.n - 1];
+	uint32_t before = c->drained.n, i;
+
+	/* Targets: A (buffer 0), legacy, MMIO (buffer 1), plain (exits). */
+	coalesced_buffer_drain(c->bufs[0], seen_entry, &c->drained);
+	coalesced_ring_drain(c->legacy, seen_entry, &c->drained);
+	coalesced_buffer_drain(c->bufs[1], seen_entry, &c->drained);
+	TEST_ASSERT(ex->addr == PORT_PLAIN && c->drained.n - before == 3,
+		    "exit for write %u to 0x%lx: %u entries in the rings, want 3",
+		    ex->data, ex->addr, c->drained.n - before);
+	for (i = 0; i < 3; i++)
+		TEST_ASSERT(c->drained.v[before + i].data == ex->data - 3 + i,
+			    "exit for write %u: ring entry %u is write %u",
+			    ex->data, i, c->drained.v[before + i].data);
+}
+
+static void test_burst_and_exits(void)
+{
+	const struct target mixed[] = {
+		{ PORT_A, true }, { MMIO_GPA, false },
+	};
+	const struct target four[] = {
+		{ PORT_A, true }, { PORT_LEGACY, true }, { MMIO_GPA + 8, false },
+		{ PORT_PLAIN, true },
+	};
+	struct coalesced_buffer buf, mmio_buf;
+	struct seen_list ring = { 0 };
+	uint32_t i;
+	struct ctx c;
+
+	ctx_init(&c);
+	buf = buffer_new(&c, coalesced_buffer_pages_for(BIG_BURST,
+							KVM_COALESCED_MMIO_BUFFER_MAX_PAGES));
+	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&c, &buf, MMIO_GPA, 4, 0);
+
+	run_burst(&c, BIG_BURST, mixed, 2);
+	TEST_ASSERT(c.exits.n == 0, "the %u-write burst made %u exits, want 0",
+		    BIG_BURST, c.exits.n);
+	coalesced_buffer_drain(&buf, seen_entry, &ring);
+	TEST_ASSERT(ring.n == BIG_BURST, "%u of %u writes in the %u-page ring",
+		    ring.n, BIG_BURST, buf.pages);
+	for (i = 0; i < BIG_BURST; i++)
+		TEST_ASSERT(ring.v[i].data == i && ring.v[i].pio == !(i & 1) &&
+			    ring.v[i].addr == mixed[i & 1].addr,
+			    "entry %u is write %u to 0x%lx (pio %d)", i,
+			    ring.v[i].data, ring.v[i].addr, ring.v[i].pio);
+	TEST_ASSERT(fdinfo_get(buf.fd, "writes") == BIG_BURST &&
+		    coalesced_vm_stat(c.vm, "coalesced_pio_writes") == BIG_BURST / 2 &&
+		    coalesced_vm_stat(c.vm, "coalesced_mmio_writes") == BIG_BURST / 2,
+		    "counters: buffer %lu writes, VM %lu PIO and %lu MMIO",
+		    fdinfo_get(buf.fd, "writes"),
+		    coalesced_vm_stat(c.vm, "coalesced_pio_writes"),
+		    coalesced_vm_stat(c.vm, "coalesced_mmio_writes"));
+	TEST_ASSERT(c.legacy->first == c.legacy->last, "the legacy ring got entries");
+
+	/* Two buffers, the legacy ring and an exit every fourth write. */
+	mmio_buf = buffer_new(&c, 1);
+	bind_ok(&c, &mmio_buf, MMIO_GPA + 8, 4, 0);
+	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
+	c.bufs[0] = &buf;
+	c.bufs[1] = &mmio_buf;
+	c.on_exit = check_at_exit;
+	run_burst(&c, 400, four, 4);
+	TEST_ASSERT(c.exits.n == 100 && c.drained.n == 300,
+		    "400 writes: %u exits and %u ring entries, want 100 and 300",
+		    c.exits.n, c.drained.n);
+
+	free(ring.v);
+	coalesced_buffer_destroy(&mmio_buf);
+	coalesced_buffer_destroy(&buf);
+	ctx_free(&c);
+}
+
+/* ---- 4. a full buffer makes only its own zones exit ------------------ */
+
+static void test_full_buffer_isolated(void)
+{
+	/* 400 writes to A, 100 to B, 100 to the legacy ring. */
+	const struct target targets[] = {
+		{ PORT_A, true }, { PORT_A, true }, { PORT_B, true },
+		{ PORT_A, true }, { PORT_LEGACY, true }, { PORT_A, true },
+	};
+	struct seen_list a = { 0 }, b = { 0 }, legacy = { 0 };
+	struct coalesced_buffer buf_a, buf_b;
+	uint32_t cap, i;
+	struct ctx c;
+
+	ctx_init(&c);
+	buf_a = buffer_new(&c, 1);
+	buf_b = buffer_new(&c, 1);
+	cap = buf_a.entries - 1;
+	bind_ok(&c, &buf_a, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&c, &buf_b, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
+	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
+
+	run_burst(&c, 600, targets, 6);
+	coalesced_buffer_drain(&buf_a, seen_entry, &a);
+	coalesced_buffer_drain(&buf_b, seen_entry, &b);
+	coalesced_ring_drain(c.legacy, seen_entry, &legacy);
+
+	TEST_ASSERT(a.n == cap && c.exits.n == 400 - cap,
+		    "A (1 page, %u free slots) got %u entries and %u exits of 400 writes",
+		    cap, a.n, c.exits.n);
+	for (i = 0; i < c.exits.n; i++)
+		TEST_ASSERT(c.exits.v[i].addr == PORT_A,
+			    "exit %u is for port 0x%lx: only the full buffer's zone may exit",
+			    i, c.exits.v[i].addr);
+	TEST_ASSERT(b.n == 100 && legacy.n == 100,
+		    "B and the legacy ring got %u and %u of 100 writes each", b.n, legacy.n);
+	TEST_ASSERT(fdinfo_get(buf_a.fd, "ring_full_exits") == 400 - cap &&
+		    fdinfo_get(buf_b.fd, "ring_full_exits") == 0 &&
+		    coalesced_vm_stat(c.vm, "coalesced_ring_full_exits") == 400 - cap,
+		    "ring-full counters: A %lu, B %lu, VM %lu; want %u, 0, %u",
+		    fdinfo_get(buf_a.fd, "ring_full_exits"),
+		    fdinfo_get(buf_b.fd, "ring_full_exits"),
+		    coalesced_vm_stat(c.vm, "coalesced_ring_full_exits"),
+		    400 - cap, 400 - cap);
+
+	free(a.v);
+	free(b.v);
+	free(legacy.v);
+	coalesced_buffer_destroy(&buf_a);
+	coalesced_buffer_destroy(&buf_b);
+	ctx_free(&c);
+}
+
+/* ---- 5. an I/O thread drains with poll() while the vCPU runs --------- */
+
+#define POLL_BURST	30000
+
+struct drainer {
+	struct coalesced_buffer *buf;
+	struct seen_list got;
+	uint32_t wakeups;
+};
+
+static void *drain_thread(void *arg)
+{
+	struct drainer *d = arg;
+
+	while (d->got.n < POLL_BURST) {
+		int r = coalesced_buffer_wait(d->buf, 10000 * timeout_scale);
+
+		TEST_ASSERT(r == 1, "poll() on the buffer: %d (%s) after %u entries",
+			    r, r ? strerror(errno) : "timed out", d->got.n);
+		d->wakeups++;
+		coalesced_buffer_drain(d->buf, seen_entry, &d->got);
+	}
+	return NULL;
+}
+
+static void test_poll_drain(void)
+{
+	const struct target a = { PORT_A, true };
+	struct coalesced_buffer buf;
+	struct drainer d = { 0 };
+	pthread_t thread;
+	struct ctx c;
+
+	ctx_init(&c);
+	buf = buffer_new(&c, 64);
+	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	d.buf = &buf;
+	pthread_create(&thread, NULL, drain_thread, &d);
+
+	run_burst(&c, POLL_BURST, &a, 1);
+	pthread_join(thread, NULL);
+	TEST_ASSERT(c.exits.n == 0,
+		    "%u writes through a %u-entry ring drained by a thread: %u exits, want 0",
+		    POLL_BURST, buf.entries, c.exits.n);
+	expect_writes("drained by the I/O thread", &d.got, 0, POLL_BURST, PORT_A, 0, 1);
+	printf("# %u writes, %u-entry ring, %u poll() wakeups, 0 exits\n",
+	       POLL_BURST, buf.entries, d.wakeups);
+
+	free(d.got.v);
+	coalesced_buffer_destroy(&buf);
+	ctx_free(&c);
+}
+
+/* ---- 6. closing the buffer while the guest writes -------------------- */
+
+#define CLOSE_BURST	40000
+
+static void *vcpu_thread(void *arg)
+{
+	const struct target a = { PORT_A, true };
+
+	run_burst(arg, CLOSE_BURST, &a, 1);
+	return NULL;
+}
+
+static void test_close_while_writing(void)
+{
+	const struct target b = { PORT_B, true };
+	struct coalesced_buffer buf, again;
+	struct seen_list got = { 0 };
+	pthread_t thread;
+	uint32_t i, first;
+	struct ctx c;
+
+	ctx_init(&c);
+	buf = buffer_new(&c, 64);
+	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	pthread_create(&thread, NULL, vcpu_thread, &c);
+
+	/* Let some writes land, then pull the buffer from under the guest. */
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 10000 * timeout_scale) == 1,
+		    "no write reached the buffer");
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	coalesced_buffer_destroy(&buf);
+	pthread_join(thread, NULL);
+
+	expect_writes("drained before the close", &got, 0, got.n, PORT_A, 0, 1);
+	TEST_ASSERT(c.exits.n > 0, "no write exited after the buffer was closed");
+	/* After the close every write exits: the last ones, in order. */
+	first = CLOSE_BURST - c.exits.n;
+	expect_writes("exits after the close", &c.exits, 0, c.exits.n, PORT_A, first, 1);
+	printf("# %u writes: %u drained, %u lost with the unmapped ring, %u exits\n",
+	       CLOSE_BURST, got.n, first - got.n, c.exits.n);
+
+	/* The VM goes on: a new buffer works as the first did. */
+	c.exits.n = 0;
+	got.n = 0;
+	again = buffer_new(&c, 1);
+	bind_ok(&c, &again, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
+	run_burst(&c, 100, &b, 1);
+	coalesced_buffer_drain(&again, seen_entry, &got);
+	expect_writes("a new buffer after the close", &got, 0, 100, PORT_B, 0, 1);
+	TEST_ASSERT(c.exits.n == 0, "%u exits with the new buffer", c.exits.n);
+	for (i = 0; i < 3; i++)	/* closing twice is harmless */
+		coalesced_buffer_destroy(&again);
+
+	free(got.v);
+	ctx_free(&c);
+}
+
+/* ---- 7. VM destruction with buffers open ----------------------------- */
+
+static long vmalloc_used_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	TEST_ASSERT(f, "cannot open /proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmallocUsed: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+#define LEAK_ROUNDS	40
+
+static void test_vm_destroy_with_buffer(void)
+{
+	const struct target a = { PORT_A, true };
+	struct coalesced_buffer buf;
+	struct seen_list got = { 0 };
+	long before, after;
+	struct ctx c;
+	int i;
+
+	/* The ring outlives the VM's fds and still holds its entries. */
+	ctx_init(&c);
+	buf = buffer_new(&c, 4);
+	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	run_burst(&c, 100, &a, 1);
+	ctx_free(&c);
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	expect_writes("drained after the VM's fds were closed", &got, 0, 100, PORT_A, 0, 1);
+	coalesced_buffer_destroy(&buf);
+
+	/* Both orders of teardown, with entries pending: nothing stays. */
+	before = vmalloc_used_kb();
+	for (i = 0; i < LEAK_ROUNDS; i++) {
+		ctx_init(&c);
+		buf = buffer_new(&c, 64);
+		bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+		bind_ok(&c, &buf, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+		run_burst(&c, 50, &a, 1);
+		if (i & 1) {
+			ctx_free(&c);
+			coalesced_buffer_destroy(&buf);
+		} else {
+			coalesced_buffer_destroy(&buf);
+			ctx_free(&c);
+		}
+	}
+	after = vmalloc_used_kb();
+	printf("# VmallocUsed %ld kB before, %ld kB after %d VMs with a 256 KiB buffer\n",
+	       before, after, LEAK_ROUNDS);
+	/* A leaked ring would be 256 KiB per round: 10 MiB in all. */
+	TEST_ASSERT(after - before < 4096,
+		    "VmallocUsed grew by %ld kB over %d rounds: buffers leak",
+		    after - before, LEAK_ROUNDS);
+	free(got.v);
+}
+
+/* ---- 8. unregistering ------------------------------------------------ */
+
+/* Write once to each target; which ones exited? A bit mask. */
+static uint32_t exit_mask(struct ctx *c, const struct target *t, uint32_t n,
+			  struct coalesced_buffer *buf)
+{
+	struct seen_list drop = { 0 };
+	uint32_t mask = 0, i;
+
+	c->exits.n = 0;
+	run_burst(c, n, t, n);
+	for (i = 0; i < c->exits.n; i++)
+		mask |= 1u << c->exits.v[i].data;
+	coalesced_buffer_drain(buf, seen_entry, &drop);
+	coalesced_ring_drain(c->legacy, seen_entry, &drop);
+	TEST_ASSERT(drop.n + c->exits.n == n, "%u writes: %u entries, %u exits",
+		    n, drop.n, c->exits.n);
+	free(drop.v);
+	return mask;
+}
+
+static void test_unregister(void)
+{
+	const struct target t[] = {
+		{ PORT_A, true }, { PORT_B, true }, { MMIO_GPA, false },
+		{ PORT_LEGACY, true },
+	};
+	struct kvm_coalesced_mmio_zone all_ports = {
+		.addr = 0, .size = 0x10000, .pio = KVM_COALESCED_ZONE_PIO,
+	};
+	struct coalesced_buffer buf, other;
+	uint32_t mask;
+	struct ctx c;
+
+	ctx_init(&c);
+	buf = buffer_new(&c, 1);
+	other = buffer_new(&c, 1);
+	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&c, &buf, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&c, &buf, MMIO_GPA, 4, 0);
+	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
+	mask = exit_mask(&c, t, 4, &buf);
+	TEST_ASSERT(mask == 0, "exits before unregistering: mask 0x%x", mask);
+
+	/* The legacy ioctl removes the legacy ring's zones only. */
+	vm_ioctl(c.vm, KVM_UNREGISTER_COALESCED_MMIO, &all_ports);
+	mask = exit_mask(&c, t, 4, &buf);
+	TEST_ASSERT(mask == 1u << 3,
+		    "after the legacy unregister of all ports: mask 0x%x, want 0x8", mask);
+
+	/* Another buffer's unregister does not touch ours. */
+	TEST_ASSERT(!zone2(&c, &other, KVM_UNREGISTER_COALESCED_MMIO2, 0, 0x10000,
+			   KVM_COALESCED_ZONE_PIO), "unregistering via another buffer failed");
+	mask = exit_mask(&c, t, 4, &buf);
+	TEST_ASSERT(mask == 1u << 3, "another buffer's unregister removed ours: mask 0x%x",
+		    mask);
+
+	/* Ours removes zones of its kind wholly inside the range. */
+	TEST_ASSERT(!zone2(&c, &buf, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
+			   KVM_COALESCED_ZONE_PIO), "unregistering port 0xcf8 failed");
+	mask = exit_mask(&c, t, 4, &buf);
+	TEST_ASSERT(mask == (1u << 0 | 1u << 3),
+		    "after unregistering 0xcf8: mask 0x%x, want 0x9", mask);
+	TEST_ASSERT(!zone2(&c, &buf, KVM_UNREGISTER_COALESCED_MMIO2, MMIO_GPA, 0x1000, 0),
+		    "unregistering the MMIO page failed");
+	mask = exit_mask(&c, t, 4, &buf);
+	TEST_ASSERT(mask == (1u << 0 | 1u << 2 | 1u << 3),
+		    "after unregistering the MMIO page: mask 0x%x, want 0xd", mask);
+	TEST_ASSERT(fdinfo_get(buf.fd, "zones") == 1, "fdinfo: %lu zones left, want 1",
+		    fdinfo_get(buf.fd, "zones"));
+
+	coalesced_buffer_destroy(&other);
+	coalesced_buffer_destroy(&buf);
+	ctx_free(&c);
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+static const struct coalesced_case cases[] = {
+	{ "create_and_mmap", test_create_and_mmap },
+	{ "zone_errors", test_zone_errors },
+	{ "burst_and_exits", test_burst_and_exits },
+	{ "full_buffer_isolated", test_full_buffer_isolated },
+	{ "poll_drain", test_poll_drain },
+	{ "close_while_writing", test_close_while_writing },
+	{ "vm_destroy_with_buffer", test_vm_destroy_with_buffer },
+	{ "unregister", test_unregister },
+};
+
+#define CASE_TIMEOUT_S	120
+
+int main(int argc, char *argv[])
+{
+	int kvm = open_kvm_dev_path_or_exit();
+	uint32_t max = coalesced_buffer_max_pages(kvm);
+
+	close(kvm);
+	if (!max) {
+		ksft_print_header();
+		ksft_exit_skip("no KVM_CAP_COALESCED_MMIO2: %s\n",
+			       "this kvm.ko has no dedicated coalesced rings (stock?)");
+	}
+	coalesced_cases_init(ARRAY_SIZE(cases));
+	printf("# dedicated rings: up to %u pages\n", max);
+	coalesced_cases_run(cases, ARRAY_SIZE(cases), CASE_TIMEOUT_S);
+}
