@@ -2,7 +2,10 @@
 /*
  * Cost of a guest port write: exit to userspace, coalesced into the ring,
  * handled in the kernel by an ioeventfd (the floor for a write that does
- * not exit), the RTC pattern, bursts between drains, and two vCPUs.
+ * not exit), the RTC pattern, bursts between drains, two vCPUs, and a
+ * 10,000-write burst through the legacy ring (drained at exits, or by a
+ * thread spinning on it) or a dedicated ring drained by a thread that
+ * sleeps in poll().
  *
  * Prints one CSV line per repetition, prefixed with "@@CSV ":
  *   case,burst,vcpus,rep,writes,exits,cycles_per_write,ns_per_write
@@ -54,12 +57,21 @@ static void bench_guest(void)
 	GUEST_DONE();
 }
 
+/* How the ring is drained besides at each exit (by the vCPU thread). */
+enum drainer { AT_EXITS, SPINNING_THREAD, POLLING_THREAD };
+
 struct bench_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu[MAX_VCPUS];
 	struct kvm_coalesced_mmio_ring *ring;
-	pthread_mutex_t lock;	/* one drainer of the shared ring at a time */
+	uint32_t ring_entries;
+	pthread_mutex_t lock;	/* one drainer of the ring at a time */
 	uint64_t exits, cycles, entries;
+#ifdef KVM_CAP_COALESCED_MMIO2
+	struct coalesced_buffer buf;	/* fd -1: the legacy ring */
+#endif
+	enum drainer drainer;
+	bool stop;		/* set when the vCPUs are done */
 };
 
 static void count_entry(const struct kvm_coalesced_mmio *e, void *arg)
@@ -76,7 +88,8 @@ static void *vcpu_thread(void *arg)
 	for (;;) {
 		vcpu_run(vcpu);
 		pthread_mutex_lock(&b->lock);
-		coalesced_ring_drain(b->ring, count_entry, &b->entries);
+		coalesced_ring_drain_n(b->ring, b->ring_entries, count_entry,
+				       &b->entries);
 		switch (get_ucall(vcpu, &uc)) {
 		case UCALL_DONE:
 			pthread_mutex_unlock(&b->lock);
@@ -96,6 +109,25 @@ static void *vcpu_thread(void *arg)
 		}
 		pthread_mutex_unlock(&b->lock);
 	}
+}
+
+/* An I/O thread that drains the ring while the vCPU runs. */
+static void *drain_thread(void *arg)
+{
+	struct bench_vm *b = arg;
+
+	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+#ifdef KVM_CAP_COALESCED_MMIO2
+		if (b->drainer == POLLING_THREAD &&
+		    coalesced_buffer_wait(&b->buf, 100) <= 0)
+			continue;
+#endif
+		pthread_mutex_lock(&b->lock);
+		coalesced_ring_drain_n(b->ring, b->ring_entries, count_entry,
+				       &b->entries);
+		pthread_mutex_unlock(&b->lock);
+	}
+	return NULL;
 }
 
 static double now_ns(void)
@@ -126,11 +158,29 @@ static void add_ioeventfd(struct kvm_vm *vm, uint64_t port)
 	vm_ioctl(vm, KVM_IOEVENTFD, &ioe);
 }
 
+/* A dedicated ring for @writes entries, with the bench port bound to it. */
+static void use_dedicated_ring(struct bench_vm *b, uint32_t writes)
+{
+#ifdef KVM_CAP_COALESCED_MMIO2
+	uint32_t pages = coalesced_buffer_pages_for(writes,
+						    coalesced_buffer_max_pages(b->vm->fd));
+
+	TEST_ASSERT(pages && !coalesced_buffer_create(&b->buf, b->vm->fd, pages),
+		    "cannot create a dedicated ring for %u writes", writes);
+	TEST_ASSERT(!coalesced_buffer_zone(&b->buf, b->vm->fd,
+					   KVM_REGISTER_COALESCED_MMIO2, BENCH_PORT,
+					   4, KVM_COALESCED_ZONE_PIO),
+		    "cannot bind port 0x%x to the dedicated ring", BENCH_PORT);
+	b->ring = b->buf.ring;
+	b->ring_entries = b->buf.entries;
+#endif
+}
+
 /* One repetition of one configuration: print its CSV line. */
 static void bench_run(const char *name, enum bench_case kase, const char *setup,
 		      uint32_t burst, uint32_t writes, int vcpus, int rep)
 {
-	pthread_t threads[MAX_VCPUS];
+	pthread_t threads[MAX_VCPUS], drainer;
 	void *args[MAX_VCPUS][2];
 	struct bench_vm b = { 0 };
 	uint64_t total;
@@ -147,11 +197,21 @@ static void bench_run(const char *name, enum bench_case kase, const char *setup,
 	sync_global_to_guest(b.vm, guest_rounds);
 	b.ring = coalesced_ring_map(b.vm->fd, b.vcpu[0]->fd);
 	TEST_ASSERT(b.ring, "cannot map the coalesced ring");
-	if (!strcmp(setup, "zone"))
+	b.ring_entries = coalesced_ring_max();
+#ifdef KVM_CAP_COALESCED_MMIO2
+	b.buf.fd = -1;
+#endif
+	if (!strcmp(setup, "zone") || !strcmp(setup, "zone+spin"))
 		add_zone(b.vm, kase == RTC_PATTERN ? RTC_INDEX : BENCH_PORT,
 			 kase == RTC_PATTERN ? 1 : 4);
 	else if (!strcmp(setup, "ioeventfd"))
 		add_ioeventfd(b.vm, BENCH_PORT);
+	else if (!strcmp(setup, "dedicated+poll"))
+		use_dedicated_ring(&b, writes);
+	b.drainer = !strcmp(setup, "zone+spin") ? SPINNING_THREAD :
+		    !strcmp(setup, "dedicated+poll") ? POLLING_THREAD : AT_EXITS;
+	if (b.drainer != AT_EXITS)
+		pthread_create(&drainer, NULL, drain_thread, &b);
 
 	t0 = now_ns();
 	for (i = 0; i < vcpus; i++) {
@@ -162,6 +222,13 @@ static void bench_run(const char *name, enum bench_case kase, const char *setup,
 	for (i = 0; i < vcpus; i++)
 		pthread_join(threads[i], NULL);
 	ns = now_ns() - t0;
+	if (b.drainer != AT_EXITS) {
+		__atomic_store_n(&b.stop, true, __ATOMIC_RELEASE);
+		pthread_join(drainer, NULL);
+	}
+#ifdef KVM_CAP_COALESCED_MMIO2
+	coalesced_buffer_destroy(&b.buf);
+#endif
 
 	total = (uint64_t)guest_burst * guest_rounds * vcpus;
 	printf("@@CSV %s,%u,%d,%d,%lu,%lu,%.1f,%.1f\n", name, burst, vcpus,
@@ -174,8 +241,12 @@ int main(int argc, char *argv[])
 	static const uint32_t bursts[] = { 1, 10, 100, 1000, 10000 };
 	double scale = argc > 1 ? atof(argv[1]) : 1;
 	uint32_t n = 2000 * scale, i;
+	bool dedicated = false;
 	int rep;
 
+#ifdef KVM_CAP_COALESCED_MMIO2
+	dedicated = kvm_check_cap(KVM_CAP_COALESCED_MMIO2) > 0;
+#endif
 	if (n < 10)
 		n = 10;
 	printf("# coalesced I/O bench: %u writes per run, %d repetitions, PIO zones %s\n",
@@ -194,6 +265,12 @@ int main(int argc, char *argv[])
 					  bursts[i] > n ? bursts[i] : n, 1, rep);
 		bench_run("g_vcpus", PLAIN_OUT, "zone", 64, n, 1, rep);
 		bench_run("g_vcpus", PLAIN_OUT, "zone", 64, n, 2, rep);
+		/* One 10,000-write burst, whatever the scale. */
+		bench_run("h_legacy_at_exits", PLAIN_OUT, "zone", 10000, 10000, 1, rep);
+		bench_run("h_legacy_spinning", PLAIN_OUT, "zone+spin", 10000, 10000, 1, rep);
+		if (dedicated)
+			bench_run("h_dedicated_poll", PLAIN_OUT, "dedicated+poll",
+				  10000, 10000, 1, rep);
 	}
 	return 0;
 }
