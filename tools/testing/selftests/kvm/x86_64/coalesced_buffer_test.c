@@ -610,11 +610,20 @@ static void test_poll_drain(void)
 
 #define CLOSE_BURST	40000
 
+/* A vCPU thread writing @count times to PORT_A, then done. */
+struct writer {
+	struct ctx *c;
+	uint32_t count;
+	bool done;
+};
+
 static void *vcpu_thread(void *arg)
 {
 	const struct target a = { PORT_A, true };
+	struct writer *w = arg;
 
-	run_burst(arg, CLOSE_BURST, &a, 1);
+	run_burst(w->c, w->count, &a, 1);
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -625,12 +634,14 @@ static void test_close_while_writing(void)
 	struct seen_list got = { 0 };
 	pthread_t thread;
 	uint32_t i, first;
+	struct writer w;
 	struct ctx c;
 
 	ctx_init(&c);
 	buf = buffer_new(&c, 64);
 	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	pthread_create(&thread, NULL, vcpu_thread, &c);
+	w = (struct writer){ .c = &c, .count = CLOSE_BURST };
+	pthread_create(&thread, NULL, vcpu_thread, &w);
 
 	/* Let some writes land, then pull the buffer from under the guest. */
 	TEST_ASSERT(coalesced_buffer_wait(&buf, 10000 * timeout_scale) == 1,
@@ -663,7 +674,67 @@ static void test_close_while_writing(void)
 	ctx_free(&c);
 }
 
-/* ---- 7. VM destruction with buffers open ----------------------------- */
+/* ---- 7. buffers coming and going while the guest writes ------------ */
+
+#define CHURN_BURST	60000
+
+/*
+ * Create a buffer, bind the guest's port to it, let writes land,
+ * unregister (after which no write can reach the ring), drain, close;
+ * again and again while the vCPU writes.  Every write must reach
+ * userspace exactly once: in one of the rings, or as an exit.
+ */
+static void test_churn_while_writing(void)
+{
+	struct seen_list got = { 0 };
+	uint32_t rounds = 0, i, from;
+	struct coalesced_buffer buf;
+	uint8_t *count;
+	pthread_t thread;
+	struct writer w;
+	struct ctx c;
+
+	ctx_init(&c);
+	w = (struct writer){ .c = &c, .count = CHURN_BURST };
+	pthread_create(&thread, NULL, vcpu_thread, &w);
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		buf = buffer_new(&c, 1u << (rounds % 4));
+		bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+		coalesced_buffer_wait(&buf, rounds % 3);
+		TEST_ASSERT(!zone2(&c, &buf, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
+				   KVM_COALESCED_ZONE_PIO),
+			    "round %u: unregistering failed", rounds);
+		from = got.n;
+		coalesced_buffer_drain(&buf, seen_entry, &got);
+		for (i = from + 1; i < got.n; i++)
+			TEST_ASSERT(got.v[i].data > got.v[i - 1].data,
+				    "round %u: write %u after write %u in one ring",
+				    rounds, got.v[i].data, got.v[i - 1].data);
+		coalesced_buffer_destroy(&buf);
+		rounds++;
+	}
+	pthread_join(thread, NULL);
+
+	count = calloc(CHURN_BURST, 1);
+	TEST_ASSERT(count, "no memory");
+	for (i = 0; i < got.n + c.exits.n; i++) {
+		const struct seen *ev = i < got.n ? &got.v[i] : &c.exits.v[i - got.n];
+
+		TEST_ASSERT(ev->addr == PORT_A && ev->data < CHURN_BURST,
+			    "a write of %u to 0x%lx was never made", ev->data, ev->addr);
+		count[ev->data]++;
+	}
+	for (i = 0; i < CHURN_BURST; i++)
+		TEST_ASSERT(count[i] == 1, "write %u reached userspace %u times, want once",
+			    i, count[i]);
+	printf("# %u writes: %u through %u buffers, %u exits\n",
+	       CHURN_BURST, got.n, rounds, c.exits.n);
+	free(count);
+	free(got.v);
+	ctx_free(&c);
+}
+
+/* ---- 8. VM destruction with buffers open ----------------------------- */
 
 static long vmalloc_used_kb(void)
 {
@@ -726,7 +797,7 @@ static void test_vm_destroy_with_buffer(void)
 	free(got.v);
 }
 
-/* ---- 8. unregistering ------------------------------------------------ */
+/* ---- 9. unregistering ------------------------------------------------ */
 
 /* Write once to each target; which ones exited? A bit mask. */
 static uint32_t exit_mask(struct ctx *c, const struct target *t, uint32_t n,
@@ -811,6 +882,7 @@ static const struct coalesced_case cases[] = {
 	{ "full_buffer_isolated", test_full_buffer_isolated },
 	{ "poll_drain", test_poll_drain },
 	{ "close_while_writing", test_close_while_writing },
+	{ "churn_while_writing", test_churn_while_writing },
 	{ "vm_destroy_with_buffer", test_vm_destroy_with_buffer },
 	{ "unregister", test_unregister },
 };
