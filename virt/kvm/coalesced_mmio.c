@@ -61,6 +61,7 @@ struct coalesced_buffer {
 	struct kvm_coalesced_mmio_ring *ring;	/* vmalloc_user(), mmap()ed */
 	u32 pages;
 	u32 slots;			/* entries in ring->coalesced_mmio[] */
+	u32 wake_entries;		/* poll() readable from this many on */
 	spinlock_t lock;		/* serializes producers; guards counters */
 	wait_queue_head_t readers;	/* poll() */
 	u64 writes;
@@ -117,13 +118,21 @@ static void coalesced_zone_destructor(struct kvm_io_device *dev)
 	zone_free(to_zone(dev));
 }
 
+/* Entries between @first and @last, both below @slots. */
+static u32 ring_used(u32 first, u32 last, u32 slots)
+{
+	return (last + slots - first) % slots;
+}
+
 /*
  * Append one write to @ring of @slots entries; the caller holds the lock
  * of its producers.  Returns -ENOSPC when the ring is full and -ERANGE
- * when an index userspace left in the shared page is out of range.
+ * when an index userspace left in the shared page is out of range; on
+ * success sets *@used to the entries now in the ring.
  */
 static int ring_append(struct kvm_coalesced_mmio_ring *ring, u32 slots,
-		       gpa_t addr, int len, const void *val, bool pio)
+		       gpa_t addr, int len, const void *val, bool pio,
+		       u32 *used)
 {
 	struct kvm_coalesced_mmio *entry;
 	u32 first, last;
@@ -137,7 +146,8 @@ static int ring_append(struct kvm_coalesced_mmio_ring *ring, u32 slots,
 	if (first >= slots || last >= slots)
 		return -ERANGE;
 	/* One slot stays empty, so first == last always means "empty". */
-	if ((last + 1) % slots == first)
+	*used = ring_used(first, last, slots) + 1;
+	if (*used == slots)
 		return -ENOSPC;
 
 	entry = &ring->coalesced_mmio[last];
@@ -175,11 +185,12 @@ static int legacy_ring_write(struct coalesced_zone *zone, gpa_t addr,
 			     int len, const void *val)
 {
 	struct kvm *kvm = zone->kvm;
+	u32 used;
 	int r;
 
 	spin_lock(&kvm->ring_lock);
 	r = ring_append(kvm->coalesced_mmio_ring, KVM_COALESCED_MMIO_MAX,
-			addr, len, val, zone->pio);
+			addr, len, val, zone->pio, &used);
 	count_write(kvm, zone->pio, r);
 	spin_unlock(&kvm->ring_lock);
 	return r;
@@ -190,10 +201,12 @@ static int buffer_ring_write(struct coalesced_zone *zone, gpa_t addr,
 {
 	struct coalesced_buffer *buffer = zone->buffer;
 	struct kvm *kvm = zone->kvm;
+	u32 used = 0;
 	int r;
 
 	spin_lock(&buffer->lock);
-	r = ring_append(buffer->ring, buffer->slots, addr, len, val, zone->pio);
+	r = ring_append(buffer->ring, buffer->slots, addr, len, val, zone->pio,
+			&used);
 	if (r == -ENOSPC)
 		buffer->ring_full_exits++;
 	else if (r)
@@ -211,7 +224,8 @@ static int buffer_ring_write(struct coalesced_zone *zone, gpa_t addr,
 	 * Full barrier between publishing ring->last and looking for
 	 * sleepers; pairs with the one in coalesced_buffer_poll().
 	 */
-	if (!r && wq_has_sleeper(&buffer->readers))
+	if (!r && used >= buffer->wake_entries &&
+	    wq_has_sleeper(&buffer->readers))
 		wake_up_interruptible_poll(&buffer->readers,
 					   EPOLLIN | EPOLLRDNORM);
 	return r;
@@ -468,11 +482,15 @@ static int coalesced_buffer_mmap(struct file *file, struct vm_area_struct *vma)
 	return remap_vmalloc_range(vma, buffer->ring, 0);
 }
 
-/* Readable while the ring is not empty (as far as its indices tell). */
+/*
+ * Readable once the ring holds wake_entries entries; an index out of range
+ * is an error userspace must look at.
+ */
 static __poll_t coalesced_buffer_poll(struct file *file, poll_table *wait)
 {
 	struct coalesced_buffer *buffer = file->private_data;
 	struct kvm_coalesced_mmio_ring *ring = buffer->ring;
+	u32 first, last;
 
 	poll_wait(file, &buffer->readers, wait);
 	/*
@@ -480,7 +498,11 @@ static __poll_t coalesced_buffer_poll(struct file *file, poll_table *wait)
 	 * wq_has_sleeper() after a producer moved ring->last.
 	 */
 	smp_mb();
-	if (READ_ONCE(ring->first) != READ_ONCE(ring->last))
+	first = READ_ONCE(ring->first);
+	last = READ_ONCE(ring->last);
+	if (first >= buffer->slots || last >= buffer->slots)
+		return EPOLLIN | EPOLLERR;
+	if (ring_used(first, last, buffer->slots) >= buffer->wake_entries)
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
@@ -503,8 +525,8 @@ static void coalesced_buffer_show_fdinfo(struct seq_file *m, struct file *file)
 	bad = buffer->bad_index_exits;
 	spin_unlock(&buffer->lock);
 
-	seq_printf(m, "pages:\t%u\nring_entries:\t%u\nzones:\t%u\n",
-		   buffer->pages, buffer->slots, zones);
+	seq_printf(m, "pages:\t%u\nring_entries:\t%u\nwake_entries:\t%u\nzones:\t%u\n",
+		   buffer->pages, buffer->slots, buffer->wake_entries, zones);
 	seq_printf(m, "writes:\t%llu\nring_full_exits:\t%llu\nbad_index_exits:\t%llu\n",
 		   writes, full, bad);
 }
@@ -518,7 +540,8 @@ static const struct file_operations coalesced_buffer_fops = {
 	.llseek		= noop_llseek,
 };
 
-static struct coalesced_buffer *buffer_alloc(struct kvm *kvm, u32 pages)
+static struct coalesced_buffer *buffer_alloc(struct kvm *kvm, u32 pages,
+					     u32 wake_entries)
 {
 	struct coalesced_buffer *buffer;
 
@@ -534,6 +557,7 @@ static struct coalesced_buffer *buffer_alloc(struct kvm *kvm, u32 pages)
 	buffer->kvm = kvm;
 	buffer->pages = pages;
 	buffer->slots = KVM_COALESCED_MMIO_RING_ENTRIES((size_t)pages << PAGE_SHIFT);
+	buffer->wake_entries = max(wake_entries, 1U);
 	spin_lock_init(&buffer->lock);
 	init_waitqueue_head(&buffer->readers);
 	return buffer;
@@ -548,11 +572,15 @@ int kvm_vm_ioctl_create_coalesced_buffer(struct kvm *kvm, void __user *argp)
 
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
-	if (req.flags || req.pad || !is_power_of_2(req.pages) ||
+	if (req.flags || !is_power_of_2(req.pages) ||
 	    req.pages > KVM_COALESCED_MMIO_BUFFER_MAX_PAGES)
 		return -EINVAL;
+	/* A threshold the ring cannot reach would never wake anyone. */
+	if (req.wake_entries >=
+	    KVM_COALESCED_MMIO_RING_ENTRIES((size_t)req.pages << PAGE_SHIFT))
+		return -EINVAL;
 
-	buffer = buffer_alloc(kvm, req.pages);
+	buffer = buffer_alloc(kvm, req.pages, req.wake_entries);
 	if (!buffer)
 		return -ENOMEM;
 	/* Answer before the fd exists: nothing to undo if this faults. */
