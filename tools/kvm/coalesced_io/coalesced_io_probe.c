@@ -58,7 +58,7 @@ static void probe_dedicated(int kvm, int vm, bool pio)
 		return;
 	report("  largest ring entries", "%ld",
 	       KVM_COALESCED_MMIO_RING_ENTRIES((uint64_t)max * getpagesize()));
-	try("  dedicated ring, 1 page", coalesced_buffer_create(&buf, vm, 1));
+	try("  dedicated ring, 1 page", coalesced_buffer_create(&buf, vm, 1, 0));
 	if (buf.fd < 0)
 		return;
 	try("  dedicated MMIO zone",

@@ -136,12 +136,18 @@ static inline uint32_t coalesced_buffer_pages_for(uint64_t writes,
 
 /*
  * Create a dedicated ring of @pages pages for the VM @vm_fd and map it.
+ * poll() on it wakes once @wake_entries entries are pending (0 or 1: at
+ * the first; more: a thread draining bursts wakes once per that many
+ * writes, and drains the rest after a poll() timeout or at an exit).
  * Returns 0, or -1 with errno set (and @buf->fd == -1).
  */
 static inline int coalesced_buffer_create(struct coalesced_buffer *buf,
-					  int vm_fd, uint32_t pages)
+					  int vm_fd, uint32_t pages,
+					  uint32_t wake_entries)
 {
-	struct kvm_coalesced_mmio_buffer req = { .pages = pages };
+	struct kvm_coalesced_mmio_buffer req = {
+		.pages = pages, .wake_entries = wake_entries,
+	};
 	void *ring;
 	int err;
 
@@ -189,8 +195,9 @@ coalesced_buffer_drain(struct coalesced_buffer *buf, coalesced_entry_fn fn,
 }
 
 /*
- * Wait up to @timeout_ms (-1: forever) until the ring holds entries.
- * Returns 1 when it does, 0 on timeout, -1 with errno set on error.
+ * Wait up to @timeout_ms (-1: forever) until the ring holds the entries
+ * that wake it.  Returns 1 when it does, 0 on timeout, -1 with errno set
+ * on error.
  */
 static inline int coalesced_buffer_wait(const struct coalesced_buffer *buf,
 					int timeout_ms)

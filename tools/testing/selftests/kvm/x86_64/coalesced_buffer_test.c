@@ -185,14 +185,20 @@ static void run_burst(struct ctx *c, uint32_t count,
 	run_to_sync(c);
 }
 
-static struct coalesced_buffer buffer_new(struct ctx *c, uint32_t pages)
+static struct coalesced_buffer buffer_new_wake(struct ctx *c, uint32_t pages,
+					       uint32_t wake_entries)
 {
 	struct coalesced_buffer buf;
 
-	TEST_ASSERT(!coalesced_buffer_create(&buf, c->vm->fd, pages),
-		    "creating and mapping a %u-page buffer failed: %s",
-		    pages, strerror(errno));
+	TEST_ASSERT(!coalesced_buffer_create(&buf, c->vm->fd, pages, wake_entries),
+		    "creating and mapping a %u-page buffer (wake at %u) failed: %s",
+		    pages, wake_entries, strerror(errno));
 	return buf;
+}
+
+static struct coalesced_buffer buffer_new(struct ctx *c, uint32_t pages)
+{
+	return buffer_new_wake(c, pages, 0);
 }
 
 static int zone2(struct ctx *c, const struct coalesced_buffer *buf,
@@ -264,10 +270,10 @@ static uint64_t fdinfo_get(int fd, const char *key)
 /* ---- 1. buffer creation and mmap ------------------------------------- */
 
 static int create_errno(struct ctx *c, uint32_t pages, uint32_t flags,
-			uint32_t pad)
+			uint32_t wake_entries)
 {
 	struct kvm_coalesced_mmio_buffer req = {
-		.pages = pages, .flags = flags, .pad = pad,
+		.pages = pages, .flags = flags, .wake_entries = wake_entries,
 	};
 	int fd = ioctl(c->vm->fd, KVM_CREATE_COALESCED_MMIO_BUFFER, &req);
 
@@ -306,9 +312,12 @@ static void test_create_and_mmap(void)
 		    create_errno(&c, 3, 0, 0) == EINVAL &&
 		    create_errno(&c, max * 2, 0, 0) == EINVAL &&
 		    create_errno(&c, 1, 1, 0) == EINVAL &&
-		    create_errno(&c, 1, 0, 1) == EINVAL,
-		    "a buffer of 0, 3 or %u pages, or with flags or pad set, must get EINVAL",
+		    create_errno(&c, 1, 0, coalesced_ring_max()) == EINVAL,
+		    "a buffer of 0, 3 or %u pages, with flags, or waking at more entries than it holds must get EINVAL",
 		    max * 2);
+	TEST_ASSERT(create_errno(&c, 1, 0, coalesced_ring_max() - 1) == 0,
+		    "a 1-page buffer waking when full (%u entries) failed",
+		    coalesced_ring_max() - 1);
 
 	buf = buffer_new(&c, 1);
 	TEST_ASSERT(buf.entries == coalesced_ring_max(),
@@ -556,6 +565,7 @@ static void test_full_buffer_isolated(void)
 /* ---- 5. an I/O thread drains with poll() while the vCPU runs --------- */
 
 #define POLL_BURST	30000
+#define POLL_WAKE	1024	/* the batched drainer's wake_entries */
 
 struct drainer {
 	struct coalesced_buffer *buf;
@@ -563,22 +573,31 @@ struct drainer {
 	uint32_t wakeups;
 };
 
+/*
+ * Sleep in poll() and drain, until every write is in.  A timeout drains
+ * too: with a wake threshold, the last writes of a burst wake no one.
+ */
 static void *drain_thread(void *arg)
 {
 	struct drainer *d = arg;
+	uint32_t idle = 0;
 
 	while (d->got.n < POLL_BURST) {
-		int r = coalesced_buffer_wait(d->buf, 10000 * timeout_scale);
+		int r = coalesced_buffer_wait(d->buf, 100);
 
-		TEST_ASSERT(r == 1, "poll() on the buffer: %d (%s) after %u entries",
-			    r, r ? strerror(errno) : "timed out", d->got.n);
-		d->wakeups++;
-		coalesced_buffer_drain(d->buf, seen_entry, &d->got);
+		TEST_ASSERT(r >= 0, "poll() on the buffer: %s", strerror(errno));
+		d->wakeups += r;
+		if (coalesced_buffer_drain(d->buf, seen_entry, &d->got))
+			idle = 0;
+		else
+			TEST_ASSERT(++idle < 100U * timeout_scale,
+				    "no entry for 10 s after %u of %u", d->got.n, POLL_BURST);
 	}
 	return NULL;
 }
 
-static void test_poll_drain(void)
+/* @wake_entries 0: wake per write; more: per that many. */
+static void poll_drain(uint32_t wake_entries)
 {
 	const struct target a = { PORT_A, true };
 	struct coalesced_buffer buf;
@@ -587,7 +606,7 @@ static void test_poll_drain(void)
 	struct ctx c;
 
 	ctx_init(&c);
-	buf = buffer_new(&c, 64);
+	buf = buffer_new_wake(&c, 64, wake_entries);
 	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	d.buf = &buf;
 	pthread_create(&thread, NULL, drain_thread, &d);
@@ -598,12 +617,44 @@ static void test_poll_drain(void)
 		    "%u writes through a %u-entry ring drained by a thread: %u exits, want 0",
 		    POLL_BURST, buf.entries, c.exits.n);
 	expect_writes("drained by the I/O thread", &d.got, 0, POLL_BURST, PORT_A, 0, 1);
-	printf("# %u writes, %u-entry ring, %u poll() wakeups, 0 exits\n",
-	       POLL_BURST, buf.entries, d.wakeups);
+	printf("# %u writes, %u-entry ring waking at %u: %u poll() wakeups, 0 exits\n",
+	       POLL_BURST, buf.entries, wake_entries, d.wakeups);
+	if (wake_entries > 1)
+		TEST_ASSERT(d.wakeups <= POLL_BURST / wake_entries + 1,
+			    "%u wakeups for %u writes waking at %u entries",
+			    d.wakeups, POLL_BURST, wake_entries);
 
 	free(d.got.v);
 	coalesced_buffer_destroy(&buf);
 	ctx_free(&c);
+}
+
+static void test_poll_drain(void)
+{
+	const struct target a = { PORT_A, true };
+	struct coalesced_buffer buf;
+	struct ctx c;
+
+	/* The threshold itself: not readable at 99 entries, readable at 100. */
+	ctx_init(&c);
+	buf = buffer_new_wake(&c, 1, 100);
+	TEST_ASSERT(fdinfo_get(buf.fd, "wake_entries") == 100, "fdinfo: wake_entries %lu",
+		    fdinfo_get(buf.fd, "wake_entries"));
+	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	run_burst(&c, 99, &a, 1);
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 0,
+		    "readable at 99 entries, waking at 100");
+	run_burst(&c, 1, &a, 1);
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 1,
+		    "not readable at 100 entries, waking at 100");
+	buf.ring->first = buf.entries + 5;	/* out of range: look at it */
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 1,
+		    "not readable with ring->first out of range");
+	coalesced_buffer_destroy(&buf);
+	ctx_free(&c);
+
+	poll_drain(0);
+	poll_drain(POLL_WAKE);
 }
 
 /* ---- 6. closing the buffer while the guest writes -------------------- */
