@@ -121,21 +121,9 @@ struct ctx {
 static void run_to_sync(struct ctx *c)
 {
 	struct kvm_run *run = c->vcpu->run;
-	struct ucall uc;
 	uint32_t data = 0;
 
-	for (;;) {
-		vcpu_run(c->vcpu);
-		switch (get_ucall(c->vcpu, &uc)) {
-		case UCALL_SYNC:
-			return;
-		case UCALL_ABORT:
-			REPORT_GUEST_EXCEPTION(uc);
-		case UCALL_NONE:
-			break;
-		default:
-			TEST_FAIL("unexpected ucall %lu", uc.cmd);
-		}
+	while (!run_until_sync_or_exit(c->vcpu)) {
 		if (run->exit_reason == KVM_EXIT_IO &&
 		    run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 4) {
 			memcpy(&data, (void *)run + run->io.data_offset, 4);

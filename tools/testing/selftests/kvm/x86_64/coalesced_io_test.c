@@ -231,22 +231,10 @@ struct probe_outcome {
 /* Run the probe guest to its next GUEST_SYNC, handling exits. */
 static void run_to_sync(struct vm_ctx *c, struct probe_outcome *out)
 {
-	struct ucall uc;
 	struct io_event ev;
 	bool write;
 
-	for (;;) {
-		vcpu_run(c->vcpu);
-		switch (get_ucall(c->vcpu, &uc)) {
-		case UCALL_SYNC:
-			return;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-		case UCALL_NONE:
-			break;
-		default:
-			TEST_FAIL("unexpected ucall %lu", uc.cmd);
-		}
+	while (!run_until_sync_or_exit(c->vcpu)) {
 		TEST_ASSERT(decode_exit(c->vcpu, &ev, &write),
 			    "unexpected exit %u (%s)", c->vcpu->run->exit_reason,
 			    exit_reason_str(c->vcpu->run->exit_reason));

@@ -87,4 +87,27 @@ static inline void catch_guest_exceptions(struct kvm_vm *vm,
 	"guest assert or exception: vector %lu, error 0x%lx, rip 0x%lx, cr2 0x%lx"
 #define REPORT_GUEST_EXCEPTION(uc) REPORT_GUEST_ASSERT_4(uc, GUEST_EXCEPTION_FMT)
 
+/*
+ * Run @vcpu once.  Returns true when the guest reached a GUEST_SYNC and
+ * false at any other exit, which the caller decodes.  A guest exception
+ * caught by catch_guest_exceptions() fails the test with its report.
+ */
+static inline bool run_until_sync_or_exit(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		return true;
+	case UCALL_ABORT:
+		REPORT_GUEST_EXCEPTION(uc);
+	case UCALL_NONE:
+		return false;
+	default:
+		TEST_FAIL("unexpected ucall %lu", uc.cmd);
+	}
+	return false;
+}
+
 #endif /* SELFTEST_KVM_COALESCED_GUEST_H */
