@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 : >"$OUT/plan"
 for m in $MACHINES; do
 	for mode in without with; do
-		echo "seabios-$m-$mode 120 seabios-boot $m $mode" >>"$OUT/plan"
+		echo "seabios-$m-$mode 300 seabios-boot $m $mode" >>"$OUT/plan"
 	done
 done
 EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
