@@ -72,7 +72,7 @@ passed=0 failed=0 skipped=0 n=0
 tap() {
 	n=$((n + 1))
 	case "$1" in
-	pass) passed=$((passed + 1)); echo "ok $n $2" ;;
+	pass) passed=$((passed + 1)); echo "ok $n $2${3:+ # $3}" ;;
 	skip) skipped=$((skipped + 1)); echo "ok $n $2 # SKIP ${3:-}" ;;
 	*) failed=$((failed + 1)); echo "not ok $n $2${3:+ # $3}" ;;
 	esac
