@@ -128,7 +128,8 @@ while read -r name rc secs; do
 	fi
 	case "$rc" in
 	0) [ "$cases" = 0 ] && tap pass "$short" ;;
-	4) [ "$cases" = 0 ] && tap skip "$short" "$(grep -m1 -i skip "$log" 2>/dev/null || echo 'skipped')" ;;
+	4) [ "$cases" = 0 ] && tap skip "$short" "$(grep -m1 -i skip "$log" 2>/dev/null |
+		sed 's/.*# SKIP //' || echo 'skipped')" ;;
 	crashed) tap fail "$short" "the VM died while it ran (crash or hang)"; show_tail "$log" ;;
 	noboot) tap fail "$short" "the VM did not boot"; tail -n 25 "$OUT"/console.*.log | sed 's/^/#   /' ;;
 	137) tap fail "$short" "killed by its watchdog after ${secs}s"; show_tail "$log" ;;
