@@ -540,6 +540,12 @@ static const struct file_operations coalesced_buffer_fops = {
 	.llseek		= noop_llseek,
 };
 
+/* Entries in a dedicated ring of @pages pages. */
+static u32 buffer_slots(u32 pages)
+{
+	return KVM_COALESCED_MMIO_RING_ENTRIES((size_t)pages << PAGE_SHIFT);
+}
+
 static struct coalesced_buffer *buffer_alloc(struct kvm *kvm, u32 pages,
 					     u32 wake_entries)
 {
@@ -556,7 +562,7 @@ static struct coalesced_buffer *buffer_alloc(struct kvm *kvm, u32 pages,
 	}
 	buffer->kvm = kvm;
 	buffer->pages = pages;
-	buffer->slots = KVM_COALESCED_MMIO_RING_ENTRIES((size_t)pages << PAGE_SHIFT);
+	buffer->slots = buffer_slots(pages);
 	buffer->wake_entries = max(wake_entries, 1U);
 	spin_lock_init(&buffer->lock);
 	init_waitqueue_head(&buffer->readers);
@@ -576,8 +582,7 @@ int kvm_vm_ioctl_create_coalesced_buffer(struct kvm *kvm, void __user *argp)
 	    req.pages > KVM_COALESCED_MMIO_BUFFER_MAX_PAGES)
 		return -EINVAL;
 	/* A threshold the ring cannot reach would never wake anyone. */
-	if (req.wake_entries >=
-	    KVM_COALESCED_MMIO_RING_ENTRIES((size_t)req.pages << PAGE_SHIFT))
+	if (req.wake_entries >= buffer_slots(req.pages))
 		return -EINVAL;
 
 	buffer = buffer_alloc(kvm, req.pages, req.wake_entries);
