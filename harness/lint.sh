@@ -40,6 +40,10 @@ while read -r patch; do
 done < <(grep -v '^#' "$TOP/patches/series")
 record lint:checkpatch-patches "$OUT/checkpatch-patches.log"
 
+step "KVMIO ioctl numbers: ours against every other (build/lint/ioctl)"
+"$TOP/harness/ioctl-check.sh" >"$OUT/ioctl.log" 2>&1 || true
+record lint:ioctl-numbers "$OUT/ioctl.log"
+
 step "sparse (C=2) and W=1 on the modules (a build of its own under build/lint)"
 KVM_MOD_DIR=$OUT/kvm-mod "$TOP/harness/modules.sh" C=2 W=1 >"$OUT/build.log" 2>&1 ||
 	{ tail -20 "$OUT/build.log" >&2; die "the lint build failed (log: build/lint/build.log); fix the error above."; }
