@@ -13,19 +13,20 @@
 #   make uninstall       (root) back to the stock modules
 #   make dkms            a DKMS tree in build/dkms for "dkms add"
 #   make series          the change as kernel patches in build/series
+#   make check-fresh     (root) the README's make on a brand-new minimal Debian 12
 #   make clean           remove build/ and nothing else
 
 SHELL := /bin/bash
 H := harness
 MODULES ?= ours
 SCALE ?= 1
-export MODULES TESTS VERBOSE SEED
+export MODULES TESTS VERBOSE SEED FRESH
 ifdef KVER
 export KVER
 endif
 
 .PHONY: all deps base vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
-	debug-kernel check-debug install uninstall dkms series
+	debug-kernel check-debug install uninstall dkms series check-fresh
 
 all: demo
 
@@ -59,6 +60,12 @@ demo: initramfs qemu-image
 check: initramfs qemu-image
 	@echo "==> make check (MODULES=$(MODULES))"
 	@$(H)/check.sh
+
+# The README's promise, tested: debootstrap a minimal Debian 12 into
+# build/fresh, install git and make only, clone this repository, run make.
+check-fresh:
+	@echo "==> make check-fresh: the README's make on a minimal Debian 12 (build/fresh)"
+	@$(H)/check-fresh.sh
 
 # A full kernel with KASAN, lockdep, failslab and kmemleak, KVM built in.
 debug-kernel: base

@@ -61,6 +61,16 @@ if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
 		echo "host:checks fail a host-side check script stopped early" >>"$host"
 fi
 
+# FRESH=1 (CI sets it): the README's make on a brand-new minimal Debian 12.
+fresh=
+if [ "${FRESH:-0}" = 1 ] && [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
+	step "make check-fresh: the README's make on a minimal Debian 12 (build/fresh)"
+	fresh=$OUT/fresh.results
+	"$TOP/harness/check-fresh.sh" >"$fresh" || true
+	grep -q '^fresh:make' "$fresh" ||
+		echo "fresh:make-on-minimal-debian12 fail check-fresh.sh stopped early (its message above)" >>"$fresh"
+fi
+
 lint=
 if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
 	"$TOP/harness/lint.sh" || echo "lint:build 1" >>"$BUILD/lint/results"
@@ -144,11 +154,11 @@ if [ -n "$e2e" ]; then
 		tap "$verdict" "$name" "$reason"
 	done <"$e2e"
 fi
-if [ -n "$host" ]; then
+for results in $host $fresh; do
 	while read -r name verdict reason; do
 		tap "$verdict" "$name" "$reason"
-	done <"$host"
-fi
+	done <"$results"
+done
 if [ -n "$lint" ]; then
 	while read -r name rc; do
 		if [ "$rc" = 0 ]; then tap pass "$name"; else tap fail "$name" "see build/lint/"; fi

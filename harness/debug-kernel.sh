@@ -23,7 +23,7 @@ kmake() {
 if ! [ -f "$OBJ/.config" ] || [ "$FRAGMENT" -nt "$OBJ/.config" ]; then
 	step "configuring: x86_64_defconfig + kvm_guest.config + harness/debug-kernel.config"
 	kmake -s defconfig >"$LOG" 2>&1 ||
-		die "defconfig failed in build/linux (see build/debug-kernel.log); run 'make clean' and try again."
+		{ tail -20 "$LOG" >&2; die "defconfig failed in build/linux (its output above, all of it in build/debug-kernel.log); fix what it names."; }
 	(cd "$OBJ" && "$LINUX/scripts/kconfig/merge_config.sh" -m -O "$OBJ" \
 		"$OBJ/.config" "$LINUX/kernel/configs/kvm_guest.config" \
 		"$FRAGMENT") >>"$LOG" 2>&1 ||

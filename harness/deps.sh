@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 TOOLS="gcc make git xz-utils qemu-system-x86 busybox-static cpio kmod bc
 bison flex libelf-dev libssl-dev dwarves sparse gnuplot-nox seabios ccache dkms
-python3-ply python3-git"
+python3-ply python3-git rsync"
 
 updated=
 apt_update() {

@@ -12,6 +12,8 @@ BUSYBOX=/bin/busybox
 file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
 	BUSYBOX=$(command -v busybox)
 [ -x "$BUSYBOX" ] || die "busybox is missing; run 'make deps' as root (package busybox-static)."
+need_cmd cpio cpio
+need_cmd strip binutils
 
 step "packing the VM initramfs"
 rm -rf "$ROOT"
@@ -22,7 +24,7 @@ cp "$TOP/harness/kernel-reports" "$ROOT/bin/"
 chmod +x "$ROOT/init" "$ROOT/bin/kernel-reports"
 for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-intel.ko \
 	 virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko; do
-	[ -f "$STOCK/$m" ] || die "$STOCK/$m is missing; run 'make clean' then 'make' to unpack the VM kernel again."
+	[ -f "$STOCK/$m" ] || die "$STOCK/$m is missing, so the VM kernel's unpacked package is incomplete; remove build/vmkernel and run 'make' to unpack it again."
 	cp "$STOCK/$m" "$ROOT/modules/stock/"
 done
 cp "$BUILD"/modules/ours/*.ko "$ROOT/modules/ours/"

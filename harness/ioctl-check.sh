@@ -12,7 +12,7 @@ LINUX=${LINUX_TREE:-$BUILD/linux}
 OUT=$BUILD/lint/ioctl
 UAPI=include/uapi/linux/kvm.h
 [ -f "$LINUX/$UAPI" ] || die "$LINUX/$UAPI is missing; run 'make base' first."
-command -v rsync >/dev/null || die "rsync is missing (headers_install needs it): run 'apt-get install rsync' as root, or 'make deps'."
+need_cmd rsync rsync	# headers_install copies with it
 
 # nrs that series posted upstream but not merged claim: never take them.
 #   0xd6..0xd8  the 2024 dedicated coalesced buffers proposal and others
@@ -22,7 +22,7 @@ RESERVED_NRS="0xd6 0xd7 0xd8 0xe4"
 mkdir -p "$OUT"
 make -s -C "$LINUX" O="$OUT/obj" ARCH=x86_64 INSTALL_HDR_PATH="$OUT/usr" \
 	headers_install >"$OUT/headers.log" 2>&1 ||
-	{ cat "$OUT/headers.log" >&2; die "headers_install failed in $LINUX (output above)."; }
+	{ tail -20 "$OUT/headers.log" >&2; die "headers_install failed in $LINUX (its output above); fix what it names."; }
 
 # kvmio_defines: "NAME nr" for every KVMIO ioctl in the uapi headers read
 # from stdin, continuation lines joined.

@@ -16,6 +16,13 @@ step() {
 	echo "==> $*"
 }
 
+# need_cmd COMMAND PACKAGE: stop, naming the package to install, when
+# COMMAND is missing (a minimal Debian lacks rsync, cpio, ...).
+need_cmd() {
+	command -v "$1" >/dev/null ||
+		die "$1 is missing: run 'apt-get install $2' as root, or 'make deps', which installs everything the build needs."
+}
+
 # need_kver: KVER must come from the Makefile.
 need_kver() {
 	[ -n "${KVER:-}" ] || die "KVER is not set; run this through 'make'."

@@ -38,7 +38,7 @@ fresh_tree() {
 	git -C "$LINUX" worktree remove --force "$TREE" >/dev/null 2>&1 || rm -rf "$TREE"
 	git -C "$LINUX" worktree prune
 	git -C "$LINUX" worktree add -q --detach "$TREE" pristine ||
-		die "cannot add a worktree of build/linux at $TREE; run 'make clean' and 'make'."
+		die "cannot add a worktree of build/linux at $TREE (git's message above); remove $TREE and run 'git -C build/linux worktree prune'."
 }
 
 # commit_files MSG ITEM...: one commit of overlay files and folded patches.
