@@ -304,16 +304,22 @@ static int check_range(const struct zone_request *req, u64 *end)
 }
 
 /*
- * A zone to register must also fit the bus (its range length is an int)
- * and, for ports, end at 0x10000.
+ * A zone to register must also fit the bus (its range length is an int).
+ * A port zone of a dedicated ring must end at 0x10000; one of the legacy
+ * ring must only start below it, as mainline lets it straddle the end of
+ * the port space and coalesces the ports it holds.  Each zone mainline
+ * accepts and we refuse could never hold a write there; api.rst lists them.
  */
 static int check_zone(const struct zone_request *req)
 {
+	bool pio = req->flags & KVM_COALESCED_ZONE_PIO;
 	u64 end;
 
 	if (check_range(req, &end) || req->size > INT_MAX)
 		return -EINVAL;
-	if ((req->flags & KVM_COALESCED_ZONE_PIO) && end > COALESCED_PIO_LIMIT)
+	if (pio && req->buffer && end > COALESCED_PIO_LIMIT)
+		return -EINVAL;
+	if (pio && req->addr >= COALESCED_PIO_LIMIT)
 		return -EINVAL;
 	return 0;
 }
@@ -323,16 +329,21 @@ static enum kvm_bus zone_bus(bool pio)
 	return pio ? KVM_PIO_BUS : KVM_MMIO_BUS;
 }
 
-/* Put @zone on its bus and on our list, unless the same zone is there. */
+/*
+ * Put @zone on its bus and on our list.  Overlaps are allowed, and so is
+ * the same range twice on the legacy ring, as in mainline; a dedicated
+ * ring's zone may not repeat the range of any other zone, or a write
+ * refused by one full ring would fall through to another ring.
+ */
 static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone)
 {
 	struct coalesced_zone *other;
 	int r;
 
 	lockdep_assert_held(&kvm->slots_lock);
-	/* Overlaps are allowed; the very same range twice, on any ring, not. */
 	list_for_each_entry(other, &kvm->coalesced_zones, node)
-		if (other->pio == zone->pio && other->start == zone->start &&
+		if ((zone->buffer || other->buffer) &&
+		    other->pio == zone->pio && other->start == zone->start &&
 		    other->len == zone->len)
 			return -EEXIST;
 
@@ -374,13 +385,42 @@ static int register_zone(struct kvm *kvm, const struct zone_request *req)
 }
 
 /*
+ * KVM_UNREGISTER_COALESCED_MMIO's rule, mainline's: the zones that hold
+ * the whole range.  The size counts as an int, as in mainline, so a range
+ * of 2 GiB or more, or one that wraps, is held by no zone; a range of size
+ * 0 is held by a zone from its first byte up to just past its last.
+ */
+static bool zone_contains_range(const struct coalesced_zone *zone,
+				const struct zone_request *req)
+{
+	u64 end;
+
+	if ((int)req->size < 0 ||
+	    check_add_overflow(req->addr, (u64)req->size, &end))
+		return false;
+	/* Registered zones never wrap: check_zone(). */
+	return req->addr >= zone->start && end <= zone->start + zone->len;
+}
+
+/* KVM_UNREGISTER_COALESCED_MMIO2's rule: the zones inside the range. */
+static bool zone_inside_range(const struct coalesced_zone *zone,
+			      const struct zone_request *req)
+{
+	/* check_range() made sure that addr + size does not wrap. */
+	return zone->start >= req->addr &&
+	       zone->start + zone->len <= req->addr + req->size;
+}
+
+/*
  * Take zones off their bus and free them: those of @buffer (NULL: of the
- * legacy ring) and, unless @req is NULL, of its kind lying wholly inside
- * its range.  Returns the first error of kvm_io_bus_unregister_dev(), but
- * goes on: a failure destroyed one bus, the other may still hold zones.
+ * legacy ring) and, unless @req is NULL, of its kind that @match takes.
+ * Returns the first error of kvm_io_bus_unregister_dev(), but goes on: a
+ * failure destroyed one bus, the other may still hold zones.
  */
 static int remove_zones_locked(struct kvm *kvm, struct coalesced_buffer *buffer,
-			       const struct zone_request *req, u64 end)
+			       const struct zone_request *req,
+			       bool (*match)(const struct coalesced_zone *zone,
+					     const struct zone_request *req))
 {
 	bool pio = req && (req->flags & KVM_COALESCED_ZONE_PIO);
 	struct coalesced_zone *zone;
@@ -391,8 +431,7 @@ again:
 	list_for_each_entry(zone, &kvm->coalesced_zones, node) {
 		if (zone->buffer != buffer)
 			continue;
-		if (req && (zone->pio != pio || zone->start < req->addr ||
-			    zone->start + zone->len > end))
+		if (req && (zone->pio != pio || !match(zone, req)))
 			continue;
 
 		r = kvm_io_bus_unregister_dev(kvm, zone_bus(zone->pio),
@@ -411,6 +450,7 @@ again:
 	return ret;
 }
 
+/* A dedicated ring's zones inside the range; bus errors are returned. */
 static int unregister_zones(struct kvm *kvm, const struct zone_request *req)
 {
 	u64 end;
@@ -421,9 +461,27 @@ static int unregister_zones(struct kvm *kvm, const struct zone_request *req)
 		return r;
 
 	mutex_lock(&kvm->slots_lock);
-	r = remove_zones_locked(kvm, req->buffer, req, end);
+	r = remove_zones_locked(kvm, req->buffer, req, zone_inside_range);
 	mutex_unlock(&kvm->slots_lock);
 	return r;
+}
+
+/*
+ * The legacy ring's zones that contain the range, exactly as mainline
+ * removes them: only unknown flags are an error.  A bus that could not
+ * shrink is not one either: it was destroyed with the zone on it, so from
+ * userspace's view the zone is gone, which is what it asked for.
+ */
+static int unregister_legacy_zones(struct kvm *kvm,
+				   const struct zone_request *req)
+{
+	if (req->flags & ~COALESCED_ZONE_VALID_FLAGS)
+		return -EINVAL;
+
+	mutex_lock(&kvm->slots_lock);
+	remove_zones_locked(kvm, NULL, req, zone_contains_range);
+	mutex_unlock(&kvm->slots_lock);
+	return 0;
 }
 
 int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
@@ -444,7 +502,7 @@ int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
 	struct zone_request req = {
 		.addr = uzone->addr, .size = uzone->size, .flags = uzone->pio,
 	};
-	int r = unregister_zones(kvm, &req);
+	int r = unregister_legacy_zones(kvm, &req);
 
 	trace_kvm_coalesced_zone(false, uzone->addr, uzone->size, uzone->pio, r);
 	return r;
@@ -462,7 +520,7 @@ static int coalesced_buffer_release(struct inode *inode, struct file *file)
 	struct kvm *kvm = buffer->kvm;
 
 	mutex_lock(&kvm->slots_lock);
-	remove_zones_locked(kvm, buffer, NULL, 0);
+	remove_zones_locked(kvm, buffer, NULL, NULL);
 	mutex_unlock(&kvm->slots_lock);
 
 	vfree(buffer->ring);
