@@ -333,7 +333,7 @@ static enum kvm_bus zone_bus(bool pio)
  * Put @zone on its bus and on our list.  Overlaps are allowed, and so is
  * the same range twice on the legacy ring, as in mainline; a dedicated
  * ring's zone may not repeat the range of any other zone, or a write
- * refused by one full ring would fall through to another ring.
+ * refused by one full ring would go on to another ring, out of order.
  */
 static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone)
 {
