@@ -40,6 +40,16 @@ while read -r patch; do
 done < <(grep -v '^#' "$TOP/patches/series")
 record lint:checkpatch-patches "$OUT/checkpatch-patches.log"
 
+# The compatibility table and the test that asserts it name the same rows.
+step "compatibility table: coalesced_io_test's rows against coalesced-io.rst"
+test_rows=$(grep -o '"\(reg\|unreg\)-[a-z0-9-]*"' \
+	"$TOP/tools/testing/selftests/kvm/x86_64/coalesced_io_test.c" | tr -d '"' | sort)
+doc_rows=$(grep -oE '^(reg|unreg)-[a-z0-9-]+ ' "$TOP/Documentation/virt/kvm/coalesced-io.rst" |
+	tr -d ' ' | sort)
+diff <(echo "$test_rows") <(echo "$doc_rows") | sed -n 's/^</only in the test:/p; s/^>/only in the table:/p' \
+	>"$OUT/compat-table.log" || true
+record lint:compat-table "$OUT/compat-table.log"
+
 step "KVMIO ioctl numbers: ours against every other (build/lint/ioctl)"
 "$TOP/harness/ioctl-check.sh" >"$OUT/ioctl.log" 2>&1 || true
 record lint:ioctl-numbers "$OUT/ioctl.log"
