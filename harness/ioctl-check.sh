@@ -12,7 +12,12 @@ LINUX=${LINUX_TREE:-$BUILD/linux}
 OUT=$BUILD/lint/ioctl
 UAPI=include/uapi/linux/kvm.h
 [ -f "$LINUX/$UAPI" ] || die "$LINUX/$UAPI is missing; run 'make base' first."
-need_cmd rsync rsync	# headers_install copies with it
+# build/linux's headers are the ones selftests.sh installs: share them.
+if [ -z "${LINUX_TREE:-}" ]; then
+	HDR=$BUILD/usr HDR_OBJ=$BUILD/linux-obj
+else
+	HDR=$OUT/usr HDR_OBJ=$OUT/obj
+fi
 
 # nrs that series posted upstream but not merged claim: never take them.
 #   0xd6..0xd8  the 2024 dedicated coalesced buffers proposal and others
@@ -20,9 +25,7 @@ need_cmd rsync rsync	# headers_install copies with it
 RESERVED_NRS="0xd6 0xd7 0xd8 0xe4"
 
 mkdir -p "$OUT"
-make -s -C "$LINUX" O="$OUT/obj" ARCH=x86_64 INSTALL_HDR_PATH="$OUT/usr" \
-	headers_install >"$OUT/headers.log" 2>&1 ||
-	{ tail -20 "$OUT/headers.log" >&2; die "headers_install failed in $LINUX (its output above); fix what it names."; }
+install_uapi_headers "$LINUX" "$HDR_OBJ" "$HDR"
 
 # kvmio_defines: "NAME nr" for every KVMIO ioctl in the uapi headers read
 # from stdin, continuation lines joined.
@@ -39,7 +42,7 @@ git -C "$LINUX" show "pristine:$UAPI" | kvmio_defines | awk '{ print $1 }' | sor
 	echo '#include <stdio.h>'
 	echo '#include <linux/kvm.h>'
 	echo 'int main(void) {'
-	gcc -E -dM -I"$OUT/usr/include" -include linux/kvm.h -x c /dev/null |
+	gcc -E -dM -I"$HDR/include" -include linux/kvm.h -x c /dev/null |
 		sed -nE 's/^#define ([A-Z0-9_]+) _IO[RW]*\(KVMIO,.*/\1/p' | sort -u |
 		while read -r name; do
 			echo "printf(\"%s 0x%08x 0x%02x\\n\", \"$name\", (unsigned int)$name, (unsigned int)_IOC_NR($name));"
@@ -48,10 +51,10 @@ git -C "$LINUX" show "pristine:$UAPI" | kvmio_defines | awk '{ print $1 }' | sor
 } >"$OUT/numbers.c"
 # Other architectures' ioctls name structs x86 does not define: drop the
 # lines that do not compile here (the source scan below has their nrs).
-bad=$(gcc -fsyntax-only -I"$OUT/usr/include" "$OUT/numbers.c" 2>&1 |
+bad=$(gcc -fsyntax-only -I"$HDR/include" "$OUT/numbers.c" 2>&1 |
 	sed -nE 's/^[^ ]*numbers\.c:([0-9]+):[0-9]+: .*/\1d;/p' | sort -u | tr -d '\n' || true)
 [ -z "$bad" ] || sed -i "$bad" "$OUT/numbers.c"
-gcc -o "$OUT/numbers" -I"$OUT/usr/include" "$OUT/numbers.c" ||
+gcc -o "$OUT/numbers" -I"$HDR/include" "$OUT/numbers.c" ||
 	die "the ioctl numbers program did not compile (build/lint/ioctl/numbers.c); the patched uapi header is broken."
 "$OUT/numbers" >"$OUT/numbers.txt"
 

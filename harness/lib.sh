@@ -23,6 +23,19 @@ need_cmd() {
 		die "$1 is missing: run 'apt-get install $2' as root, or 'make deps', which installs everything the build needs."
 }
 
+# install_uapi_headers TREE OBJ DEST: headers_install of TREE (x86_64,
+# objects in OBJ) into DEST; incremental, so a second caller with the same
+# OBJ and DEST does almost nothing. Its output goes to OBJ/headers.log.
+install_uapi_headers() {
+	local tree=$1 obj=$2 dest=$3
+	need_cmd rsync rsync	# headers_install copies with it
+	mkdir -p "$obj"
+	make -s -C "$tree" O="$obj" ARCH=x86_64 INSTALL_HDR_PATH="$dest" \
+		headers_install >"$obj/headers.log" 2>&1 ||
+		{ tail -20 "$obj/headers.log" >&2
+		  die "headers_install failed in $tree (its output above, all of it in $obj/headers.log); fix what it names, then run 'make' again."; }
+}
+
 # need_kver: KVER must come from the Makefile.
 need_kver() {
 	[ -n "${KVER:-}" ] || die "KVER is not set; run this through 'make'."

@@ -9,12 +9,8 @@ OUT=$BUILD/selftests
 HDR=$BUILD/usr
 mkdir -p "$OUT/tools" "$BUILD/linux-obj"
 
-need_cmd rsync rsync	# headers_install copies with it
 step "installing uapi headers from build/linux"
-make -s -C "$LINUX" O="$BUILD/linux-obj" ARCH=x86_64 \
-	INSTALL_HDR_PATH="$HDR" headers_install >"$BUILD/headers.log" 2>&1 ||
-	{ tail -20 "$BUILD/headers.log" >&2
-	  die "headers_install failed in build/linux (its output above, all of it in build/headers.log); fix what it names, then run 'make' again."; }
+install_uapi_headers "$LINUX" "$BUILD/linux-obj" "$HDR"
 
 tests=$("$TOP/harness/testlist.sh" selftests)
 targets=
