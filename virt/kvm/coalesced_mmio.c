@@ -109,9 +109,10 @@ static void zone_free(struct coalesced_zone *zone)
 }
 
 /*
- * Called by the bus code when it drops the zone without us: at VM
- * destruction (no other user of the VM is left), or under slots_lock when
- * kvm_io_bus_unregister_dev() failed and destroyed the whole bus.
+ * The bus code is the zone's only freer: kvm_io_bus_unregister_dev() calls
+ * this after SRCU has synced (under slots_lock, for the zone it removes or,
+ * when it fails, for every device of the bus it destroys), and so does VM
+ * destruction, when no other user of the VM is left.
  */
 static void coalesced_zone_destructor(struct kvm_io_device *dev)
 {
@@ -434,15 +435,14 @@ again:
 		if (req && (zone->pio != pio || !match(zone, req)))
 			continue;
 
+		/*
+		 * Either way the zone is off the bus, SRCU has synced and
+		 * coalesced_zone_destructor() freed it; on failure the bus
+		 * was destroyed with every other device on it, our zones
+		 * included.  The list changed: walk it again from the start.
+		 */
 		r = kvm_io_bus_unregister_dev(kvm, zone_bus(zone->pio),
 					      &zone->dev);
-		/* Either way the zone is off the bus and SRCU has synced. */
-		zone_free(zone);
-		/*
-		 * On failure the bus was destroyed with every other device on
-		 * it, our zones included (coalesced_zone_destructor).  Either
-		 * way the list changed: walk it again from the start.
-		 */
 		if (r && !ret)
 			ret = r;
 		goto again;
@@ -685,22 +685,19 @@ static int with_buffer(struct kvm *kvm, struct kvm_coalesced_mmio_zone2 *uzone,
 	struct zone_request req = {
 		.addr = uzone->addr, .size = uzone->size, .flags = uzone->pio,
 	};
-	struct fd f;
-	int r;
 
 	if (uzone->pad)
 		return -EINVAL;
-	f = fdget(uzone->buffer_fd);
-	if (!f.file)
+
+	CLASS(fd, f)(uzone->buffer_fd);
+	if (fd_empty(f))
 		return -EBADF;
-	r = -EINVAL;
-	if (f.file->f_op == &coalesced_buffer_fops) {
-		req.buffer = f.file->private_data;
-		if (req.buffer->kvm == kvm)
-			r = fn(kvm, &req);
-	}
-	fdput(f);
-	return r;
+	if (fd_file(f)->f_op != &coalesced_buffer_fops)
+		return -EINVAL;
+	req.buffer = fd_file(f)->private_data;
+	if (req.buffer->kvm != kvm)
+		return -EINVAL;
+	return fn(kvm, &req);
 }
 
 int kvm_vm_ioctl_register_coalesced_mmio2(struct kvm *kvm,

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What virt/kvm/coalesced_mmio.c, written for mainline 7.2, needs from an
+ * older base's kernel.  The out-of-tree build force-includes it into that
+ * one object (harness/modules.sh, BASE_COMPAT in bases/<base>.conf); it is
+ * never part of the upstream series.  Supported bases are 6.1, 6.12 and
+ * 7.2 only, so each block is conditional on the release that brought the
+ * interface it stands in for.
+ */
+#ifndef COALESCED_MMIO_COMPAT_H
+#define COALESCED_MMIO_COMPAT_H
+
+#include <linux/file.h>
+#include <linux/kvm_host.h>
+#include <linux/version.h>
+#include <kvm/iodev.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+/*
+ * Since 6.5 ("KVM: destruct kvm_io_device while unregistering it from
+ * kvm_io_bus") kvm_io_bus_unregister_dev() destroys the device it removes,
+ * on success and on failure.  Before, it left that device to its caller:
+ * destroy it here, so that the engine has one rule on every base.  The
+ * device is always on the bus: a zone leaves our list only through its
+ * destructor.
+ */
+static inline int compat_kvm_io_bus_unregister_dev(struct kvm *kvm,
+						   enum kvm_bus bus_idx,
+						   struct kvm_io_device *dev)
+{
+	int r = kvm_io_bus_unregister_dev(kvm, bus_idx, dev);
+
+	kvm_iodevice_destructor(dev);
+	return r;
+}
+#define kvm_io_bus_unregister_dev compat_kvm_io_bus_unregister_dev
+#endif
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
+/*
+ * 6.12 made struct fd opaque, read through fd_file() and fd_empty().
+ * CLASS(fd) itself is older: Debian's 6.1 has it from the stable series.
+ */
+#define fd_file(f) ((f).file)
+static inline bool fd_empty(struct fd f)
+{
+	return !f.file;
+}
+#endif
+
+#endif /* COALESCED_MMIO_COMPAT_H */
