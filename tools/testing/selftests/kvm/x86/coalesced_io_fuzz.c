@@ -248,7 +248,7 @@ static void handle_exit(struct episode *ep, struct vcpu_state *v)
 	if (get_ucall(v->vcpu, &uc) == UCALL_ABORT) {
 		printf("# seed %lu: vCPU %u, access %lu, guest code at %p\n",
 		       seed, v->id, v->seen, fuzz_guest);
-		REPORT_GUEST_EXCEPTION(uc);
+		REPORT_GUEST_ASSERT(uc);
 	}
 	pthread_mutex_lock(&ep->lock);
 	/* Entries for writes made before this exit come first. */
@@ -336,7 +336,7 @@ static void episode_start(struct episode *ep, int nr_vcpus, bool hostile)
 	ep->hostile = hostile;
 	ep->vm = vm_create_with_vcpus(nr_vcpus, fuzz_guest, vcpus);
 	virt_map(ep->vm, MMIO_BASE, MMIO_BASE, FUZZ_VCPUS);
-	catch_guest_exceptions(ep->vm, vcpus, nr_vcpus);
+	catch_guest_exceptions(ep->vm);
 	for (i = 0; i < nr_vcpus; i++) {
 		struct vcpu_state *v = &ep->v[i];
 

@@ -147,7 +147,7 @@ static void ctx_init(struct ctx *c)
 	memset(c, 0, sizeof(*c));
 	c->vm = vm_create_with_one_vcpu(&c->vcpu, burst_guest);
 	virt_map(c->vm, MMIO_GPA, MMIO_GPA, 1);
-	catch_guest_exceptions(c->vm, &c->vcpu, 1);
+	catch_guest_exceptions(c->vm);
 	c->legacy = coalesced_ring_map(c->vm->fd, c->vcpu->fd);
 	TEST_ASSERT(c->legacy, "cannot map the legacy ring: %s", strerror(errno));
 	run_to_sync(c);		/* park the guest at its first GUEST_SYNC */

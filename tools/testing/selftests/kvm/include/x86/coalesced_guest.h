@@ -57,9 +57,9 @@ static inline uint64_t guest_mmio_read(uint64_t gpa, int len)
 }
 
 /*
- * A guest exception (no IDT: a triple fault, KVM_EXIT_SHUTDOWN) becomes a
- * guest assert that says which one, where, and for a #PF which address:
- * report it with report_guest_exception().
+ * A guest exception (otherwise a triple fault, KVM_EXIT_SHUTDOWN) becomes a
+ * guest failure that says which one, where, and for a #PF which address;
+ * the host reports it with REPORT_GUEST_ASSERT().
  */
 static void guest_exception_handler(struct ex_regs *regs)
 {
@@ -68,24 +68,17 @@ static void guest_exception_handler(struct ex_regs *regs)
 	if (regs->vector == PF_VECTOR)
 		asm volatile("mov %%cr2, %0" : "=r"(cr2));
 
-	GUEST_ASSERT_4(false, regs->vector, regs->error_code, regs->rip, cr2);
+	GUEST_FAIL("guest exception: vector %lu, error 0x%lx, rip 0x%lx, cr2 0x%lx",
+		   regs->vector, regs->error_code, regs->rip, cr2);
 }
 
-static inline void catch_guest_exceptions(struct kvm_vm *vm,
-					  struct kvm_vcpu **vcpus, int nr)
+static inline void catch_guest_exceptions(struct kvm_vm *vm)
 {
 	int i;
 
-	vm_init_descriptor_tables(vm);
-	for (i = 0; i < nr; i++)
-		vcpu_init_descriptor_tables(vcpus[i]);
 	for (i = 0; i < 32; i++)
 		vm_install_exception_handler(vm, i, guest_exception_handler);
 }
-
-#define GUEST_EXCEPTION_FMT \
-	"guest assert or exception: vector %lu, error 0x%lx, rip 0x%lx, cr2 0x%lx"
-#define REPORT_GUEST_EXCEPTION(uc) REPORT_GUEST_ASSERT_4(uc, GUEST_EXCEPTION_FMT)
 
 /*
  * Run @vcpu once.  Returns true when the guest reached a GUEST_SYNC and
@@ -101,7 +94,7 @@ static inline bool run_until_sync_or_exit(struct kvm_vcpu *vcpu)
 	case UCALL_SYNC:
 		return true;
 	case UCALL_ABORT:
-		REPORT_GUEST_EXCEPTION(uc);
+		REPORT_GUEST_ASSERT(uc);
 	case UCALL_NONE:
 		return false;
 	default:

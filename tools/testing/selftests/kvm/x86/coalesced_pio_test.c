@@ -904,7 +904,7 @@ static void *writer_thread(void *data)
 		case UCALL_ABORT:
 			printf("# vCPU %d after %u exits; writer_guest is at %p\n",
 			       a->id, w->exits[a->id], writer_guest);
-			REPORT_GUEST_EXCEPTION(uc);
+			REPORT_GUEST_ASSERT(uc);
 		default:
 			if (!decode_exit(vcpu, &ev, &write) || !write) {
 				struct kvm_regs regs;
@@ -940,7 +940,7 @@ static void writers_start(struct writers *w, void *guest, uint32_t limit,
 	pthread_mutex_init(&w->lock, NULL);
 	w->vm = vm_create_with_vcpus(MAX_VCPUS, guest, w->vcpu);
 	virt_map(w->vm, MMIO_GPA, MMIO_GPA, 1);
-	catch_guest_exceptions(w->vm, w->vcpu, MAX_VCPUS);
+	catch_guest_exceptions(w->vm);
 	w->ring = map_ring(w->vcpu[0]);
 	writer_limit = limit;
 	sync_global_to_guest(w->vm, writer_limit);
