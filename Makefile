@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
-# Coalesced port I/O for KVM: build our kvm.ko for Debian 12's 6.1 kernel
-# and test it in a throwaway QEMU VM. Everything goes to build/.
+# Coalesced port I/O for KVM: build our kvm.ko for a kernel people run and
+# test it in a throwaway QEMU VM. Everything goes to build/<base>/.
 #
+#   BASE=6.1 (default)   Debian 12's stock kernel;  BASE=6.12: Debian 12
+#                        backports' 6.12 LTS;  BASE=7.2: mainline 7.2 built
+#                        here from Debian unstable's source (bases/*.conf)
 #   make                 deps, base tree, modules, selftests, VM, demo
 #   make check           every test in the VM, TAP, "N passed, N failed, N skipped"
 #   make check MODULES=stock   the same tests on Debian's stock modules
-#   make check TESTS=coalesced_io_test   only some tests (names or globs)
+#   make check TESTS=coalesced_pio_test   only some tests (names or globs)
 #   make KVER=$(uname -r)      build for the running Debian kernel
 #   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
 #   make bench           cost of a port write: exit, coalesced, mainline, floor
@@ -20,12 +23,13 @@ SHELL := /bin/bash
 H := harness
 MODULES ?= ours
 SCALE ?= 1
-export MODULES TESTS VERBOSE SEED FRESH
+BASE ?= 6.1
+export BASE MODULES TESTS VERBOSE SEED FRESH
 ifdef KVER
 export KVER
 endif
 
-.PHONY: all deps base vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
+.PHONY: all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh
 
 all: demo
@@ -35,13 +39,17 @@ deps:
 	@$(H)/deps.sh
 
 base: deps
-	@echo "==> build/linux: pristine base + overlay + patches/"
+	@echo "==> build/$(BASE)/linux: pristine base + overlay + patches/"
 	@$(H)/base.sh
 
 vmkernel: deps
 	@$(H)/vmkernel.sh
 
-modules: base
+# The tree modules build against: Debian's headers, or the built kernel.
+headers: deps vmkernel
+	@$(H)/headers.sh
+
+modules: base headers
 	@$(H)/modules.sh
 
 selftests: base

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Make build/linux: a git repo whose first commit is Debian's pristine
-# linux-source-6.1, then one commit for our overlay and one per patch.
+# Make build/<base>/linux: a git repo whose first commit is Debian's
+# pristine linux-source of the base, then one commit for our overlay and
+# one per patch.
 # Files whose content does not change keep their mtime, so rebuilds stay
 # incremental.
 source "$(dirname "$0")/lib.sh"
@@ -18,34 +19,26 @@ git_linux() {
 	git -C "$LINUX" "$@"
 }
 
-# source_tarball: print the path of linux-source-6.1's tarball at
-# $DEB_VERSION: the host's if it is that version, else one fetched with
-# apt-get download into build/dl (no root needed, nothing installed).
+# source_tarball: print the path of linux-source-$BASE_SERIES's tarball at
+# $DEB_VERSION, fetched into build/<base>/dl (no root needed, nothing
+# installed).
 source_tarball() {
-	local deb dir=$BUILD/dl/linux-source-$DEB_VERSION
-	if [ "$(installed_version linux-source-6.1)" = "$DEB_VERSION" ]; then
-		echo /usr/src/linux-source-6.1.tar.xz
-		return
-	fi
-	if [ ! -f "$dir/usr/src/linux-source-6.1.tar.xz" ]; then
-		step "downloading linux-source-6.1 $DEB_VERSION to match linux-headers-$KVER" >&2
-		mkdir -p "$BUILD/dl"
-		rm -f "$BUILD"/dl/linux-source-6.1_*.deb
-		(cd "$BUILD/dl" && apt-get download -q "linux-source-6.1=$DEB_VERSION" >/dev/null 2>&1) ||
-			die "apt-get download linux-source-6.1=$DEB_VERSION failed; Debian no longer ships the source of linux-headers-$KVER, so run 'apt-get update && make deps' and leave KVER unset."
-		deb=$(ls "$BUILD"/dl/linux-source-6.1_*.deb)
+	local dir=$BUILD/dl/source tarball
+	tarball=$dir/usr/src/linux-source-$BASE_SERIES.tar.xz
+	if [ "$(cat "$dir/.version" 2>/dev/null)" != "$DEB_VERSION" ]; then
+		step "downloading linux-source-$BASE_SERIES $DEB_VERSION" >&2
 		rm -rf "$dir"
-		mkdir -p "$dir"
-		dpkg-deb -x "$deb" "$dir"
-		rm -f "$deb"
+		fetch_debs "$dir" "linux-source-$BASE_SERIES=$DEB_VERSION"
+		[ -f "$tarball" ] || die "linux-source-$BASE_SERIES $DEB_VERSION has no ${tarball#"$dir"/}: the package layout changed, report it."
+		echo "$DEB_VERSION" >"$dir/.version"
 	fi
-	echo "$dir/usr/src/linux-source-6.1.tar.xz"
+	echo "$tarball"
 }
 
 unpack_pristine() {
 	local tarball tmp=$BUILD/linux.unpack
 	tarball=$(source_tarball)
-	step "unpacking Debian linux-source-6.1 $DEB_VERSION into build/linux (one-time, about 1 min)"
+	step "unpacking Debian linux-source-$BASE_SERIES $DEB_VERSION into build/$BASE/linux (one-time, about 1 min)"
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
 	tar -C "$tmp" --strip-components=1 -xf "$tarball" ||
@@ -54,7 +47,7 @@ unpack_pristine() {
 	git -C "$tmp" config core.autocrlf false
 	git -C "$tmp" config gc.auto 0
 	git -C "$tmp" add -A -f .
-	git -C "$tmp" commit -q -m "Debian linux-source-6.1 $DEB_VERSION (pristine base)"
+	git -C "$tmp" commit -q -m "Debian linux-source-$BASE_SERIES $DEB_VERSION (pristine base)"
 	git -C "$tmp" tag pristine
 	echo "$DEB_VERSION" >"$tmp/.git/debian-version"
 	rm -rf "$LINUX"
@@ -74,21 +67,29 @@ dirs=
 for d in $OVERLAY_DIRS; do
 	[ -d "$TOP/$d" ] && dirs="$dirs $d"
 done
-# Our files only (tracked or new, not ignored): "git add <dir>" would also
-# stage the deletion of every base file we do not carry.
+# Our files only (tracked or new, not ignored), each at its place in this
+# base (overlay_path): "git add <dir>" would also stage the deletion of
+# every base file we do not carry.
 # shellcheck disable=SC2086
-(cd "$TOP" && env -u GIT_INDEX_FILE git ls-files -z -co --exclude-standard -- $dirs |
-	xargs -0 -r git --git-dir="$LINUX/.git" --work-tree="$TOP" add -f --)
+(cd "$TOP" && env -u GIT_INDEX_FILE git ls-files -co --exclude-standard -- $dirs) |
+	while read -r f; do
+		mode=100644
+		[ -x "$TOP/$f" ] && mode=100755
+		printf '%s %s\t%s\n' "$mode" \
+			"$(git_linux hash-object -w -- "$TOP/$f")" "$(overlay_path "$f")"
+	done | git_linux update-index --add --index-info
 head=$(git_linux commit-tree "$(git_linux write-tree)" -p pristine \
 	-m "coalesced I/O overlay: files we own (virt/kvm, selftests, docs)")
 
 while read -r patch; do
 	case "$patch" in ''|'#'*) continue ;; esac
-	file=$TOP/patches/$patch
-	[ -f "$file" ] || die "patches/series lists $patch but patches/$patch does not exist; fix patches/series."
+	[ -f "$TOP/patches/$patch" ] || die "patches/series lists $patch but patches/$patch does not exist; fix patches/series."
+	file=$(base_patch "$patch")
+	[ -n "$file" ] || continue	# this base skips it (bases/$BASE.conf)
+	[ -f "$file" ] || die "bases/$BASE.conf replaces $patch with $file, which does not exist; fix BASE_PATCHES_REPLACE."
 	if ! out=$(git_linux apply --cached --whitespace=nowarn "$file" 2>&1); then
 		echo "$out" >&2
-		die "patch patches/$patch does not apply to the base (see the file named above); refresh it against build/linux."
+		die "${file#"$TOP"/} does not apply to BASE=$BASE (git's message above); refresh it against build/$BASE/linux, or skip or replace it for this base in bases/$BASE.conf."
 	fi
 	# The patch's own subject and body become the commit message.
 	subject=$(git mailinfo "$BUILD/patch.msg" /dev/null <"$file" |
@@ -105,4 +106,4 @@ if [ "$(git_linux rev-parse -q --verify HEAD^{tree} || true)" != \
 	git_linux reset -q --hard "$head"
 fi
 git_linux update-ref refs/heads/overlay "$head"
-echo "build/linux: $(git_linux rev-list --count pristine..HEAD) commits on the pristine base"
+echo "build/$BASE/linux: $(git_linux rev-list --count pristine..HEAD) commits on the pristine base"

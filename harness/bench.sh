@@ -3,7 +3,7 @@
 # make bench: run coalesced_io_bench in the VM on our modules and on
 # Debian's stock ones (same binary, same image, same run), then print one
 # table with medians (min..max) over the repetitions and the ratios, and
-# write build/bench/results.csv, summary.csv and bench.png.
+# write build/$BASE/bench/results.csv, summary.csv and bench.png.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
 
@@ -17,10 +17,10 @@ mkdir -p "$OUT"
 echo "modules,case,burst,vcpus,rep,writes,exits,cycles_per_write,ns_per_write" >"$OUT/results.csv"
 for m in ours stock; do
 	step "benchmark on the $m modules (scale $SCALE)"
-	echo "bench 1800 ./x86_64/coalesced_io_bench $SCALE" >"$OUT/plan-$m"
+	echo "bench 1800 ./$(selftest_path x86/coalesced_io_bench) $SCALE" >"$OUT/plan-$m"
 	"$TOP/harness/vm-run.sh" "$m" "$OUT/plan-$m" "$OUT/vm-$m"
 	grep -q '^bench 0 ' "$OUT/vm-$m/results" ||
-		die "the benchmark failed on the $m modules (console: build/bench/vm-$m/console.log)."
+		die "the benchmark failed on the $m modules (console: build/$BASE/bench/vm-$m/console.log)."
 	tr -d '\r' <"$OUT/vm-$m/console.log" | sed -n "s/^@@CSV /$m,/p" >>"$OUT/results.csv"
 done
 
@@ -70,7 +70,7 @@ tail -n +2 "$OUT/summary.csv" | while IFS=, read -r m kase burst vcpus cm cmin c
 	printf '  %-6s %-18s %6s %5s %10s (%6s..%6s) %9s (%5s..%5s) %10.3f\n' \
 		"$m" "$kase" "$burst" "$vcpus" "$cm" "$cmin" "$cmax" "$nm" "$nmin" "$nmax" "$ex"
 done
-echo "CSV: build/bench/results.csv (every repetition), build/bench/summary.csv"
+echo "CSV: build/$BASE/bench/results.csv (every repetition), build/$BASE/bench/summary.csv"
 
 # Plot: cycles per write against the burst between drains, ours and stock.
 for m in ours stock; do
@@ -91,5 +91,5 @@ plot "$OUT/burst-ours.dat" using 1:2:3:4 with yerrorlines title "ours", \
      $a title "exit to userspace (no zone)" with lines dashtype 2, \
      $d title "ioeventfd floor" with lines dashtype 3
 PLOT
-	echo "plot: build/bench/bench.png"
+	echo "plot: build/$BASE/bench/bench.png"
 fi

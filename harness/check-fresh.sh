@@ -69,10 +69,10 @@ done
 rm -rf "$FRESH"
 mkdir -p "$FRESH"
 URI=$(mirror)
-step "debootstrap --variant=minbase bookworm into build/fresh/root ($URI)"
+step "debootstrap --variant=minbase bookworm into build/$BASE/fresh/root ($URI)"
 debootstrap --variant=minbase bookworm "$ROOT" "$URI" >"$FRESH/debootstrap.log" 2>&1 ||
 	{ tail -20 "$FRESH/debootstrap.log" >&2
-	  die "debootstrap failed (its output above, all of it in build/fresh/debootstrap.log); check the network and the mirror $URI."; }
+	  die "debootstrap failed (its output above, all of it in build/$BASE/fresh/debootstrap.log); check the network and the mirror $URI."; }
 
 # apt as the host's: sources (updates and security too) and network settings.
 rm -f "$ROOT/etc/apt/sources.list"
@@ -90,13 +90,13 @@ step "apt-get install git make (nothing else: the README's promise)"
 in_root sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q git make' \
 	>"$FRESH/apt.log" 2>&1 ||
 	{ tail -20 "$FRESH/apt.log" >&2
-	  die "installing git and make in the fresh root failed (output above, all of it in build/fresh/apt.log)."; }
+	  die "installing git and make in the fresh root failed (output above, all of it in build/$BASE/fresh/apt.log)."; }
 
 step "git clone of this repository's HEAD ($(git -C "$TOP" rev-parse --short HEAD)) into the fresh root"
 git clone -q --no-hardlinks "$TOP" "$ROOT$REPO"
 echo "fresh:debootstrap pass minimal bookworm, git and make in $(($(date +%s) - start)) s" >&3
 
-step "make in the fresh root (packages, base tree, modules, VM, demo: about 15 minutes; log build/fresh/make.log)"
+step "make in the fresh root (packages, base tree, modules, VM, demo: about 15 minutes; log build/$BASE/fresh/make.log)"
 rc=0
 in_root sh -c "cd $REPO && make" >"$LOG" 2>&1 || rc=$?
 grep '^==> ' "$LOG" | sed 's/^/    /'
@@ -105,6 +105,6 @@ if [ "$rc" = 0 ] && grep -q '^=> the VM runs OUR kvm.ko' "$LOG"; then
 	echo "fresh:make-on-minimal-debian12 pass the demo came out; $secs s in all" >&3
 else
 	tail -20 "$LOG" | sed 's/^/    | /'
-	echo "fresh:make-on-minimal-debian12 fail make exited $rc after $secs s; see build/fresh/make.log" >&3
+	echo "fresh:make-on-minimal-debian12 fail make exited $rc after $secs s; see build/$BASE/fresh/make.log" >&3
 	exit 1
 fi

@@ -16,16 +16,16 @@ build_id() {
 	readelf -n "$1" | awk '/Build ID/ { print $3 }'
 }
 ours_src=$(build_id "$BUILD/modules/ours/kvm.ko")
-stock_src=$(build_id "$BUILD/vmkernel/lib/modules/$KVER/kernel/arch/x86/kvm/kvm.ko")
+stock_src=$(build_id "$BUILD/initramfs/root/modules/stock/kvm.ko")
 
 cat >"$OUT/plan" <<PLAN
 identity 30 echo "kvm.ko in the VM: build ID \$(od -An -v -tx1 /sys/module/kvm/notes/.note.gnu.build-id | tr -d ' \\n' | tail -c 40), taint '\$(cat /sys/module/kvm/taint)', disable_coalesced_pio parameter: \$([ -e /sys/module/kvm/parameters/disable_coalesced_pio ] && echo present || echo absent)"
-demo 120 ./x86_64/coalesced_io_demo $ITERATIONS
+demo 120 ./$(selftest_path x86/coalesced_io_demo) $ITERATIONS
 PLAN
 VERBOSE=0 "$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" >"$OUT/progress.log" ||
-	{ cat "$OUT/progress.log"; die "the demo VM failed (console: build/demo/console.log); run 'make check' to find the broken part."; }
+	{ cat "$OUT/progress.log"; die "the demo VM failed (console: build/$BASE/demo/console.log); run 'make check' to find the broken part."; }
 grep -q '^demo 0 ' "$OUT/results" ||
-	{ cat "$OUT/progress.log"; tail -n 20 "$OUT/console.log"; die "the demo did not finish (console: build/demo/console.log)."; }
+	{ cat "$OUT/progress.log"; tail -n 20 "$OUT/console.log"; die "the demo did not finish (console: build/$BASE/demo/console.log)."; }
 
 echo
 echo "Built for Debian $DEB_VERSION ($KVER): kvm.ko build ID $ours_src (ours), $stock_src (stock)"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Install the Debian packages the build and the test VM need.
+# Install the Debian packages the build and the test VM need (tools only:
+# the kernel packages of the base are fetched into build/<base>, not installed).
 source "$(dirname "$0")/lib.sh"
 
 TOOLS="gcc make git xz-utils qemu-system-x86 busybox-static cpio kmod bc
@@ -15,14 +16,13 @@ apt_update() {
 	updated=1
 }
 
-if [ -z "${KVER:-}" ] && ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+if ! apt-cache show busybox-static >/dev/null 2>&1; then
 	[ "$(id -u)" = 0 ] || die "apt has no package lists; run 'apt-get update' as root, then 'make' again."
 	apt_update
 fi
-resolve_kver
 
 missing=
-for pkg in $TOOLS "linux-headers-$KVER"; do
+for pkg in $TOOLS; do
 	[ -n "$(installed_version "$pkg")" ] || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
@@ -34,7 +34,9 @@ if [ -n "$missing" ]; then
 	apt_update
 	step "apt-get install$missing"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null ||
-		die "apt-get install$missing failed; KVER=$KVER may have no headers in Debian, so leave KVER unset or pick one that 'apt-cache search linux-headers-6.1' lists."
+		die "apt-get install$missing failed (apt's output above); check the network and the host's apt sources."
 fi
+# The base's kernel packages come from private lists, never installed.
+resolve_kver
 check_versions
-echo "deps ok: KVER=$KVER, Debian linux $DEB_VERSION"
+echo "deps ok: BASE=$BASE ($BASE_DESC), KVER=$KVER, Debian linux $DEB_VERSION"

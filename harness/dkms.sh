@@ -14,7 +14,7 @@ VERSION=1.0.$(git -C "$TOP" rev-list --count HEAD 2>/dev/null || echo 0)
 PKG=$BUILD/dkms/$NAME-$VERSION
 
 package() {
-	step "DKMS tree: build/dkms/$NAME-$VERSION (kvm sources of Debian linux $DEB_VERSION)"
+	step "DKMS tree: build/$BASE/dkms/$NAME-$VERSION (kvm sources of Debian linux $DEB_VERSION)"
 	rm -rf "$BUILD/dkms"
 	mkdir -p "$BUILD/dkms"
 	STAGE_ONLY=1 KVM_MOD_DIR=$PKG "$TOP/harness/modules.sh"
@@ -37,11 +37,11 @@ dkms_test() {
 	mkdir -p "$trees/dkms" "$trees/src" "$trees/install"
 	local dk=(dkms --dkmstree "$trees/dkms" --sourcetree "$trees/src"
 		  --installtree "$trees/install")
-	step "dkms add + dkms build -k $KVER (private trees in build/dkms/trees, log build/dkms/test.log)" >&2
+	step "dkms add + dkms build -k $KVER (private trees in build/$BASE/dkms/trees, log build/$BASE/dkms/test.log)" >&2
 	rc=0
 	{ "${dk[@]}" add "$PKG" && "${dk[@]}" build -m "$NAME" -v "$VERSION" -k "$KVER"; } \
 		>"$log" 2>&1 || rc=$?
-	result build "$rc" "dkms build failed; see build/dkms/test.log"
+	result build "$rc" "dkms build failed; see build/$BASE/dkms/test.log"
 	[ "$rc" = 0 ] || return 0
 	ko=$trees/dkms/$NAME/$VERSION/$KVER/x86_64/module
 	rc=0
@@ -58,7 +58,7 @@ dkms_test() {
 	result is-ours "$rc" "the DKMS kvm.ko has no disable_coalesced_pio parameter"
 	rc=0
 	"${dk[@]}" remove -m "$NAME" -v "$VERSION" --all >>"$log" 2>&1 || rc=$?
-	result remove "$rc" "dkms remove failed; see build/dkms/test.log"
+	result remove "$rc" "dkms remove failed; see build/$BASE/dkms/test.log"
 }
 
 case "${1:-}" in

@@ -24,8 +24,14 @@ cp "$TOP/harness/kernel-reports" "$ROOT/bin/"
 chmod +x "$ROOT/init" "$ROOT/bin/kernel-reports"
 for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-intel.ko \
 	 virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko; do
-	[ -f "$STOCK/$m" ] || die "$STOCK/$m is missing, so the VM kernel's unpacked package is incomplete; remove build/vmkernel and run 'make' to unpack it again."
-	cp "$STOCK/$m" "$ROOT/modules/stock/"
+	# Debian compresses modules since 6.3 (.ko.xz): unpack them here.
+	if [ -f "$STOCK/$m" ]; then
+		cp "$STOCK/$m" "$ROOT/modules/stock/"
+	elif [ -f "$STOCK/$m.xz" ]; then
+		xz -dc "$STOCK/$m.xz" >"$ROOT/modules/stock/$(basename "$m")"
+	else
+		die "$STOCK/$m is missing, so the VM kernel's unpacked package is incomplete; remove build/$BASE/vmkernel and run 'make' to unpack it again."
+	fi
 done
 cp "$BUILD"/modules/ours/*.ko "$ROOT/modules/ours/"
 gcc -O2 -static -Wall -o "$ROOT/bin/kvm-anchor" "$TOP/harness/kvm-anchor.c" ||
@@ -36,4 +42,4 @@ gcc -O2 -static -Wall -o "$ROOT/bin/kvm-anchor" "$TOP/harness/kvm-anchor.c" ||
 find "$ROOT/tests" -type f -print0 | xargs -0 strip --strip-debug
 (cd "$ROOT" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) \
 	>"$BUILD/initramfs/base.cpio.gz"
-echo "initramfs: build/initramfs/base.cpio.gz ($(du -h "$BUILD/initramfs/base.cpio.gz" | cut -f1))"
+echo "initramfs: build/$BASE/initramfs/base.cpio.gz ($(du -h "$BUILD/initramfs/base.cpio.gz" | cut -f1))"

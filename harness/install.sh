@@ -48,11 +48,11 @@ depmod_and_show() {
 if [ "$ACTION" = install ]; then
 	for m in $MODS; do
 		[ -f "$BUILD/modules/ours/$m.ko" ] ||
-			die "build/modules/ours/$m.ko is missing; run 'make modules KVER=$REL' first."
+			die "build/$BASE/modules/ours/$m.ko is missing; run 'make modules KVER=$REL' first."
 	done
 	vermagic=$(modinfo -F vermagic "$BUILD/modules/ours/kvm.ko")
 	[ "${vermagic%% *}" = "$REL" ] ||
-		die "build/modules/ours was built for ${vermagic%% *}, not $REL; run 'make modules KVER=$REL' first."
+		die "build/$BASE/modules/ours was built for ${vermagic%% *}, not $REL; run 'make modules KVER=$REL' first."
 	step "installing our kvm modules into $OURS"
 	mkdir -p "$OURS"
 	for m in $MODS; do

@@ -3,7 +3,6 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$TOP/build}
 
 # die MESSAGE: stop with one sentence that names the problem and the fix.
 die() {
@@ -47,28 +46,167 @@ installed_version() {
 		awk '$3 == "installed" { print $4 }'
 }
 
-# resolve_kver: set KVER (from the environment, else what linux-image-amd64
-# depends on) and check that it names a Debian 6.1 amd64 kernel.
-resolve_kver() {
-	if [ -z "${KVER:-}" ]; then
-		KVER=$(apt-cache depends linux-image-amd64 2>/dev/null |
-			awk '/Depends: linux-image-[0-9]/ {
-				sub("linux-image-", "", $2); print $2; exit }')
-		[ -n "$KVER" ] ||
-			die "cannot tell which kernel linux-image-amd64 depends on; run 'apt-get update' as root (or 'make deps')."
+# --- the base: which kernel we build for (bases/$BASE.conf) -------------
+BASE=${BASE:-6.1}
+known_bases() {
+	(cd "$TOP/bases" && ls -- *.conf | sed 's/\.conf$//' | sort -V | tr '\n' ' ')
+}
+[ -f "$TOP/bases/$BASE.conf" ] ||
+	die "unknown BASE=$BASE; the known bases are: $(known_bases)(one bases/<name>.conf each)."
+# shellcheck source=../bases/6.1.conf
+source "$TOP/bases/$BASE.conf"
+# Everything a base builds lives in build/<base>: bases never share state.
+BUILD=${BUILD:-$TOP/build/$BASE}
+APT_DIR=$BUILD/apt
+export BASE BUILD
+
+# debian_mirror: the host's Debian mirror (its first URI that is not the
+# security archive), for suites the host does not list itself.
+debian_mirror() {
+	local uri
+	uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }')
+	[ -n "$uri" ] || uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++)
+			if ($i ~ /:\/\//) { print $i; exit } }')
+	echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# apt_base apt-get|apt-cache ARGS...: apt with the base's private lists in
+# build/<base>/apt; the host's apt configuration is never touched.
+apt_base() {
+	local cmd=$1
+	shift
+	"$cmd" -o Dir::Etc::SourceList="$APT_DIR/sources.list" \
+		-o Dir::Etc::SourceParts="$APT_DIR/sources.list.d" \
+		-o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
+		-o APT::Sandbox::User=root "$@"
+}
+
+# apt_setup: write the base's private sources and fetch its package lists
+# when they are missing or older than a day (Debian replaces point releases).
+apt_setup() {
+	local suite mirror stamp=$APT_DIR/lists/.updated
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" \
+		"$APT_DIR/sources.list.d"
+	: >"$APT_DIR/sources.list.new"
+	if [ "$BASE_SUITES" = host ]; then
+		[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$APT_DIR/sources.list.new"
+		rm -f "$APT_DIR"/sources.list.d/*
+		cp /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
+			"$APT_DIR/sources.list.d/" 2>/dev/null || true
+	else
+		mirror=$(debian_mirror)
+		for suite in $BASE_SUITES; do
+			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
+		done >"$APT_DIR/sources.list.new"
 	fi
-	[[ $KVER =~ ^6\.1\.0-[0-9]+-amd64$ ]] ||
-		die "KVER=$KVER is not a Debian 12 6.1 amd64 kernel (like 6.1.0-56-amd64); pass such a KVER or leave KVER unset."
+	if ! cmp -s "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"; then
+		mv "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"
+		rm -f "$stamp"
+	fi
+	rm -f "$APT_DIR/sources.list.new"
+	[ -n "$(find "$stamp" -mmin -1440 2>/dev/null)" ] && return 0
+	step "apt-get update of BASE=$BASE's private package lists ($BASE_SUITES) in $APT_DIR" >&2
+	apt_base apt-get update -q >"$APT_DIR/update.log" 2>&1 ||
+		{ tail -5 "$APT_DIR/update.log" >&2
+		  die "apt-get update of the $BASE_SUITES lists failed (output above); check the network and the host's apt mirror."; }
+	touch "$stamp"
+}
+
+# apt_candidate PACKAGE: the version apt would fetch from the base's lists.
+apt_candidate() {
+	apt_base apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" { print $2 }'
+}
+
+# fetch_debs DEST PACKAGE=VERSION...: apt-get download each package into
+# build/<base>/dl and unpack it into DEST (nothing is installed).
+fetch_debs() {
+	local dest=$1 p deb
+	shift
+	mkdir -p "$BUILD/dl" "$dest"
+	for p in "$@"; do
+		rm -f "$BUILD/dl/${p%%=*}"_*.deb
+		(cd "$BUILD/dl" && apt_base apt-get download -q "$p" >"$BUILD/dl/download.log" 2>&1) ||
+			die "$(missing_package_hint "$p")"
+		deb=$(ls "$BUILD/dl/${p%%=*}"_*.deb)
+		step "unpacking $(basename "$deb")" >&2
+		dpkg-deb -x "$deb" "$dest"
+		rm -f "$deb"
+	done
+}
+
+# missing_package_hint PACKAGE=VERSION: what to do when the archive lost it.
+missing_package_hint() {
+	echo "Debian's archive ($BASE_SUITES) no longer has ${1%%=*} at version ${1#*=} (Debian replaces point releases); leave KVER unset so that BASE=$BASE takes the current one ($(apt_base apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { sub("linux-image-", "", $2); print $2; exit }')), or remove $APT_DIR to refresh the lists."
+}
+
+# resolve_kver: set KVER (from the environment, else the base's newest) and
+# check that it belongs to the base.
+resolve_kver() {
+	apt_setup
+	if [ -z "${KVER:-}" ]; then
+		if [ "$BASE_KERNEL" = built ]; then
+			KVER=$(apt_candidate "linux-source-$BASE_SERIES")
+			KVER=${KVER%%-*}-coalesced
+		else
+			KVER=$(apt_base apt-cache depends linux-image-amd64 2>/dev/null |
+				awk '/Depends: linux-image-[0-9]/ {
+					sub("linux-image-", "", $2); print $2; exit }')
+		fi
+		[[ -n $KVER && $KVER != -coalesced ]] ||
+			die "BASE=$BASE's lists ($BASE_SUITES) name no linux-image-amd64 or linux-source-$BASE_SERIES; remove $APT_DIR and run 'make' again to refetch them."
+	fi
+	[[ $KVER =~ $BASE_KVER_RE ]] ||
+		die "KVER=$KVER is not a kernel of BASE=$BASE ($BASE_DESC, like $BASE_KVER_EXAMPLE); pass such a KVER, leave KVER unset, or pick the BASE of that kernel (known: $(known_bases))."
 	export KVER
 }
 
-# The Debian version (e.g. 6.1.192-2) the whole build uses: the one of
-# linux-headers-$KVER. The source tarball and the VM kernel are fetched at
-# exactly that version, so a newer linux-source-6.1 on the host is harmless.
+# check_versions: DEB_VERSION, the Debian version (e.g. 6.1.192-2) the whole
+# build uses: that of linux-headers-$KVER (of linux-source for a kernel we
+# build). Source, headers and VM kernel are all fetched at exactly it.
 check_versions() {
-	local hdr
-	hdr=$(installed_version "linux-headers-$KVER")
-	[ -n "$hdr" ] || die "linux-headers-$KVER is not installed; run 'make deps' as root."
-	DEB_VERSION=$hdr
+	local pkg=linux-headers-$KVER
+	[ "$BASE_KERNEL" = built ] && pkg=linux-source-$BASE_SERIES
+	DEB_VERSION=$(apt_candidate "$pkg")
+	[ -n "$DEB_VERSION" ] || die "$(missing_package_hint "$pkg=")"
 	export DEB_VERSION
+}
+
+# headers_dir: the kernel build tree modules are built against (Debian's
+# headers unpacked into build/<base>/pkgs, or the kernel built here).
+headers_dir() {
+	if [ "$BASE_KERNEL" = built ]; then
+		echo "$BUILD/vmkernel/obj"
+	else
+		echo "$BUILD/pkgs/usr/src/linux-headers-$KVER"
+	fi
+}
+
+# base_patch ENTRY: the patch file this base applies for the patches/series
+# entry ENTRY: patches/ENTRY, its replacement from bases/, or nothing.
+base_patch() {
+	local nr=${1%%-*} r
+	for r in $BASE_PATCHES_SKIP; do
+		[ "$r" = "$nr" ] && return 0
+	done
+	for r in $BASE_PATCHES_REPLACE; do
+		[ "${r%%=*}" = "$nr" ] && { echo "$TOP/bases/${r#*=}"; return 0; }
+	done
+	echo "$TOP/patches/$1"
+}
+
+# overlay_path PATH: where a file we own goes in this base's tree (our x86
+# selftests are under x86/, as since 6.14; older bases call it x86_64/).
+overlay_path() {
+	case $1 in
+	tools/testing/selftests/kvm/x86/* | tools/testing/selftests/kvm/include/x86/*)
+		echo "${1/\/x86\//\/$BASE_SELFTEST_ARCH\/}" ;;
+	*)	echo "$1" ;;
+	esac
+}
+
+# selftest_path NAME: a selftest path of ours (x86/...) as this base calls it.
+selftest_path() {
+	overlay_path "tools/testing/selftests/kvm/$1" | sed 's|^tools/testing/selftests/kvm/||'
 }

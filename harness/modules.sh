@@ -12,8 +12,8 @@ LINUX=${LINUX_TREE:-$BUILD/linux}
 # lint.sh builds in a directory of its own so that C=2 W=1 do not force a
 # full rebuild of the modules we test.
 MOD=${KVM_MOD_DIR:-$BUILD/kvm-mod}
-HDRS=/usr/src/linux-headers-$KVER
-[ -d "$HDRS" ] || die "$HDRS is missing; run 'make deps' as root."
+HDRS=$(headers_dir)
+[ -f "$HDRS/Makefile" ] || die "$HDRS is missing; run 'make' (or 'make headers'), which fetches it."
 
 # Every override dir exists, empty or not: W=1 warns of missing ones.
 mkdir -p "$MOD/arch/x86" "$MOD/virt" "$MOD/include/trace" \
@@ -51,12 +51,20 @@ sed -e 's|\$(srctree)/arch/x86/kvm|$(src)|' \
     -e 's|include \$(srctree)/virt/kvm/Makefile.kvm|include $(src)/../../../virt/kvm/Makefile.kvm|' \
     "$LINUX/arch/x86/kvm/Makefile" >"$MOD/arch/x86/kvm/Kbuild.new"
 echo 'ccflags-y += -I$(src)/../../../include/trace' >>"$MOD/arch/x86/kvm/Kbuild.new"
+# What an older base lacks (bases/compat), for the engine's object only.
+rm -rf "$MOD/compat"
+if [ -n "${BASE_COMPAT:-}" ]; then
+	mkdir -p "$MOD/compat"
+	cp -p "$TOP/bases/$BASE_COMPAT" "$MOD/compat/"
+	echo "CFLAGS_\$(KVM)/coalesced_mmio.o += -include \$(src)/../../../compat/$(basename "$BASE_COMPAT")" \
+		>>"$MOD/arch/x86/kvm/Kbuild.new"
+fi
 replace_if_changed "$MOD/arch/x86/kvm/Kbuild"
 
 # The tree's own Makefile: "make KVER=<release>" builds it anywhere (DKMS).
 cat >"$MOD/Makefile.new" <<'MAKEFILE'
 # SPDX-License-Identifier: GPL-2.0
-# KVM with our coalesced I/O, out of tree, for a Debian 12 6.1 kernel.
+# KVM with our coalesced I/O, out of tree, for the kernel it was made for.
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 HERE := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -80,4 +88,4 @@ mkdir -p "$BUILD/modules/ours"
 for m in kvm kvm-amd kvm-intel; do
 	cp -p "$MOD/arch/x86/kvm/$m.ko" "$BUILD/modules/ours/"
 done
-echo "modules: build/modules/ours/{kvm,kvm-amd,kvm-intel}.ko ($(modinfo -F vermagic "$BUILD/modules/ours/kvm.ko"))"
+echo "modules: build/$BASE/modules/ours/{kvm,kvm-amd,kvm-intel}.ko ($(modinfo -F vermagic "$BUILD/modules/ours/kvm.ko"))"

@@ -9,7 +9,7 @@ OUT=$BUILD/selftests
 HDR=$BUILD/usr
 mkdir -p "$OUT/tools" "$BUILD/linux-obj"
 
-step "installing uapi headers from build/linux"
+step "installing uapi headers from build/$BASE/linux"
 install_uapi_headers "$LINUX" "$BUILD/linux-obj" "$HDR"
 
 tests=$("$TOP/harness/testlist.sh" selftests)
@@ -23,15 +23,18 @@ step "building $(echo "$tests" | wc -w) selftests"
 for t in $tests; do
 	[ "$HDR/include/linux/kvm.h" -nt "$OUT/$t" ] && rm -f "$OUT/$t"
 done
-# The 6.1 library warns a lot about its own headers: keep that in a log
+# Old selftest libraries warn a lot about their own headers: keep that in a log
 # and show it only when the build fails.
 log=$BUILD/selftests.log
+compat=
+[ -n "${BASE_SELFTEST_COMPAT:-}" ] && compat=$TOP/bases/$BASE_SELFTEST_COMPAT
 # shellcheck disable=SC2086
 make -s -C "$LINUX/tools/testing/selftests/kvm" -j"$(nproc)" \
 	LINUX_HDR_PATH="$HDR/include/" EXTRA_CFLAGS=-static OUTPUT="$OUT" \
+	COALESCED_SELFTEST_COMPAT="$compat" \
 	$targets >"$log" 2>&1 ||
 	{ grep -B2 -A6 -e 'error' "$log" | tail -60 >&2;
-	  die "a selftest failed to build (compiler output above); fix it in tools/testing/selftests/kvm (full log: build/selftests.log)."; }
+	  die "a selftest failed to build (compiler output above); fix it in tools/testing/selftests/kvm (full log: build/$BASE/selftests.log)."; }
 
 step "building tools/kvm/coalesced_io's probe"
 make -s -C "$LINUX/tools/kvm/coalesced_io" OUTPUT="$OUT/tools" \

@@ -6,7 +6,7 @@
 #   --strict every patch, then build the modules (and our selftests,
 #   where they change) after every patch.
 # series.sh check: git am build/series onto the pristine base and check
-#   that the result is build/linux, byte for byte. Prints
+#   that the result is build/$BASE/linux, byte for byte. Prints
 #   "series:<check> pass|fail [reason]" lines for check.sh.
 source "$(dirname "$0")/lib.sh"
 # checkpatch's spdxcheck.py needs Debian's python3 (python3-ply, python3-git).
@@ -20,7 +20,7 @@ OUT=$BUILD/series
 CONF=$TOP/harness/series/series.conf
 export GIT_AUTHOR_NAME="Coalesced IO Team" GIT_AUTHOR_EMAIL="kvm-coalesced@example.org"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
-[ -d "$LINUX/.git" ] || die "build/linux is missing; run 'make base' first."
+[ -d "$LINUX/.git" ] || die "build/$BASE/linux is missing; run 'make base' first."
 
 tree_git() {
 	git -C "$TREE" "$@"
@@ -38,45 +38,50 @@ fresh_tree() {
 	git -C "$LINUX" worktree remove --force "$TREE" >/dev/null 2>&1 || rm -rf "$TREE"
 	git -C "$LINUX" worktree prune
 	git -C "$LINUX" worktree add -q --detach "$TREE" pristine ||
-		die "cannot add a worktree of build/linux at $TREE (git's message above); remove $TREE and run 'git -C build/linux worktree prune'."
+		die "cannot add a worktree of build/$BASE/linux at $TREE (git's message above); remove $TREE and run 'git -C build/$BASE/linux worktree prune'."
 }
 
 # commit_files MSG ITEM...: one commit of overlay files and folded patches.
 commit_files() {
-	local msg=$TOP/harness/series/$1 item
+	local msg=$TOP/harness/series/$1 item p t
 	shift
 	[ -f "$msg" ] || die "harness/series/series.conf names $msg, which does not exist; add it."
 	for item in "$@"; do
 		if [[ $item == +* ]]; then
-			tree_git apply --index "$TOP/patches/${item#+}" ||
-				die "patches/${item#+} does not apply in series step '$msg'; reorder harness/series/series.conf."
+			p=$(base_patch "${item#+}")
+			[ -n "$p" ] || continue	# this base skips it
+			tree_git apply --index "$p" ||
+				die "${p#"$TOP"/} does not apply in series step '$msg'; reorder harness/series/series.conf."
 			continue
 		fi
 		(cd "$TOP" && git ls-files -co --exclude-standard -- "$item") | while read -r f; do
-			mkdir -p "$TREE/$(dirname "$f")"
-			cp -p "$TOP/$f" "$TREE/$f"
-			tree_git add -f -- "$f"
+			t=$(overlay_path "$f")
+			mkdir -p "$TREE/$(dirname "$t")"
+			cp -p "$TOP/$f" "$TREE/$t"
+			tree_git add -f -- "$t"
 		done
 	done
 	tree_git commit -q -F "$msg"
 }
 
 make_series() {
-	local kind a rest
-	step "committing the series in build/series-tree"
+	local kind a rest p
+	step "committing the series in build/$BASE/series-tree"
 	fresh_tree
 	while read -r kind a rest; do
 		case "$kind" in
 		''|'#'*) continue ;;
-		patch) tree_git am -q "$TOP/patches/$a" ||
-			die "patches/$a does not apply at its place in harness/series/series.conf; reorder it or refresh the patch." ;;
+		patch) p=$(base_patch "$a")
+			[ -n "$p" ] || continue	# this base skips it
+			tree_git am -q "$p" ||
+				die "${p#"$TOP"/} does not apply at its place in harness/series/series.conf; reorder it or refresh the patch." ;;
 		files) # shellcheck disable=SC2086
 			commit_files "$a" $rest ;;
 		*) die "harness/series/series.conf: unknown kind '$kind'; use 'patch' or 'files'." ;;
 		esac
 	done <"$CONF"
 	[ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse HEAD^{tree})" ] ||
-		die "the series does not add up to build/linux (a file we own is in no step, or patches/series and series.conf disagree); fix harness/series/series.conf."
+		die "the series does not add up to build/$BASE/linux (a file we own is in no step, or patches/series and series.conf disagree); fix harness/series/series.conf."
 
 	rm -rf "$OUT"
 	tree_git format-patch -q --cover-letter --thread -o "$OUT" pristine..HEAD
@@ -91,7 +96,7 @@ make_series() {
 		}
 		{ print }' "$cover" >"$cover.new"
 	mv "$cover.new" "$cover"
-	echo "series: $(ls "$OUT" | wc -l) files in build/series:"
+	echo "series: $(ls "$OUT" | wc -l) files in build/$BASE/series:"
 	grep -h '^Subject:' "$OUT"/*.patch | sed 's/^Subject: /  /'
 }
 
@@ -130,7 +135,7 @@ checkpatch_series() {
 			echo "  $(basename "$p"): clean"
 		fi
 	done
-	[ "$bad" = 0 ] || die "checkpatch found problems in build/series (above); fix them in the overlay or patches/."
+	[ "$bad" = 0 ] || die "checkpatch found problems in build/$BASE/series (above); fix them in the overlay or patches/."
 }
 
 build_each() {
@@ -148,7 +153,7 @@ build_each() {
 			  die "the modules do not build after '$(tree_git log -1 --format=%s)'; every patch must build on its own."; }
 		tree_git diff --quiet "$c^" "$c" -- tools include/uapi && continue
 		targets=
-		for t in $(cd "$TREE/tools/testing/selftests/kvm" && ls x86_64/coalesced_io_*.c 2>/dev/null); do
+		for t in $(cd "$TREE/tools/testing/selftests/kvm" && ls "$BASE_SELFTEST_ARCH"/coalesced_*.c 2>/dev/null); do
 			targets="$targets $BUILD/series-build/selftests/${t%.c}"
 		done
 		[ -n "$targets" ] || continue
@@ -175,7 +180,7 @@ check_series() {
 	mapfile -t patches < <(ls "$OUT"/0*.patch | grep -v '/0000-cover-letter\.patch$')
 	tree_git am -q "${patches[@]}" >"$BUILD/series-am.log" 2>&1 || rc=$?
 	if [ "$rc" != 0 ]; then
-		echo "series:git-am-applies fail git am stopped; see build/series-am.log"
+		echo "series:git-am-applies fail git am stopped; see build/$BASE/series-am.log"
 		tree_git am --abort >/dev/null 2>&1 || true
 		return 0
 	fi
@@ -183,7 +188,7 @@ check_series() {
 	if [ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse HEAD^{tree})" ]; then
 		echo "series:result-is-build-linux pass"
 	else
-		echo "series:result-is-build-linux fail the applied series differs from build/linux: run 'make series' again"
+		echo "series:result-is-build-linux fail the applied series differs from build/$BASE/linux: run 'make series' again"
 	fi
 }
 

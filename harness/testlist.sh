@@ -1,17 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # testlist.sh selftests: every selftest binary to build (tests and demo).
-# testlist.sh plan: the VM plan ("<name> <timeout> <command>") for the
-# tests in tests.conf, only those matching $TESTS (names or globs) if set,
-# timeouts multiplied by $TIMEOUT_SCALE (a debug kernel is slower).
+# testlist.sh plan: the VM plan ("<name> <timeout> <command>") for our
+# tests (tests.conf) and the base's regression set (bases/<base>.tests),
+# only those matching $TESTS (names or globs) if set, timeouts multiplied
+# by $TIMEOUT_SCALE (a debug kernel is slower).
 source "$(dirname "$0")/lib.sh"
 
-CONF=$TOP/harness/tests.conf
-EXTRA_PROGS="x86_64/coalesced_io_demo"
+EXTRA_PROGS="x86/coalesced_io_demo"
 
-# "<name> <timeout> [args...]" for each test of tests.conf.
+# "<name> <timeout> [args...]" for each test, x86/ named as in the base.
 tests() {
-	awk '!/^#/ && NF >= 2' "$CONF"
+	local name rest
+	awk '!/^#/ && NF >= 2' "$TOP/harness/tests.conf" "$TOP/bases/$BASE.tests" |
+		while read -r name rest; do
+			echo "$(selftest_path "$name") $rest"
+		done
 }
 
 selected() {
@@ -28,10 +32,12 @@ case "${1:-}" in
 selftests)
 	# tools/... are built from tools/kvm by selftests.sh, not by kselftest.
 	tests | awk '$1 !~ /^tools\// { print $1 }'
-	echo "$EXTRA_PROGS" | tr ' ' '\n' ;;
+	for p in $EXTRA_PROGS; do
+		selftest_path "$p"
+	done ;;
 plan)
 	scale=${TIMEOUT_SCALE:-1} env=
-	# Tests with limits of their own (coalesced_io_test) scale them too.
+	# Tests with limits of their own (coalesced_pio_test) scale them too.
 	[ "$scale" = 1 ] || env="TIMEOUT_SCALE=$scale "
 	tests | while read -r name limit args; do
 		if selected "$name"; then
