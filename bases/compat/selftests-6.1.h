@@ -1,28 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * What our selftests, written for the newest base's selftest library, need
- * from 6.1's.  BASE=6.1 force-includes it into our tests' objects only
- * (BASE_SELFTEST_COMPAT in bases/6.1.conf, used by
- * bases/pre-6.14-selftests-makefile.patch); never part of the upstream
- * series.
+ * What our selftests, written for 7.2's selftest library, need from 6.1's
+ * beyond what 6.12's lacks too (selftests-6.12.h).  BASE=6.1 force-includes
+ * it into our tests' objects only; never part of the upstream series.
  */
 #ifndef COALESCED_SELFTESTS_COMPAT_H
 #define COALESCED_SELFTESTS_COMPAT_H
 
-/* Included first: the test's own _GNU_SOURCE (mremap()) would come late. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-
-#include "kvm_util.h"
-#include "processor.h"
-#include "ucall_common.h"
+#include "selftests-6.12.h"
 
 /*
- * GUEST_FAIL(fmt, ...) came with guest printf (6.7); 6.1 asserts with up
- * to four numbers and no format.  Our one user passes four.
+ * GUEST_FAIL(fmt, ...) came with guest printf (6.7); 6.1 reports up to four
+ * numbers with a fixed string, here the format.  Our one user passes four.
  */
-#define GUEST_FAIL(fmt, a1, a2, a3, a4) GUEST_ASSERT_4(false, a1, a2, a3, a4)
+#define GUEST_FAIL(fmt, args...) __GUEST_ASSERT(false, fmt, 4, args)
 
 /*
  * Since 6.9 every VM has an IDT and every vCPU uses it; 6.1 sets them up
@@ -41,6 +32,7 @@ static inline void compat_vm_install_exception_handler(struct kvm_vm *vm, int ve
 	}
 	vm_install_exception_handler(vm, vector, handler);
 }
+
 #define vm_install_exception_handler compat_vm_install_exception_handler
 
 #endif /* COALESCED_SELFTESTS_COMPAT_H */

@@ -25,7 +25,7 @@
 #include "processor.h"
 #include "coalesced_ring.h"
 #include "coalesced_guest.h"
-#include "coalesced_cases.h"
+#include "kselftest_harness.h"
 
 #define PORT_A		0xcf8	/* 4-byte zones */
 #define PORT_B		0xcfc
@@ -43,21 +43,21 @@
  * targets.  Set by the host while the guest is parked at GUEST_SYNC.
  */
 struct target {
-	uint64_t addr;
+	u64 addr;
 	bool pio;
 };
 
 #define MAX_TARGETS 8
 
 static struct {
-	uint32_t count;
-	uint32_t nr_targets;
+	u32 count;
+	u32 nr_targets;
 	struct target target[MAX_TARGETS];
 } burst;
 
 static void burst_guest(void)
 {
-	uint32_t i;
+	u32 i;
 
 	for (;;) {
 		GUEST_SYNC(0);
@@ -76,18 +76,18 @@ static void burst_guest(void)
 
 /* A write as userspace saw it: from a ring, or from an exit. */
 struct seen {
-	uint64_t addr;
-	uint32_t data;
+	u64 addr;
+	u32 data;
 	bool pio;
 };
 
 struct seen_list {
 	struct seen *v;
-	uint32_t n;
-	uint32_t cap;
+	u32 n;
+	u32 cap;
 };
 
-static void seen_push(struct seen_list *l, uint64_t addr, uint32_t data, bool pio)
+static void seen_push(struct seen_list *l, u64 addr, u32 data, bool pio)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 4096;
@@ -99,7 +99,7 @@ static void seen_push(struct seen_list *l, uint64_t addr, uint32_t data, bool pi
 
 static void seen_entry(const struct kvm_coalesced_mmio *e, void *arg)
 {
-	uint32_t data = 0;
+	u32 data = 0;
 
 	TEST_ASSERT(e->len == 4, "entry for 0x%llx has length %u, want 4",
 		    e->phys_addr, e->len);
@@ -122,7 +122,7 @@ struct ctx {
 static void run_to_sync(struct ctx *c)
 {
 	struct kvm_run *run = c->vcpu->run;
-	uint32_t data = 0;
+	u32 data = 0;
 
 	while (!run_until_sync_or_exit(c->vcpu)) {
 		if (run->exit_reason == KVM_EXIT_IO &&
@@ -162,10 +162,10 @@ static void ctx_free(struct ctx *c)
 }
 
 /* Make @count writes over @targets and run the guest until it is done. */
-static void run_burst(struct ctx *c, uint32_t count,
-		      const struct target *targets, uint32_t nr_targets)
+static void run_burst(struct ctx *c, u32 count,
+		      const struct target *targets, u32 nr_targets)
 {
-	typeof(burst) *b = addr_gva2hva(c->vm, (vm_vaddr_t)&burst);
+	typeof(burst) *b = addr_gva2hva(c->vm, (gva_t)&burst);
 
 	TEST_ASSERT(nr_targets && nr_targets <= MAX_TARGETS, "bad target list");
 	b->count = count;
@@ -174,8 +174,8 @@ static void run_burst(struct ctx *c, uint32_t count,
 	run_to_sync(c);
 }
 
-static struct coalesced_buffer buffer_new_wake(struct ctx *c, uint32_t pages,
-					       uint32_t wake_entries)
+static struct coalesced_buffer buffer_new_wake(struct ctx *c, u32 pages,
+					       u32 wake_entries)
 {
 	struct coalesced_buffer buf;
 
@@ -185,20 +185,20 @@ static struct coalesced_buffer buffer_new_wake(struct ctx *c, uint32_t pages,
 	return buf;
 }
 
-static struct coalesced_buffer buffer_new(struct ctx *c, uint32_t pages)
+static struct coalesced_buffer buffer_new(struct ctx *c, u32 pages)
 {
 	return buffer_new_wake(c, pages, 0);
 }
 
 static int zone2(struct ctx *c, const struct coalesced_buffer *buf,
-		 unsigned long nr, uint64_t addr, uint32_t size, uint32_t flags)
+		 unsigned long nr, u64 addr, u32 size, u32 flags)
 {
 	return coalesced_buffer_zone(buf, c->vm->fd, nr, addr, size, flags) ?
 	       -errno : 0;
 }
 
 static void bind_ok(struct ctx *c, const struct coalesced_buffer *buf,
-		    uint64_t addr, uint32_t size, uint32_t flags)
+		    u64 addr, u32 size, u32 flags)
 {
 	int r = zone2(c, buf, KVM_REGISTER_COALESCED_MMIO2, addr, size, flags);
 
@@ -206,8 +206,8 @@ static void bind_ok(struct ctx *c, const struct coalesced_buffer *buf,
 		    addr, size, flags, buf->fd, strerror(-r));
 }
 
-static void legacy_zone_ok(struct ctx *c, uint64_t addr, uint32_t size,
-			   uint32_t flags)
+static void legacy_zone_ok(struct ctx *c, u64 addr, u32 size,
+			   u32 flags)
 {
 	struct kvm_coalesced_mmio_zone zone = {
 		.addr = addr, .size = size, .pio = flags,
@@ -221,10 +221,10 @@ static void legacy_zone_ok(struct ctx *c, uint64_t addr, uint32_t size,
  * @first, @first + @step, ... of a burst, all to @addr.
  */
 static void expect_writes(const char *what, const struct seen_list *l,
-			  uint32_t from, uint32_t n, uint64_t addr,
-			  uint32_t first, uint32_t step)
+			  u32 from, u32 n, u64 addr,
+			  u32 first, u32 step)
 {
-	uint32_t i;
+	u32 i;
 
 	TEST_ASSERT(l->n - from == n, "%s: %u writes, want %u",
 		    what, l->n - from, n);
@@ -238,10 +238,10 @@ static void expect_writes(const char *what, const struct seen_list *l,
 }
 
 /* The value of "<key>:\t<n>" in the buffer fd's fdinfo. */
-static uint64_t fdinfo_get(int fd, const char *key)
+static u64 fdinfo_get(int fd, const char *key)
 {
 	char path[64], line[128];
-	uint64_t val = UINT64_MAX;
+	u64 val = UINT64_MAX;
 	size_t len = strlen(key);
 	FILE *f;
 
@@ -258,8 +258,8 @@ static uint64_t fdinfo_get(int fd, const char *key)
 
 /* ---- 1. buffer creation and mmap ------------------------------------- */
 
-static int create_errno(struct ctx *c, uint32_t pages, uint32_t flags,
-			uint32_t wake_entries)
+static int create_errno(struct ctx *c, u32 pages, u32 flags,
+			u32 wake_entries)
 {
 	struct kvm_coalesced_mmio_buffer req = {
 		.pages = pages, .flags = flags, .wake_entries = wake_entries,
@@ -272,7 +272,7 @@ static int create_errno(struct ctx *c, uint32_t pages, uint32_t flags,
 }
 
 /* mmap() @pages pages of the buffer at @offset pages: 0 or the errno. */
-static int mmap_errno(int fd, uint32_t pages, int flags, uint32_t offset)
+static int mmap_errno(int fd, u32 pages, int flags, u32 offset)
 {
 	size_t page = getpagesize();
 	void *p = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, flags, fd,
@@ -284,11 +284,39 @@ static int mmap_errno(int fd, uint32_t pages, int flags, uint32_t offset)
 	return 0;
 }
 
-static void test_create_and_mmap(void)
+/* KVM_CAP_COALESCED_MMIO2: the largest ring in pages, 0 without it. */
+static u32 max_pages;
+
+/*
+ * Each case makes a VM of its own; the fixtures only sort the cases by
+ * what they need: dedicated rings (coalesced_buffer), or a kvm.ko without
+ * them (coalesced_buffer_stock).  A debug kernel is four times slower.
+ */
+FIXTURE(coalesced_buffer) {};
+FIXTURE_SETUP(coalesced_buffer)
+{
+	if (!max_pages)
+		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+}
+
+FIXTURE_TEARDOWN(coalesced_buffer) {}
+
+FIXTURE(coalesced_buffer_stock) {};
+FIXTURE_SETUP(coalesced_buffer_stock)
+{
+	if (max_pages)
+		SKIP(return, "this kvm.ko has dedicated rings");
+}
+
+FIXTURE_TEARDOWN(coalesced_buffer_stock) {}
+
+#define CASE_TIMEOUT_S	480
+
+TEST_F_TIMEOUT(coalesced_buffer, create_and_mmap, CASE_TIMEOUT_S)
 {
 	size_t page = getpagesize();
 	struct coalesced_buffer buf;
-	uint32_t max;
+	u32 max;
 	struct ctx c;
 	void *p;
 
@@ -351,7 +379,7 @@ static void write_param(const char *val)
 	close(fd);
 }
 
-static void test_zone_errors(void)
+TEST_F_TIMEOUT(coalesced_buffer, zone_errors, CASE_TIMEOUT_S)
 {
 	struct coalesced_buffer buf, other_buf, fake;
 	struct kvm_coalesced_mmio_zone2 padded;
@@ -425,7 +453,7 @@ static void test_zone_errors(void)
 static void check_at_exit(struct ctx *c)
 {
 	const struct seen *ex = &c->exits.v[c->exits.n - 1];
-	uint32_t before = c->drained.n, i;
+	u32 before = c->drained.n, i;
 
 	/* Targets: A (buffer 0), legacy, MMIO (buffer 1), plain (exits). */
 	coalesced_buffer_drain(c->bufs[0], seen_entry, &c->drained);
@@ -440,7 +468,7 @@ static void check_at_exit(struct ctx *c)
 			    ex->data, i, c->drained.v[before + i].data);
 }
 
-static void test_burst_and_exits(void)
+TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 {
 	const struct target mixed[] = {
 		{ PORT_A, true }, { MMIO_GPA, false },
@@ -451,7 +479,7 @@ static void test_burst_and_exits(void)
 	};
 	struct coalesced_buffer buf, mmio_buf;
 	struct seen_list ring = { 0 };
-	uint32_t i;
+	u32 i;
 	struct ctx c;
 
 	ctx_init(&c);
@@ -472,12 +500,12 @@ static void test_burst_and_exits(void)
 			    "entry %u is write %u to 0x%lx (pio %d)", i,
 			    ring.v[i].data, ring.v[i].addr, ring.v[i].pio);
 	TEST_ASSERT(fdinfo_get(buf.fd, "writes") == BIG_BURST &&
-		    coalesced_vm_stat(c.vm, "coalesced_pio_writes") == BIG_BURST / 2 &&
-		    coalesced_vm_stat(c.vm, "coalesced_mmio_writes") == BIG_BURST / 2,
+		    vm_get_stat(c.vm, coalesced_pio_writes) == BIG_BURST / 2 &&
+		    vm_get_stat(c.vm, coalesced_mmio_writes) == BIG_BURST / 2,
 		    "counters: buffer %lu writes, VM %lu PIO and %lu MMIO",
 		    fdinfo_get(buf.fd, "writes"),
-		    coalesced_vm_stat(c.vm, "coalesced_pio_writes"),
-		    coalesced_vm_stat(c.vm, "coalesced_mmio_writes"));
+		    vm_get_stat(c.vm, coalesced_pio_writes),
+		    vm_get_stat(c.vm, coalesced_mmio_writes));
 	TEST_ASSERT(c.legacy->first == c.legacy->last, "the legacy ring got entries");
 
 	/* Two buffers, the legacy ring and an exit every fourth write. */
@@ -500,7 +528,7 @@ static void test_burst_and_exits(void)
 
 /* ---- 4. a full buffer makes only its own zones exit ------------------ */
 
-static void test_full_buffer_isolated(void)
+TEST_F_TIMEOUT(coalesced_buffer, full_buffer_isolated, CASE_TIMEOUT_S)
 {
 	/* 400 writes to A, 100 to B, 100 to the legacy ring. */
 	const struct target targets[] = {
@@ -509,7 +537,7 @@ static void test_full_buffer_isolated(void)
 	};
 	struct seen_list a = { 0 }, b = { 0 }, legacy = { 0 };
 	struct coalesced_buffer buf_a, buf_b;
-	uint32_t cap, i;
+	u32 cap, i;
 	struct ctx c;
 
 	ctx_init(&c);
@@ -536,11 +564,11 @@ static void test_full_buffer_isolated(void)
 		    "B and the legacy ring got %u and %u of 100 writes each", b.n, legacy.n);
 	TEST_ASSERT(fdinfo_get(buf_a.fd, "ring_full_exits") == 400 - cap &&
 		    fdinfo_get(buf_b.fd, "ring_full_exits") == 0 &&
-		    coalesced_vm_stat(c.vm, "coalesced_ring_full_exits") == 400 - cap,
+		    vm_get_stat(c.vm, coalesced_ring_full_exits) == 400 - cap,
 		    "ring-full counters: A %lu, B %lu, VM %lu; want %u, 0, %u",
 		    fdinfo_get(buf_a.fd, "ring_full_exits"),
 		    fdinfo_get(buf_b.fd, "ring_full_exits"),
-		    coalesced_vm_stat(c.vm, "coalesced_ring_full_exits"),
+		    vm_get_stat(c.vm, coalesced_ring_full_exits),
 		    400 - cap, 400 - cap);
 
 	free(a.v);
@@ -559,7 +587,7 @@ static void test_full_buffer_isolated(void)
 struct drainer {
 	struct coalesced_buffer *buf;
 	struct seen_list got;
-	uint32_t wakeups;
+	u32 wakeups;
 };
 
 /*
@@ -569,7 +597,7 @@ struct drainer {
 static void *drain_thread(void *arg)
 {
 	struct drainer *d = arg;
-	uint32_t idle = 0;
+	u32 idle = 0;
 
 	while (d->got.n < POLL_BURST) {
 		int r = coalesced_buffer_wait(d->buf, 100);
@@ -579,14 +607,14 @@ static void *drain_thread(void *arg)
 		if (coalesced_buffer_drain(d->buf, seen_entry, &d->got))
 			idle = 0;
 		else
-			TEST_ASSERT(++idle < 100U * timeout_scale,
+			TEST_ASSERT(++idle < 100U * coalesced_timeout_scale(),
 				    "no entry for 10 s after %u of %u", d->got.n, POLL_BURST);
 	}
 	return NULL;
 }
 
 /* @wake_entries 0: wake per write; more: per that many. */
-static void poll_drain(uint32_t wake_entries)
+static void poll_drain(u32 wake_entries)
 {
 	const struct target a = { PORT_A, true };
 	struct coalesced_buffer buf;
@@ -618,7 +646,7 @@ static void poll_drain(uint32_t wake_entries)
 	ctx_free(&c);
 }
 
-static void test_poll_drain(void)
+TEST_F_TIMEOUT(coalesced_buffer, poll_drain, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
 	struct coalesced_buffer buf;
@@ -653,7 +681,7 @@ static void test_poll_drain(void)
 /* A vCPU thread writing @count times to PORT_A, then done. */
 struct writer {
 	struct ctx *c;
-	uint32_t count;
+	u32 count;
 	bool done;
 };
 
@@ -667,13 +695,13 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-static void test_close_while_writing(void)
+TEST_F_TIMEOUT(coalesced_buffer, close_while_writing, CASE_TIMEOUT_S)
 {
 	const struct target b = { PORT_B, true };
 	struct coalesced_buffer buf, again;
 	struct seen_list got = { 0 };
 	pthread_t thread;
-	uint32_t i, first;
+	u32 i, first;
 	struct writer w;
 	struct ctx c;
 
@@ -684,7 +712,7 @@ static void test_close_while_writing(void)
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 
 	/* Let some writes land, then pull the buffer from under the guest. */
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 10000 * timeout_scale) == 1,
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 10000 * coalesced_timeout_scale()) == 1,
 		    "no write reached the buffer");
 	coalesced_buffer_drain(&buf, seen_entry, &got);
 	coalesced_buffer_destroy(&buf);
@@ -724,12 +752,12 @@ static void test_close_while_writing(void)
  * again and again while the vCPU writes.  Every write must reach
  * userspace exactly once: in one of the rings, or as an exit.
  */
-static void test_churn_while_writing(void)
+TEST_F_TIMEOUT(coalesced_buffer, churn_while_writing, CASE_TIMEOUT_S)
 {
 	struct seen_list got = { 0 };
-	uint32_t rounds = 0, i, from;
+	u32 rounds = 0, i, from;
 	struct coalesced_buffer buf;
-	uint8_t *count;
+	u8 *count;
 	pthread_t thread;
 	struct writer w;
 	struct ctx c;
@@ -792,7 +820,7 @@ static long vmalloc_used_kb(void)
 
 #define LEAK_ROUNDS	40
 
-static void test_vm_destroy_with_buffer(void)
+TEST_F_TIMEOUT(coalesced_buffer, vm_destroy_with_buffer, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
 	struct coalesced_buffer buf;
@@ -840,11 +868,11 @@ static void test_vm_destroy_with_buffer(void)
 /* ---- 9. unregistering ------------------------------------------------ */
 
 /* Write once to each target; which ones exited? A bit mask. */
-static uint32_t exit_mask(struct ctx *c, const struct target *t, uint32_t n,
-			  struct coalesced_buffer *buf)
+static u32 exit_mask(struct ctx *c, const struct target *t, u32 n,
+		     struct coalesced_buffer *buf)
 {
 	struct seen_list drop = { 0 };
-	uint32_t mask = 0, i;
+	u32 mask = 0, i;
 
 	c->exits.n = 0;
 	run_burst(c, n, t, n);
@@ -858,7 +886,7 @@ static uint32_t exit_mask(struct ctx *c, const struct target *t, uint32_t n,
 	return mask;
 }
 
-static void test_unregister(void)
+TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 {
 	const struct target t[] = {
 		{ PORT_A, true }, { PORT_B, true }, { MMIO_GPA, false },
@@ -871,7 +899,7 @@ static void test_unregister(void)
 		.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
 	};
 	struct coalesced_buffer buf, other;
-	uint32_t mask;
+	u32 mask;
 	struct ctx c;
 
 	ctx_init(&c);
@@ -922,27 +950,13 @@ static void test_unregister(void)
 
 /* ---- main ------------------------------------------------------------ */
 
-static const struct coalesced_case cases[] = {
-	{ "create_and_mmap", test_create_and_mmap },
-	{ "zone_errors", test_zone_errors },
-	{ "burst_and_exits", test_burst_and_exits },
-	{ "full_buffer_isolated", test_full_buffer_isolated },
-	{ "poll_drain", test_poll_drain },
-	{ "close_while_writing", test_close_while_writing },
-	{ "churn_while_writing", test_churn_while_writing },
-	{ "vm_destroy_with_buffer", test_vm_destroy_with_buffer },
-	{ "unregister", test_unregister },
-};
-
-#define CASE_TIMEOUT_S	120
-
 /*
  * A kvm.ko without dedicated rings (Debian's stock one) must answer all
  * three ioctls with ENOTTY: any other answer means their numbers reached
  * some other ioctl's code, as 0xe1/0xe2 (KVM_SET/GET_DEVICE_ATTR's very
  * numbers) once did.
  */
-static void test_ioctls_enotty(void)
+TEST_F_TIMEOUT(coalesced_buffer_stock, ioctls_enotty_without_cap, CASE_TIMEOUT_S)
 {
 	struct kvm_coalesced_mmio_buffer req = { .pages = 1 };
 	struct kvm_coalesced_mmio_zone2 zone = {
@@ -975,24 +989,17 @@ static void test_ioctls_enotty(void)
 	kvm_vm_free(vm);
 }
 
-static const struct coalesced_case stock_cases[] = {
-	{ "ioctls_enotty_without_cap", test_ioctls_enotty },
-};
-
 int main(int argc, char *argv[])
 {
 	int kvm = open_kvm_dev_path_or_exit();
-	uint32_t max = coalesced_buffer_max_pages(kvm);
 
+	max_pages = coalesced_buffer_max_pages(kvm);
 	close(kvm);
-	if (!max) {
-		coalesced_cases_init(ARRAY_SIZE(stock_cases));
+	setbuf(stdout, NULL);
+	if (max_pages)
+		printf("# dedicated rings: up to %u pages\n", max_pages);
+	else
 		printf("# no KVM_CAP_COALESCED_MMIO2: %s\n",
 		       "this kvm.ko has no dedicated coalesced rings (stock?)");
-		coalesced_cases_run(stock_cases, ARRAY_SIZE(stock_cases),
-				    CASE_TIMEOUT_S);
-	}
-	coalesced_cases_init(ARRAY_SIZE(cases));
-	printf("# dedicated rings: up to %u pages\n", max);
-	coalesced_cases_run(cases, ARRAY_SIZE(cases), CASE_TIMEOUT_S);
+	return test_harness_run(argc, argv);
 }

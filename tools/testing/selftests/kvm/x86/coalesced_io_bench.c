@@ -33,19 +33,19 @@
 enum bench_case { PLAIN_OUT, RTC_PATTERN };
 
 /* Guest parameters, set before each run. */
-static uint32_t guest_case, guest_burst, guest_rounds;
+static u32 guest_case, guest_burst, guest_rounds;
 
 static void bench_guest(void)
 {
-	uint64_t t0, cycles;
-	uint32_t r, i;
-	uint8_t val;
+	u64 t0, cycles;
+	u32 r, i;
+	u8 val;
 
 	for (r = 0; r < guest_rounds; r++) {
 		t0 = rdtsc();
 		for (i = 0; i < guest_burst; i++) {
 			if (guest_case == RTC_PATTERN) {
-				asm volatile("outb %b0, $0x70" : : "a"((uint8_t)i));
+				asm volatile("outb %b0, $0x70" : : "a"((u8)i));
 				asm volatile("inb $0x71, %b0" : "=a"(val));
 			} else {
 				asm volatile("outl %k0, %w1" : : "a"(i), "Nd"(BENCH_PORT));
@@ -64,9 +64,9 @@ struct bench_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu[MAX_VCPUS];
 	struct kvm_coalesced_mmio_ring *ring;
-	uint32_t ring_entries;
+	u32 ring_entries;
 	pthread_mutex_t lock;	/* one drainer of the ring at a time */
-	uint64_t exits, cycles, entries;
+	u64 exits, cycles, entries;
 #ifdef KVM_CAP_COALESCED_MMIO2
 	struct coalesced_buffer buf;	/* fd -1: the legacy ring */
 #endif
@@ -76,7 +76,7 @@ struct bench_vm {
 
 static void count_entry(const struct kvm_coalesced_mmio *e, void *arg)
 {
-	(*(uint64_t *)arg)++;
+	(*(u64 *)arg)++;
 }
 
 static void *vcpu_thread(void *arg)
@@ -104,7 +104,7 @@ static void *vcpu_thread(void *arg)
 				    "unexpected exit %s",
 				    exit_reason_str(vcpu->run->exit_reason));
 			if (vcpu->run->io.direction == KVM_EXIT_IO_IN)
-				*((uint8_t *)vcpu->run + vcpu->run->io.data_offset) = 0;
+				*((u8 *)vcpu->run + vcpu->run->io.data_offset) = 0;
 			b->exits++;
 		}
 		pthread_mutex_unlock(&b->lock);
@@ -138,7 +138,7 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static void add_zone(struct kvm_vm *vm, uint64_t port, uint32_t size)
+static void add_zone(struct kvm_vm *vm, u64 port, u32 size)
 {
 	struct kvm_coalesced_mmio_zone z = {
 		.addr = port, .size = size, .pio = KVM_COALESCED_ZONE_PIO,
@@ -147,7 +147,7 @@ static void add_zone(struct kvm_vm *vm, uint64_t port, uint32_t size)
 	vm_ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &z);
 }
 
-static void add_ioeventfd(struct kvm_vm *vm, uint64_t port)
+static void add_ioeventfd(struct kvm_vm *vm, u64 port)
 {
 	struct kvm_ioeventfd ioe = {
 		.addr = port, .len = 4, .fd = eventfd(0, EFD_NONBLOCK),
@@ -159,10 +159,10 @@ static void add_ioeventfd(struct kvm_vm *vm, uint64_t port)
 }
 
 /* A dedicated ring for @writes entries, with the bench port bound to it. */
-static void use_dedicated_ring(struct bench_vm *b, uint32_t writes)
+static void use_dedicated_ring(struct bench_vm *b, u32 writes)
 {
 #ifdef KVM_CAP_COALESCED_MMIO2
-	uint32_t pages = coalesced_buffer_pages_for(writes,
+	u32 pages = coalesced_buffer_pages_for(writes,
 						    coalesced_buffer_max_pages(b->vm->fd));
 
 	/* Wake the drainer once per eighth of the ring, not per write. */
@@ -181,12 +181,12 @@ static void use_dedicated_ring(struct bench_vm *b, uint32_t writes)
 
 /* One repetition of one configuration: print its CSV line. */
 static void bench_run(const char *name, enum bench_case kase, const char *setup,
-		      uint32_t burst, uint32_t writes, int vcpus, int rep)
+		      u32 burst, u32 writes, int vcpus, int rep)
 {
 	pthread_t threads[MAX_VCPUS], drainer;
 	void *args[MAX_VCPUS][2];
 	struct bench_vm b = { 0 };
-	uint64_t total;
+	u64 total;
 	double t0, ns;
 	int i;
 
@@ -233,7 +233,7 @@ static void bench_run(const char *name, enum bench_case kase, const char *setup,
 	coalesced_buffer_destroy(&b.buf);
 #endif
 
-	total = (uint64_t)guest_burst * guest_rounds * vcpus;
+	total = (u64)guest_burst * guest_rounds * vcpus;
 	printf("@@CSV %s,%u,%d,%d,%lu,%lu,%.1f,%.1f\n", name, burst, vcpus,
 	       rep, total, b.exits, (double)b.cycles / total, ns / total);
 	kvm_vm_free(b.vm);
@@ -241,9 +241,9 @@ static void bench_run(const char *name, enum bench_case kase, const char *setup,
 
 int main(int argc, char *argv[])
 {
-	static const uint32_t bursts[] = { 1, 10, 100, 1000, 10000 };
+	static const u32 bursts[] = { 1, 10, 100, 1000, 10000 };
 	double scale = argc > 1 ? atof(argv[1]) : 1;
-	uint32_t n = 2000 * scale, i;
+	u32 n = 2000 * scale, i;
 	bool dedicated = false;
 	int rep;
 

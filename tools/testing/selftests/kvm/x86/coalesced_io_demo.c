@@ -14,15 +14,15 @@
 #include "processor.h"
 #include "coalesced_ring.h"
 
-static uint32_t iterations = 2000;
+static u32 iterations = 2000;
 
 static void rtc_guest(void)
 {
-	uint32_t i;
-	uint8_t val;
+	u32 i;
+	u8 val;
 
 	for (i = 0; i < iterations; i++) {
-		asm volatile("outb %b0, $0x70" : : "a"((uint8_t)(i & 0x7f)));
+		asm volatile("outb %b0, $0x70" : : "a"((u8)(i & 0x7f)));
 		asm volatile("inb $0x71, %b0" : "=a"(val));
 	}
 	GUEST_DONE();
@@ -30,7 +30,7 @@ static void rtc_guest(void)
 
 static void count_entry(const struct kvm_coalesced_mmio *e, void *arg)
 {
-	(*(uint64_t *)arg)++;
+	(*(u64 *)arg)++;
 }
 
 static double now_us(void)
@@ -44,7 +44,7 @@ static double now_us(void)
 static void run_rtc(bool zone)
 {
 	struct kvm_coalesced_mmio_ring *ring;
-	uint64_t exits = 0, entries = 0;
+	u64 exits = 0, entries = 0;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
@@ -71,7 +71,7 @@ static void run_rtc(bool zone)
 		TEST_ASSERT(vcpu->run->exit_reason == KVM_EXIT_IO,
 			    "unexpected exit %u", vcpu->run->exit_reason);
 		if (vcpu->run->io.direction == KVM_EXIT_IO_IN)
-			*((uint8_t *)vcpu->run + vcpu->run->io.data_offset) = 0;
+			*((u8 *)vcpu->run + vcpu->run->io.data_offset) = 0;
 		exits++;
 	}
 	t1 = now_us();

@@ -54,19 +54,19 @@
 enum access_kind { PIO_OUT, PIO_IN, MMIO_WRITE, MMIO_READ };
 
 struct target {
-	uint64_t addr;
-	uint32_t len;
-	uint32_t kind;
+	u64 addr;
+	u32 len;
+	u32 kind;
 };
 
 /* Guest state, written by the host before the vCPUs start. */
 static struct target targets[FUZZ_VCPUS][FUZZ_TARGETS];
-static uint64_t guest_seed[FUZZ_VCPUS];
+static u64 guest_seed[FUZZ_VCPUS];
 /* Accesses the guest has finished, per vCPU. */
-static uint64_t guest_done[FUZZ_VCPUS];
+static u64 guest_done[FUZZ_VCPUS];
 
 /* Same generator on both sides: the host predicts the guest's accesses. */
-static inline uint64_t xorshift(uint64_t *s)
+static inline u64 xorshift(u64 *s)
 {
 	*s ^= *s << 13;
 	*s ^= *s >> 7;
@@ -75,14 +75,14 @@ static inline uint64_t xorshift(uint64_t *s)
 }
 
 /* Access number @n writes these bytes (low @len of them). */
-static inline uint64_t access_data(uint64_t n)
+static inline u64 access_data(u64 n)
 {
 	return n * 0x9e3779b97f4a7c15ULL + n;
 }
 
-static void fuzz_guest(uint32_t id)
+static void fuzz_guest(u32 id)
 {
-	uint64_t s = guest_seed[id], n;
+	u64 s = guest_seed[id], n;
 
 	for (n = 0;; n++) {
 		struct target *t = &targets[id][xorshift(&s) % FUZZ_TARGETS];
@@ -109,18 +109,18 @@ static void fuzz_guest(uint32_t id)
 
 struct episode;
 
-static uint64_t seed;
-static uint64_t host_rng;
+static u64 seed;
+static u64 host_rng;
 static bool ours;
 
-static uint32_t rnd(uint32_t n)
+static u32 rnd(u32 n)
 {
 	return xorshift(&host_rng) % n;
 }
 
 struct zone {
-	uint64_t addr;
-	uint32_t size;
+	u64 addr;
+	u32 size;
 	bool pio;
 };
 
@@ -128,11 +128,11 @@ struct vcpu_state {
 	struct episode *ep;
 	struct kvm_vcpu *vcpu;
 	pthread_t thread;
-	uint32_t id;
-	uint64_t rng;		/* the guest's generator, replayed */
-	uint64_t seen;		/* accesses userspace has learned of */
-	uint64_t exits;
-	uint64_t coalesced;
+	u32 id;
+	u64 rng;		/* the guest's generator, replayed */
+	u64 seen;		/* accesses userspace has learned of */
+	u64 exits;
+	u64 coalesced;
 };
 
 struct episode {
@@ -150,7 +150,7 @@ struct episode {
 	bool hostile;		/* ring->last gets scribbled on too */
 	/* ring->first is out of range for a while; the real one is saved. */
 	bool scribbled;
-	uint32_t saved_first, scribble;
+	u32 saved_first, scribble;
 	bool stop;
 	struct zone model[MAX_MODEL_ZONES];	/* zones KVM should have */
 	int nr_model;
@@ -158,25 +158,25 @@ struct episode {
 };
 
 struct totals {
-	uint64_t ops, bad_ops, accesses, coalesced, exits, episodes;
-	uint64_t destroyed_pending, scribbles, injected, nth_points;
+	u64 ops, bad_ops, accesses, coalesced, exits, episodes;
+	u64 destroyed_pending, scribbles, injected, nth_points;
 };
 
 static struct totals tot;
 
-static int vcpu_of(uint64_t addr, bool pio)
+static int vcpu_of(u64 addr, bool pio)
 {
 	return pio ? addr / PORT_SPAN : (addr - MMIO_BASE) / getpagesize();
 }
 
 /* Check one access userspace learned of against the guest's next one. */
-static void judge(struct episode *ep, int id, uint32_t kind, uint64_t addr,
-		  uint32_t len, uint64_t data)
+static void judge(struct episode *ep, int id, u32 kind, u64 addr,
+		  u32 len, u64 data)
 {
 	struct vcpu_state *v = &ep->v[id];
-	uint64_t rng = v->rng;
+	u64 rng = v->rng;
 	struct target *want = &ep->t[id][xorshift(&rng) % FUZZ_TARGETS];
-	uint64_t mask = len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
+	u64 mask = len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
 	bool is_write = kind == PIO_OUT || kind == MMIO_WRITE;
 
 	/* Indices were scribbled on: entries may be stale or lost. */
@@ -196,7 +196,7 @@ static void judge_entry(const struct kvm_coalesced_mmio *e, void *arg)
 	struct episode *ep = arg;
 	bool pio = e->pio & KVM_COALESCED_ZONE_PIO;
 	int id = vcpu_of(e->phys_addr, pio);
-	uint64_t data = 0;
+	u64 data = 0;
 
 	if (ep->hostile)
 		return;
@@ -216,7 +216,7 @@ static void judge_entry(const struct kvm_coalesced_mmio *e, void *arg)
 static void drain_locked(struct episode *ep, bool consume)
 {
 	struct kvm_coalesced_mmio_ring *ring = ep->ring;
-	uint32_t max = coalesced_ring_max(), first, n;
+	u32 max = coalesced_ring_max(), first, n;
 
 	if (consume && !ep->hostile) {
 		/* A KVM that read the real first before the scribble may add more. */
@@ -242,7 +242,7 @@ static void drain_locked(struct episode *ep, bool consume)
 static void handle_exit(struct episode *ep, struct vcpu_state *v)
 {
 	struct kvm_run *run = v->vcpu->run;
-	uint64_t data = 0;
+	u64 data = 0;
 	struct ucall uc;
 
 	if (get_ucall(v->vcpu, &uc) == UCALL_ABORT) {
@@ -262,7 +262,7 @@ static void handle_exit(struct episode *ep, struct vcpu_state *v)
 		if (out)
 			memcpy(&data, io, run->io.size);
 		else
-			memcpy(io, &(uint64_t){ READ_VALUE }, run->io.size);
+			memcpy(io, &(u64){ READ_VALUE }, run->io.size);
 		judge(ep, v->id, out ? PIO_OUT : PIO_IN, run->io.port,
 		      run->io.size, data);
 	} else if (run->exit_reason == KVM_EXIT_MMIO) {
@@ -271,7 +271,7 @@ static void handle_exit(struct episode *ep, struct vcpu_state *v)
 		if (write)
 			memcpy(&data, run->mmio.data, run->mmio.len);
 		else
-			memcpy(run->mmio.data, &(uint64_t){ READ_VALUE },
+			memcpy(run->mmio.data, &(u64){ READ_VALUE },
 			       run->mmio.len);
 		judge(ep, v->id, write ? MMIO_WRITE : MMIO_READ,
 		      run->mmio.phys_addr, run->mmio.len, data);
@@ -310,7 +310,7 @@ static void kick(int sig)
 static struct target random_target(int id)
 {
 	struct target t;
-	uint32_t kind = rnd(10);
+	u32 kind = rnd(10);
 
 	/* Mostly writes: they are what zones are about. */
 	t.kind = kind < 6 ? PIO_OUT : kind < 7 ? PIO_IN :
@@ -388,7 +388,7 @@ static void episode_end(struct episode *ep)
 	drain_locked(ep, !pending);
 	for (i = 0; i < ep->nr_vcpus; i++) {
 		struct vcpu_state *v = &ep->v[i];
-		uint64_t *done = addr_gva2hva(ep->vm, (vm_vaddr_t)&guest_done[i]);
+		u64 *done = addr_gva2hva(ep->vm, (gva_t)&guest_done[i]);
 
 		if (!ep->hostile)
 			TEST_ASSERT(v->seen == *done || v->seen == *done + 1,
@@ -407,7 +407,7 @@ static void episode_end(struct episode *ep)
 /* ---- zone operations and the model of what KVM holds ------------------ */
 
 static int zone_ioctl(struct episode *ep, unsigned long cmd, struct zone z,
-		      uint32_t flags)
+		      u32 flags)
 {
 	struct kvm_coalesced_mmio_zone uz = {
 		.addr = z.addr, .size = z.size, .pio = flags,
@@ -443,7 +443,7 @@ static int model_register_result(struct episode *ep, struct zone z)
 /* Mainline's unregister rule: the zones that contain the whole range. */
 static bool zone_contains(const struct zone *m, const struct zone *range)
 {
-	return m->pio == range->pio && (int32_t)range->size >= 0 &&
+	return m->pio == range->pio && (s32)range->size >= 0 &&
 	       range->addr >= m->addr &&
 	       range->addr + range->size <= m->addr + m->size;
 }
@@ -506,7 +506,7 @@ static void op_unregister(struct episode *ep)
 
 	/* Sometimes a range that covers all of that vCPU's space. */
 	if (!rnd(4)) {
-		z.addr &= z.pio ? ~(uint64_t)(PORT_SPAN - 1) : ~(uint64_t)(getpagesize() - 1);
+		z.addr &= z.pio ? ~(u64)(PORT_SPAN - 1) : ~(u64)(getpagesize() - 1);
 		z.size = z.pio ? PORT_SPAN : getpagesize();
 	}
 	r = zone_ioctl(ep, KVM_UNREGISTER_COALESCED_MMIO, z,
@@ -525,9 +525,9 @@ static void op_unregister(struct episode *ep)
 static void op_invalid(struct episode *ep)
 {
 	static const struct {
-		uint64_t addr;
-		uint32_t size;
-		uint32_t flags;
+		u64 addr;
+		u32 size;
+		u32 flags;
 		bool ours_only;	/* mainline registers it; no unregister */
 	} bad[] = {
 		{ 0x70, 0, KVM_COALESCED_ZONE_PIO, true },
@@ -576,7 +576,7 @@ static void op_scribble(struct episode *ep)
 	drain_locked(ep, true);
 	ep->saved_first = ring->first;
 	ep->scribble = rnd(2) ? coalesced_ring_max() + rnd(1000) :
-				(uint32_t)xorshift(&host_rng) | 0x80000000;
+				(u32)xorshift(&host_rng) | 0x80000000;
 	ep->scribbled = true;
 	WRITE_ONCE(ring->first, ep->scribble);
 	pthread_mutex_unlock(&ep->lock);
@@ -612,17 +612,17 @@ static void print_totals(const char *what, double secs)
 	       what, tot.destroyed_pending);
 }
 
-static void test_fuzz(uint64_t max_ops, double max_s)
+static void test_fuzz(u64 max_ops, double max_s)
 {
 	double t0 = now();
 	struct episode ep;
 
 	while (tot.ops < max_ops && now() - t0 < max_s) {
-		uint32_t ops = 10 + rnd(150), i;
+		u32 ops = 10 + rnd(150), i;
 
 		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), !rnd(8));
 		for (i = 0; i < ops && tot.ops < max_ops; i++, tot.ops++) {
-			uint32_t op = rnd(100);
+			u32 op = rnd(100);
 
 			if (op < 40)
 				op_register(&ep);
@@ -713,7 +713,7 @@ static bool bus_destroyed(struct episode *ep, bool pio)
 {
 	struct zone probe = { .pio = pio, .size = 1,
 		.addr = pio ? 0xfff0 : MMIO_BASE - 0x1000 };
-	uint32_t flags = pio ? KVM_COALESCED_ZONE_PIO : 0;
+	u32 flags = pio ? KVM_COALESCED_ZONE_PIO : 0;
 	int r = zone_ioctl(ep, KVM_REGISTER_COALESCED_MMIO, probe, flags);
 
 	if (r == -ENOMEM)
@@ -760,10 +760,10 @@ static void failing_op(struct episode *ep, bool reg, int nth)
 }
 
 /* Let the guest make @n more accesses, or fail: the VM must keep working. */
-static void expect_progress(struct episode *ep, uint64_t n)
+static void expect_progress(struct episode *ep, u64 n)
 {
-	uint64_t *done = addr_gva2hva(ep->vm, (vm_vaddr_t)&guest_done[0]);
-	uint64_t start = READ_ONCE(*done);
+	u64 *done = addr_gva2hva(ep->vm, (gva_t)&guest_done[0]);
+	u64 start = READ_ONCE(*done);
 	double t0 = now();
 
 	while (READ_ONCE(*done) < start + n) {
@@ -817,7 +817,7 @@ static void failslab_every_point(void)
 	}
 }
 
-static void test_failslab(uint64_t max_ops, double max_s)
+static void test_failslab(u64 max_ops, double max_s)
 {
 	double t0 = now();
 	struct episode ep;
@@ -834,7 +834,7 @@ static void test_failslab(uint64_t max_ops, double max_s)
 	       tot.nth_points);
 
 	while (tot.ops < max_ops && now() - t0 < max_s) {
-		uint32_t ops = 20 + rnd(100), i;
+		u32 ops = 20 + rnd(100), i;
 
 		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), false);
 		for (i = 0; i < ops && tot.ops < max_ops; i++) {
@@ -851,8 +851,8 @@ static void test_failslab(uint64_t max_ops, double max_s)
 
 /* ---- main ------------------------------------------------------------ */
 
-static void run_case(const char *name, void (*fn)(uint64_t, double),
-		     uint64_t ops, double secs)
+static void run_case(const char *name, void (*fn)(u64, double),
+		     u64 ops, double secs)
 {
 	int status;
 	pid_t pid;
@@ -877,7 +877,7 @@ static void run_case(const char *name, void (*fn)(uint64_t, double),
 int main(int argc, char *argv[])
 {
 	struct sigaction sa = { .sa_handler = kick };
-	uint64_t ops = 3000;
+	u64 ops = 3000;
 	double secs = 60;
 	int opt;
 
@@ -899,7 +899,7 @@ int main(int argc, char *argv[])
 		}
 	}
 	if (!seed)
-		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+		seed = (u64)time(NULL) ^ ((u64)getpid() << 32);
 	setbuf(stdout, NULL);
 	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART: kicks KVM_RUN */
 	ours = !access(PARAM_DISABLE_PIO, F_OK);

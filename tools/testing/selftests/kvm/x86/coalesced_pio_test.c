@@ -26,7 +26,7 @@
 #include "processor.h"
 #include "coalesced_ring.h"
 #include "coalesced_guest.h"
-#include "coalesced_cases.h"
+#include "kselftest_harness.h"
 
 #define PORT_RTC_INDEX	0x70	/* zone of size 1 */
 #define PORT_RTC_DATA	0x71	/* never in a zone */
@@ -48,11 +48,11 @@ static bool ours;
  * also when (first - last - 1) % max, in u32 arithmetic, is 0: with first
  * 0 that is at 85 of 169 entries.
  */
-static bool ring_full(uint32_t first, uint32_t last, uint32_t max)
+static bool ring_full(u32 first, u32 last, u32 max)
 {
 	if ((last + 1) % max == first)
 		return true;
-	return !ours && (uint32_t)(first - last - 1) % max == 0;
+	return !ours && (u32)(first - last - 1) % max == 0;
 }
 
 /* ---- guest side ------------------------------------------------------ */
@@ -61,11 +61,11 @@ enum probe_op { PROBE_OUT, PROBE_IN, PROBE_MMIO_WRITE, PROBE_MMIO_READ };
 
 /* One access the host asks the probe guest to make. */
 struct probe {
-	uint32_t op;
-	uint32_t len;
-	uint64_t addr;
-	uint64_t data;
-	uint64_t result;
+	u32 op;
+	u32 len;
+	u64 addr;
+	u64 data;
+	u64 result;
 };
 
 static struct probe probe;
@@ -96,9 +96,9 @@ static void probe_guest(void)
 
 /* One guest write as userspace learns of it: a ring entry or an exit. */
 struct io_event {
-	uint64_t addr;
-	uint64_t data;
-	uint32_t len;
+	u64 addr;
+	u64 data;
+	u32 len;
 	bool pio;
 	bool coalesced;
 };
@@ -136,7 +136,7 @@ struct vm_ctx {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
 	struct kvm_coalesced_mmio_ring *ring;
-	uint32_t max;
+	u32 max;
 };
 
 static struct kvm_coalesced_mmio_ring *map_ring(struct kvm_vcpu *vcpu)
@@ -163,8 +163,8 @@ static void ctx_free(struct vm_ctx *c)
 	kvm_vm_free(c->vm);
 }
 
-static int zone_add(struct kvm_vm *vm, uint64_t addr, uint32_t size,
-		    uint32_t flags)
+static int zone_add(struct kvm_vm *vm, u64 addr, u32 size,
+		    u32 flags)
 {
 	struct kvm_coalesced_mmio_zone zone = {
 		.addr = addr, .size = size, .pio = flags,
@@ -173,8 +173,8 @@ static int zone_add(struct kvm_vm *vm, uint64_t addr, uint32_t size,
 	return __vm_ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &zone) ? -errno : 0;
 }
 
-static int zone_del(struct kvm_vm *vm, uint64_t addr, uint32_t size,
-		    uint32_t flags)
+static int zone_del(struct kvm_vm *vm, u64 addr, u32 size,
+		    u32 flags)
 {
 	struct kvm_coalesced_mmio_zone zone = {
 		.addr = addr, .size = size, .pio = flags,
@@ -183,8 +183,8 @@ static int zone_del(struct kvm_vm *vm, uint64_t addr, uint32_t size,
 	return __vm_ioctl(vm, KVM_UNREGISTER_COALESCED_MMIO, &zone) ? -errno : 0;
 }
 
-static void zone_add_ok(struct kvm_vm *vm, uint64_t addr, uint32_t size,
-			uint32_t flags)
+static void zone_add_ok(struct kvm_vm *vm, u64 addr, u32 size,
+			u32 flags)
 {
 	int r = zone_add(vm, addr, size, flags);
 
@@ -214,7 +214,7 @@ static bool decode_exit(struct kvm_vcpu *vcpu, struct io_event *ev, bool *write)
 		if (*write)
 			memcpy(&ev->data, data, ev->len);
 		else
-			memcpy(data, &(uint64_t){ IN_VALUE }, ev->len);
+			memcpy(data, &(u64){ IN_VALUE }, ev->len);
 		return true;
 	}
 	if (run->exit_reason == KVM_EXIT_MMIO) {
@@ -224,7 +224,7 @@ static bool decode_exit(struct kvm_vcpu *vcpu, struct io_event *ev, bool *write)
 		if (*write)
 			memcpy(&ev->data, run->mmio.data, ev->len);
 		else
-			memcpy(run->mmio.data, &(uint64_t){ IN_VALUE }, ev->len);
+			memcpy(run->mmio.data, &(u64){ IN_VALUE }, ev->len);
 		return true;
 	}
 	return false;
@@ -235,7 +235,7 @@ struct probe_outcome {
 	int exits;		/* I/O or MMIO exits for the access */
 	struct io_event exit;	/* the last of them */
 	struct io_log ring;	/* ring entries drained afterwards */
-	uint64_t result;	/* value a read returned in the guest */
+	u64 result;	/* value a read returned in the guest */
 };
 
 /* Run the probe guest to its next GUEST_SYNC, handling exits. */
@@ -260,10 +260,10 @@ static void run_to_sync(struct vm_ctx *c, struct probe_outcome *out)
  * the ring entries it left.  The guest must be parked at a GUEST_SYNC.
  */
 static struct probe_outcome do_probe(struct vm_ctx *c, enum probe_op op,
-				     uint64_t addr, int len, uint64_t data,
+				     u64 addr, int len, u64 data,
 				     bool drain)
 {
-	struct probe *p = addr_gva2hva(c->vm, (vm_vaddr_t)&probe);
+	struct probe *p = addr_gva2hva(c->vm, (gva_t)&probe);
 	struct probe_outcome out = { 0 };
 
 	*p = (struct probe){ .op = op, .addr = addr, .len = len, .data = data };
@@ -275,7 +275,7 @@ static struct probe_outcome do_probe(struct vm_ctx *c, enum probe_op op,
 }
 
 /* A PIO write of @len bytes: did it exit (true) or go to the ring? */
-static bool pio_write_exits(struct vm_ctx *c, uint16_t port, int len)
+static bool pio_write_exits(struct vm_ctx *c, u16 port, int len)
 {
 	struct probe_outcome o = do_probe(c, PROBE_OUT, port, len, 0xab, true);
 
@@ -311,9 +311,19 @@ static void probe_start_zoned(struct vm_ctx *c)
 	zone_add_ok(c->vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
 }
 
+/*
+ * Each case makes VMs of its own, so the fixture holds nothing; it gives
+ * each case a forked child and a time limit in kselftest_harness.  A case
+ * takes a few seconds under emulation, a debug kernel four times more.
+ */
+FIXTURE(coalesced_pio) {};
+FIXTURE_SETUP(coalesced_pio) {}
+FIXTURE_TEARDOWN(coalesced_pio) {}
+#define CASE_TIMEOUT_S	360
+
 /* ---- 1. capabilities ------------------------------------------------- */
 
-static void test_capabilities(void)
+TEST_F_TIMEOUT(coalesced_pio, capabilities, CASE_TIMEOUT_S)
 {
 	int page = kvm_check_cap(KVM_CAP_COALESCED_MMIO);
 	struct vm_ctx c;
@@ -336,7 +346,7 @@ static void test_capabilities(void)
 
 /* ---- 2. registration ------------------------------------------------- */
 
-static void test_registration(void)
+TEST_F_TIMEOUT(coalesced_pio, registration, CASE_TIMEOUT_S)
 {
 	struct probe_outcome o;
 	struct vm_ctx c;
@@ -396,12 +406,12 @@ enum zone_effect {
 
 struct compat_register_row {
 	const char *name;
-	uint64_t addr;
-	uint32_t size;
-	uint32_t flags;
+	u64 addr;
+	u32 size;
+	u32 flags;
 	bool twice;		/* register the same zone before */
 	int mainline, ours;	/* errno; 0: accepted */
-	uint16_t probe;		/* outb here afterwards ... */
+	u16 probe;		/* outb here afterwards ... */
 	enum zone_effect effect_mainline, effect_ours;	/* ... does this */
 };
 
@@ -435,7 +445,7 @@ static const char *result_str(int err)
 	return err ? strerror(err) : "accepted";
 }
 
-static void test_compat_register(void)
+TEST_F_TIMEOUT(coalesced_pio, compat_register, CASE_TIMEOUT_S)
 {
 	size_t i;
 
@@ -480,18 +490,18 @@ static void test_compat_register(void)
 
 /* A zone registered before an unregister row, and where to probe it. */
 struct compat_zone {
-	uint64_t addr;
-	uint32_t size;
-	uint32_t flags;
-	uint64_t probe;		/* an address no other zone of the row holds */
+	u64 addr;
+	u32 size;
+	u32 flags;
+	u64 probe;		/* an address no other zone of the row holds */
 };
 
 struct compat_unregister_row {
 	const char *name;
 	struct compat_zone zones[2];	/* size 0: no zone */
-	uint64_t addr;			/* the range unregistered */
-	uint32_t size;
-	uint32_t flags;
+	u64 addr;			/* the range unregistered */
+	u32 size;
+	u32 flags;
 	int err;			/* errno of both */
 	unsigned int gone_mainline, gone_ours;	/* bit n: zones[n] removed */
 };
@@ -538,7 +548,7 @@ static bool compat_zone_gone(struct vm_ctx *c, const struct compat_zone *z)
 	return o.exits;
 }
 
-static void test_compat_unregister(void)
+TEST_F_TIMEOUT(coalesced_pio, compat_unregister, CASE_TIMEOUT_S)
 {
 	size_t i, z;
 
@@ -577,8 +587,8 @@ static void test_compat_unregister(void)
 struct write_kind {
 	bool pio;
 	bool coalesced;
-	uint8_t len;
-	uint64_t addr;
+	u8 len;
+	u64 addr;
 };
 
 /* Two PIO zones and one MMIO zone, interleaved with accesses that exit. */
@@ -599,9 +609,9 @@ static const struct write_kind order_kinds[] = {
 
 #define ORDER_WRITES	600
 
-static uint64_t seq_data(uint64_t i, int len)
+static u64 seq_data(u64 i, int len)
 {
-	uint64_t v = (i + 1) * 0x9e3779b97f4a7c15ULL;
+	u64 v = (i + 1) * 0x9e3779b97f4a7c15ULL;
 
 	return len == 8 ? v : v & ((1ULL << (8 * len)) - 1);
 }
@@ -636,7 +646,7 @@ static void check_event(const struct io_event *ev, size_t i)
 		    k->addr, k->len, seq_data(i, k->len));
 }
 
-static void test_ordering(void)
+TEST_F_TIMEOUT(coalesced_pio, ring_ordering, CASE_TIMEOUT_S)
 {
 	struct io_log log = { 0 };
 	struct io_event ev;
@@ -681,24 +691,24 @@ static void test_ordering(void)
 
 /* ---- 4. ring full ---------------------------------------------------- */
 
-static uint32_t fill_writes;
+static u32 fill_writes;
 
 static void fill_guest(void)
 {
-	uint32_t i;
+	u32 i;
 
 	for (i = 0; i < fill_writes; i++)
 		guest_out(PORT_PCI_ADDR, i, 4);
 	GUEST_DONE();
 }
 
-static void test_ring_full(void)
+TEST_F_TIMEOUT(coalesced_pio, ring_full, CASE_TIMEOUT_S)
 {
 	struct io_log log = { 0 };
 	struct io_event ev;
 	struct vm_ctx c;
 	struct ucall uc;
-	uint32_t exits = 0, i;
+	u32 exits = 0, i;
 	bool write;
 
 	ctx_init(&c, fill_guest);
@@ -761,7 +771,7 @@ static void rtc_guest(void)
 }
 
 /* RTC pattern: exits per phase, without and then with a zone on 0x70. */
-static void rtc_exits(uint32_t exits[2], uint32_t entries[2])
+static void rtc_exits(u32 exits[2], u32 entries[2])
 {
 	struct io_log log = { 0 };
 	struct io_event ev;
@@ -796,9 +806,9 @@ static void rtc_exits(uint32_t exits[2], uint32_t entries[2])
 	}
 }
 
-static void test_edges(void)
+TEST_F_TIMEOUT(coalesced_pio, edges, CASE_TIMEOUT_S)
 {
-	uint32_t exits[2], entries[2];
+	u32 exits[2], entries[2];
 	struct probe_outcome o;
 	struct vm_ctx c;
 
@@ -848,11 +858,11 @@ static void test_edges(void)
 #define MAX_VCPUS	2
 
 /* vCPU @id writes (id << 24 | n) for n = 0 .. writer_limit - 1. */
-static uint32_t writer_limit;
+static u32 writer_limit;
 
-static void writer_guest(uint32_t id, bool mmio)
+static void writer_guest(u32 id, bool mmio)
 {
-	uint32_t n;
+	u32 n;
 
 	for (n = 0; n < writer_limit; n++) {
 		if (mmio)
@@ -870,8 +880,8 @@ struct writers {
 	struct kvm_coalesced_mmio_ring *ring;
 	pthread_mutex_t lock;	/* serializes draining and the log */
 	struct io_log log;
-	uint32_t written[MAX_VCPUS];
-	uint32_t exits[MAX_VCPUS];
+	u32 written[MAX_VCPUS];
+	u32 exits[MAX_VCPUS];
 	bool done[MAX_VCPUS];	/* set by each vCPU thread at GUEST_DONE */
 };
 
@@ -921,17 +931,17 @@ static void *writer_thread(void *data)
 	}
 }
 
-static void writer_guest_pio(uint32_t id)
+static void writer_guest_pio(u32 id)
 {
 	writer_guest(id, false);
 }
 
-static void writer_guest_mixed(uint32_t id)
+static void writer_guest_mixed(u32 id)
 {
 	writer_guest(id, id & 1);
 }
 
-static void writers_start(struct writers *w, void *guest, uint32_t limit,
+static void writers_start(struct writers *w, void *guest, u32 limit,
 			  pthread_t *threads, struct writer_arg *args)
 {
 	int i;
@@ -957,13 +967,13 @@ static void writers_start(struct writers *w, void *guest, uint32_t limit,
 /* Every write of every vCPU exactly once, each vCPU's in order. */
 static void writers_check(struct writers *w)
 {
-	uint32_t next[MAX_VCPUS] = { 0 };
+	u32 next[MAX_VCPUS] = { 0 };
 	size_t i, ring = 0;
 
 	coalesced_ring_drain(w->ring, log_entry, &w->log);
 	for (i = 0; i < w->log.n; i++) {
-		uint32_t id = w->log.ev[i].data >> 24;
-		uint32_t n = w->log.ev[i].data & 0xffffff;
+		u32 id = w->log.ev[i].data >> 24;
+		u32 n = w->log.ev[i].data & 0xffffff;
 
 		TEST_ASSERT(id < MAX_VCPUS, "write with bad vCPU id %u", id);
 		TEST_ASSERT(n == next[id],
@@ -981,7 +991,7 @@ static void writers_check(struct writers *w)
 	free(w->log.ev);
 }
 
-static void test_vcpus(void)
+TEST_F_TIMEOUT(coalesced_pio, several_vcpus, CASE_TIMEOUT_S)
 {
 	struct writer_arg args[MAX_VCPUS];
 	pthread_t threads[MAX_VCPUS];
@@ -997,9 +1007,9 @@ static void test_vcpus(void)
 
 /* ---- 7. hostile userspace -------------------------------------------- */
 
-static void test_hostile_indices(void)
+TEST_F_TIMEOUT(coalesced_pio, hostile_indices, CASE_TIMEOUT_S)
 {
-	static const struct { const char *what; uint32_t first, last; bool both; } bad[] = {
+	static const struct { const char *what; u32 first, last; bool both; } bad[] = {
 		{ "last = 0xffffffff", 0, 0xffffffff, true },
 		{ "last = max", 0, 0, true },	/* last set to max below */
 		{ "first = 0xffffffff", 0xffffffff, 3, false },
@@ -1015,7 +1025,7 @@ static void test_hostile_indices(void)
 	before = malloc(getpagesize());
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		uint32_t first = bad[i].first, last = bad[i].last;
+		u32 first = bad[i].first, last = bad[i].last;
 		bool exited;
 
 		if (i == 1)
@@ -1091,7 +1101,7 @@ static void pending_guest(void)
 static void destroy_with_pending(void)
 {
 	long slab_before, slab_after;
-	uint32_t exits;
+	u32 exits;
 	int vm_nr, i;
 
 	slab_before = accounted_slab_objects();
@@ -1167,7 +1177,7 @@ static void churn_while_writing(void)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!READ_ONCE(w.done[0]) || !READ_ONCE(w.done[1])) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > CHURN_LIMIT_S * timeout_scale) {
+		if (t.tv_sec - t0.tv_sec > CHURN_LIMIT_S * coalesced_timeout_scale()) {
 			for (i = 0; i < MAX_VCPUS; i++)
 				printf("# vCPU %d: done %d, %u exits, last exit %u\n",
 				       i, w.done[i], w.exits[i],
@@ -1175,7 +1185,7 @@ static void churn_while_writing(void)
 			fflush(stdout);
 			system(DUMP_TASKS);
 			TEST_FAIL("writers did not finish within %d s",
-				  CHURN_LIMIT_S * timeout_scale);
+				  CHURN_LIMIT_S * coalesced_timeout_scale());
 		}
 		TEST_ASSERT(!zone_del(w.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO),
 			    "unregistering 0xcf8 failed");
@@ -1194,7 +1204,7 @@ static void churn_while_writing(void)
 	kvm_vm_free(w.vm);
 }
 
-static void test_lifetime(void)
+TEST_F_TIMEOUT(coalesced_pio, lifetime, CASE_TIMEOUT_S)
 {
 	struct vm_ctx anchor;
 
@@ -1222,16 +1232,16 @@ static void write_param(const char *val)
 	close(fd);
 }
 
-static void test_stats_and_param(void)
+TEST_F_TIMEOUT(coalesced_pio, stats_and_param, CASE_TIMEOUT_S)
 {
 	int r_cap, r_pio, r_mmio;
 	struct probe_outcome o;
 	struct vm_ctx c;
-	uint32_t i, n;
+	u32 i, n;
 
 	if (!ours)
-		SKIP_CASE("stats and %s are not in Debian's stock kvm.ko",
-			  PARAM_DISABLE_PIO);
+		SKIP(return, "stats and %s are not in Debian's stock kvm.ko",
+		     PARAM_DISABLE_PIO);
 
 	probe_start(&c);
 	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
@@ -1240,26 +1250,26 @@ static void test_stats_and_param(void)
 		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, i, false);
 	for (i = 0; i < 7; i++)
 		do_probe(&c, PROBE_MMIO_WRITE, MMIO_GPA, 4, i, false);
-	TEST_ASSERT(coalesced_vm_stat(c.vm, "coalesced_pio_writes") == 10 &&
-		    coalesced_vm_stat(c.vm, "coalesced_mmio_writes") == 7,
+	TEST_ASSERT(vm_get_stat(c.vm, coalesced_pio_writes) == 10 &&
+		    vm_get_stat(c.vm, coalesced_mmio_writes) == 7,
 		    "stats say %lu PIO and %lu MMIO coalesced writes, want 10 and 7",
-		    coalesced_vm_stat(c.vm, "coalesced_pio_writes"),
-		    coalesced_vm_stat(c.vm, "coalesced_mmio_writes"));
+		    vm_get_stat(c.vm, coalesced_pio_writes),
+		    vm_get_stat(c.vm, coalesced_mmio_writes));
 
 	/* Fill the ring: the write that does not fit is counted. */
 	for (n = 17; n < c.max - 1; n++)
 		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, n, false);
 	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
-	TEST_ASSERT(o.exits == 1 && coalesced_vm_stat(c.vm, "coalesced_ring_full_exits") == 1,
+	TEST_ASSERT(o.exits == 1 && vm_get_stat(c.vm, coalesced_ring_full_exits) == 1,
 		    "write to a full ring: %d exits, stat %lu; want 1 and 1",
-		    o.exits, coalesced_vm_stat(c.vm, "coalesced_ring_full_exits"));
+		    o.exits, vm_get_stat(c.vm, coalesced_ring_full_exits));
 	c.ring->first = 0;
 	c.ring->last = 0;
 	c.ring->first = 0xffff;
 	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
-	TEST_ASSERT(o.exits == 1 && coalesced_vm_stat(c.vm, "coalesced_bad_index_exits") == 1,
+	TEST_ASSERT(o.exits == 1 && vm_get_stat(c.vm, coalesced_bad_index_exits) == 1,
 		    "write with a bad index: %d exits, stat %lu; want 1 and 1",
-		    o.exits, coalesced_vm_stat(c.vm, "coalesced_bad_index_exits"));
+		    o.exits, vm_get_stat(c.vm, coalesced_bad_index_exits));
 	c.ring->first = 0;
 
 	/* "Without": capability hidden, PIO zones refused, MMIO unchanged. */
@@ -1284,29 +1294,12 @@ static void test_stats_and_param(void)
 
 /* ---- main ------------------------------------------------------------ */
 
-static const struct coalesced_case cases[] = {
-	{ "capabilities", test_capabilities },
-	{ "registration", test_registration },
-	{ "compat_register", test_compat_register },
-	{ "compat_unregister", test_compat_unregister },
-	{ "ring_ordering", test_ordering },
-	{ "ring_full", test_ring_full },
-	{ "edges", test_edges },
-	{ "several_vcpus", test_vcpus },
-	{ "hostile_indices", test_hostile_indices },
-	{ "lifetime", test_lifetime },
-	{ "stats_and_param", test_stats_and_param },
-};
-
-/* Each case takes a few seconds under emulation; allow for a slow host. */
-#define CASE_TIMEOUT_S	90
-
 int main(int argc, char *argv[])
 {
 	ours = !access(PARAM_DISABLE_PIO, F_OK);
-	coalesced_cases_init(ARRAY_SIZE(cases));
+	setbuf(stdout, NULL);
 	printf("# kvm.ko: %s\n", ours ? "ours (coalesced I/O overlay)" :
 	       "stock (mainline coalesced_mmio.c)");
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_COALESCED_MMIO));
-	coalesced_cases_run(cases, ARRAY_SIZE(cases), CASE_TIMEOUT_S);
+	return test_harness_run(argc, argv);
 }

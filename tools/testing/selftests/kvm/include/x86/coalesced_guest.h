@@ -7,10 +7,11 @@
 #define SELFTEST_KVM_COALESCED_GUEST_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include "kvm_util.h"
 #include "processor.h"
 
-static inline void guest_out(uint16_t port, uint64_t val, int len)
+static inline void guest_out(u16 port, u64 val, int len)
 {
 	if (len == 1)
 		asm volatile("outb %b0, %w1" : : "a"(val), "Nd"(port));
@@ -20,9 +21,9 @@ static inline void guest_out(uint16_t port, uint64_t val, int len)
 		asm volatile("outl %k0, %w1" : : "a"(val), "Nd"(port));
 }
 
-static inline uint64_t guest_in(uint16_t port, int len)
+static inline u64 guest_in(u16 port, int len)
 {
-	uint32_t val = 0;
+	u32 val = 0;
 
 	if (len == 1)
 		asm volatile("inb %w1, %b0" : "+a"(val) : "Nd"(port));
@@ -33,27 +34,27 @@ static inline uint64_t guest_in(uint16_t port, int len)
 	return val;
 }
 
-static inline void guest_mmio_write(uint64_t gpa, uint64_t val, int len)
+static inline void guest_mmio_write(u64 gpa, u64 val, int len)
 {
 	if (len == 1)
-		WRITE_ONCE(*(uint8_t *)gpa, val);
+		WRITE_ONCE(*(u8 *)gpa, val);
 	else if (len == 2)
-		WRITE_ONCE(*(uint16_t *)gpa, val);
+		WRITE_ONCE(*(u16 *)gpa, val);
 	else if (len == 4)
-		WRITE_ONCE(*(uint32_t *)gpa, val);
+		WRITE_ONCE(*(u32 *)gpa, val);
 	else
-		WRITE_ONCE(*(uint64_t *)gpa, val);
+		WRITE_ONCE(*(u64 *)gpa, val);
 }
 
-static inline uint64_t guest_mmio_read(uint64_t gpa, int len)
+static inline u64 guest_mmio_read(u64 gpa, int len)
 {
 	if (len == 1)
-		return READ_ONCE(*(uint8_t *)gpa);
+		return READ_ONCE(*(u8 *)gpa);
 	if (len == 2)
-		return READ_ONCE(*(uint16_t *)gpa);
+		return READ_ONCE(*(u16 *)gpa);
 	if (len == 4)
-		return READ_ONCE(*(uint32_t *)gpa);
-	return READ_ONCE(*(uint64_t *)gpa);
+		return READ_ONCE(*(u32 *)gpa);
+	return READ_ONCE(*(u64 *)gpa);
 }
 
 /*
@@ -63,7 +64,7 @@ static inline uint64_t guest_mmio_read(uint64_t gpa, int len)
  */
 static void guest_exception_handler(struct ex_regs *regs)
 {
-	uint64_t cr2 = 0;
+	u64 cr2 = 0;
 
 	if (regs->vector == PF_VECTOR)
 		asm volatile("mov %%cr2, %0" : "=r"(cr2));
@@ -78,6 +79,14 @@ static inline void catch_guest_exceptions(struct kvm_vm *vm)
 
 	for (i = 0; i < 32; i++)
 		vm_install_exception_handler(vm, i, guest_exception_handler);
+}
+
+/* Time limits inside a case, times $TIMEOUT_SCALE (a debug kernel is slow). */
+static inline int coalesced_timeout_scale(void)
+{
+	const char *scale = getenv("TIMEOUT_SCALE");
+
+	return scale && atoi(scale) > 1 ? atoi(scale) : 1;
 }
 
 /*
