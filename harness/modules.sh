@@ -55,7 +55,7 @@ echo 'ccflags-y += -I$(src)/../../../include/trace' >>"$MOD/arch/x86/kvm/Kbuild.
 rm -rf "$MOD/compat"
 if [ -n "${BASE_COMPAT:-}" ]; then
 	mkdir -p "$MOD/compat"
-	cp -p "$TOP/bases/$BASE_COMPAT" "$MOD/compat/"
+	cp -p "$TOP"/bases/compat/coalesced_mmio-*.h "$MOD/compat/"	# they include each other
 	echo "CFLAGS_\$(KVM)/coalesced_mmio.o += -include \$(src)/../../../compat/$(basename "$BASE_COMPAT")" \
 		>>"$MOD/arch/x86/kvm/Kbuild.new"
 fi

@@ -367,7 +367,7 @@ static int register_zone(struct kvm *kvm, const struct zone_request *req)
 	if (pio && !kvm_coalesced_pio_enabled())
 		return -EOPNOTSUPP;
 
-	zone = kzalloc(sizeof(*zone), GFP_KERNEL_ACCOUNT);
+	zone = kzalloc_obj(*zone, GFP_KERNEL_ACCOUNT);
 	if (!zone)
 		return -ENOMEM;
 	kvm_iodevice_init(&zone->dev, &coalesced_zone_ops);
@@ -609,7 +609,7 @@ static struct coalesced_buffer *buffer_alloc(struct kvm *kvm, u32 pages,
 {
 	struct coalesced_buffer *buffer;
 
-	buffer = kzalloc(sizeof(*buffer), GFP_KERNEL_ACCOUNT);
+	buffer = kzalloc_obj(*buffer, GFP_KERNEL_ACCOUNT);
 	if (!buffer)
 		return NULL;
 	/* Zeroed, so the ring starts empty (first == last == 0). */

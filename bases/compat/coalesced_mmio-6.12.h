@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What virt/kvm/coalesced_mmio.c, written for mainline 7.2, needs from
+ * Debian's 6.12 kernel (and older ones: coalesced_mmio-6.1.h includes it).
+ * The out-of-tree build force-includes it into that one object
+ * (harness/modules.sh, BASE_COMPAT in bases/<base>.conf); it is never part
+ * of the upstream series.
+ */
+#ifndef COALESCED_MMIO_6_12_H
+#define COALESCED_MMIO_6_12_H
+
+#include <linux/slab.h>
+
+/* 7.0's typed allocators: one object of the type of @p, zeroed. */
+#define kzalloc_obj(p, gfp) ((typeof(p) *)kzalloc(sizeof(p), gfp))
+
+#endif /* COALESCED_MMIO_6_12_H */
