@@ -12,7 +12,7 @@
 #   make KVER=$(uname -r)      build for the running Debian kernel
 #   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
 #   make bench           cost of a port write: exit, coalesced, mainline, floor
-#   make install         (root) our modules for the running Debian 6.1 kernel
+#   make install         (root) our modules for the running Debian 6.1/6.12 kernel
 #   make uninstall       (root) back to the stock modules
 #   make dkms            a DKMS tree in build/dkms for "dkms add"
 #   make series          the change as kernel patches in build/series
@@ -42,7 +42,7 @@ base: deps
 	@echo "==> build/$(BASE)/linux: pristine base + overlay + patches/"
 	@$(H)/base.sh
 
-vmkernel: deps
+vmkernel: base
 	@$(H)/vmkernel.sh
 
 # The tree modules build against: Debian's headers, or the built kernel.
@@ -77,7 +77,7 @@ check-fresh:
 
 # A full kernel with KASAN, lockdep, failslab and kmemleak, KVM built in.
 debug-kernel: base
-	@$(H)/debug-kernel.sh
+	@$(H)/kernel-build.sh debug
 
 check-debug: debug-kernel initramfs
 	@echo "==> make check-debug: the tests on the debug kernel"
@@ -91,16 +91,18 @@ lint: base
 	@echo "==> checkpatch --strict, sparse and W=1 on what we own"
 	@$(H)/lint.sh
 
-# On a Debian 12 host running a 6.1 kernel (root): ours under updates/.
+# On a host running a Debian kernel of one of the bases (root): ours under
+# updates/. The running kernel picks the base.
 install:
 	@echo "==> make install: our kvm modules for the running kernel $$(uname -r)"
-	@$(H)/install.sh check
-	@$(MAKE) --no-print-directory modules KVER=$$(uname -r)
-	@$(H)/install.sh install
+	@base=$$($(H)/install.sh base) && \
+	BASE=$$base $(H)/install.sh check && \
+	$(MAKE) --no-print-directory modules BASE=$$base KVER=$$(uname -r) && \
+	BASE=$$base $(H)/install.sh install
 
 uninstall:
 	@echo "==> make uninstall: back to the stock kvm modules of $$(uname -r)"
-	@$(H)/install.sh uninstall
+	@BASE=$$($(H)/install.sh base) $(H)/install.sh uninstall
 
 # A tree for "dkms add": rebuilt by DKMS on every Debian kernel update.
 dkms: base

@@ -19,7 +19,7 @@ package() {
 	mkdir -p "$BUILD/dkms"
 	STAGE_ONLY=1 KVM_MOD_DIR=$PKG "$TOP/harness/modules.sh"
 	sed -e "s/@NAME@/$NAME/" -e "s/@VERSION@/$VERSION/" \
-	    -e "s/@DEB_VERSION@/$DEB_VERSION/" \
+	    -e "s/@DEB_VERSION@/$DEB_VERSION/" -e "s|@KVER_RE@|${BASE_KVER_RE//\\/\\\\}|" \
 	    "$TOP/harness/dkms.conf.in" >"$PKG/dkms.conf"
 	echo "dkms: sudo dkms install $PKG   (or: dkms add $PKG; dkms build/install -m $NAME -v $VERSION)"
 }
@@ -39,7 +39,8 @@ dkms_test() {
 		  --installtree "$trees/install")
 	step "dkms add + dkms build -k $KVER (private trees in build/$BASE/dkms/trees, log build/$BASE/dkms/test.log)" >&2
 	rc=0
-	{ "${dk[@]}" add "$PKG" && "${dk[@]}" build -m "$NAME" -v "$VERSION" -k "$KVER"; } \
+	{ "${dk[@]}" add "$PKG" && "${dk[@]}" build -m "$NAME" -v "$VERSION" -k "$KVER" \
+		--kernelsourcedir "$(headers_dir)"; } \
 		>"$log" 2>&1 || rc=$?
 	result build "$rc" "dkms build failed; see build/$BASE/dkms/test.log"
 	[ "$rc" = 0 ] || return 0

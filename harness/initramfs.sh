@@ -22,15 +22,22 @@ cp "$BUSYBOX" "$ROOT/bin/busybox"
 cp "$TOP/harness/init" "$ROOT/init"
 cp "$TOP/harness/kernel-reports" "$ROOT/bin/"
 chmod +x "$ROOT/init" "$ROOT/bin/kernel-reports"
-for m in arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-intel.ko \
-	 virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko; do
+# The stock KVM modules and what kvm-amd.ko needs: ccp.ko only where
+# the kernel has SEV (Debian's; not the 7.2 kernel built here).
+needs_ccp=0
+for m in arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-amd.ko.xz; do
+	[ -f "$STOCK/$m" ] && modinfo -F depends "$STOCK/$m" | grep -qw ccp && needs_ccp=1
+done
+mods="arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko arch/x86/kvm/kvm-intel.ko virt/lib/irqbypass.ko"
+[ "$needs_ccp" = 1 ] && mods="$mods drivers/crypto/ccp/ccp.ko"
+for m in $mods; do
 	# Debian compresses modules since 6.3 (.ko.xz): unpack them here.
 	if [ -f "$STOCK/$m" ]; then
 		cp "$STOCK/$m" "$ROOT/modules/stock/"
 	elif [ -f "$STOCK/$m.xz" ]; then
 		xz -dc "$STOCK/$m.xz" >"$ROOT/modules/stock/$(basename "$m")"
 	else
-		die "$STOCK/$m is missing, so the VM kernel's unpacked package is incomplete; remove build/$BASE/vmkernel and run 'make' to unpack it again."
+		die "$STOCK/$m is missing, so the VM kernel's modules are incomplete; remove build/$BASE/vmkernel and run 'make' to fetch or build them again."
 	fi
 done
 cp "$BUILD"/modules/ours/*.ko "$ROOT/modules/ours/"

@@ -37,7 +37,7 @@ try() {
 
 ours=/lib/modules/$KVER/updates/coalesced-kvm
 stock=/lib/modules/$KVER/kernel/arch/x86/kvm
-try refuses-other-kernel fail "not a Debian 12 6.1" INSTALL_KVER=6.18.44-generic -- install
+try refuses-other-kernel fail "not a Debian kernel our modules are built for" INSTALL_KVER=6.18.44-generic -- install
 mkdir -p "$ROOT/sys/module/kvm_amd"
 echo 2 >"$ROOT/sys/module/kvm_amd/refcnt"
 try refuses-modules-in-use fail "kvm_amd is in use" -- install

@@ -16,15 +16,34 @@ MODDIR=$DESTDIR/lib/modules/$REL
 OURS=$MODDIR/updates/coalesced-kvm
 MODS="kvm kvm-amd kvm-intel"
 
+# release_base RELEASE: the base (bases/*.conf) whose Debian kernels have
+# that release, or nothing.
+release_base() {
+	local conf
+	for conf in "$TOP"/bases/*.conf; do
+		(
+			# shellcheck disable=SC1090
+			source "$conf"
+			[ "$BASE_KERNEL" = debian ] && [[ $1 =~ $BASE_KVER_RE ]] &&
+				basename "$conf" .conf
+		) || true
+	done
+}
+
 case "$ACTION" in
-check|install|uninstall) ;;
-*) die "usage: install.sh check|install|uninstall (run it through 'make install' or 'make uninstall')." ;;
+check|install|uninstall|base) ;;
+*) die "usage: install.sh check|install|uninstall|base (run it through 'make install' or 'make uninstall')." ;;
 esac
 
-[[ $REL =~ ^6\.1\.0-[0-9]+-amd64$ ]] ||
-	die "the running kernel is $REL, not a Debian 12 6.1 amd64 kernel (like 6.1.0-56-amd64); our modules are only built for those, so boot one first."
-[ -d "/usr/src/linux-headers-$REL" ] ||
-	die "linux-headers-$REL is not installed, so nothing can be built for this kernel; run 'apt-get install linux-headers-$REL' as root."
+rel_base=$(release_base "$REL")
+[ -n "$rel_base" ] ||
+	die "the running kernel is $REL, not a Debian kernel our modules are built for (Debian 12's 6.1, like 6.1.0-57-amd64, or Debian 12 backports' 6.12, like 6.12.95+deb12-amd64); boot one of those first."
+if [ "$ACTION" = base ]; then
+	echo "$rel_base"
+	exit 0
+fi
+[ "$rel_base" = "$BASE" ] ||
+	die "the kernel $REL belongs to BASE=$rel_base, not BASE=$BASE; run 'make install' without BASE, which picks it."
 [ -d "$MODDIR/kernel" ] ||
 	die "$MODDIR/kernel does not exist; this kernel's modules are not installed where Debian puts them."
 [ -n "$DESTDIR" ] || [ "$(id -u)" = 0 ] ||

@@ -30,7 +30,7 @@ record() {
 
 mapfile -t sources < <(cd "$TOP" && git ls-files -co --exclude-standard -- \
 	'harness/*.c' \
-	'virt/*.[ch]' 'include/*.h' 'tools/*.[ch]')
+	'virt/*.[ch]' 'include/*.h' 'tools/*.[ch]' 'bases/compat/*.h')
 step "checkpatch --strict on ${#sources[@]} files and $(wc -l <"$TOP/patches/series") patches"
 (cd "$TOP" && $CHECKPATCH --no-tree -f "${sources[@]}") >"$OUT/checkpatch-files.log" 2>&1 || true
 record lint:checkpatch-files "$OUT/checkpatch-files.log"

@@ -10,7 +10,7 @@ check_versions
 
 DEST=$BUILD/vmkernel
 if [ "$BASE_KERNEL" = built ]; then
-	exec "$TOP/harness/kernel-build.sh"
+	exec "$TOP/harness/kernel-build.sh" vm
 fi
 if [ -f "$DEST/.version" ] && [ "$(cat "$DEST/.version")" = "$KVER $DEB_VERSION" ]; then
 	exit 0
