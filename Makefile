@@ -15,7 +15,7 @@
 #   make install         (root) our modules for the running Debian 6.1/6.12 kernel
 #   make uninstall       (root) back to the stock modules
 #   make dkms            a DKMS tree in build/dkms for "dkms add"
-#   make series          the change as kernel patches in build/series
+#   make series          the change as patches against mainline 7.2 (build/7.2/series)
 #   make check-fresh     (root) the README's make on a brand-new minimal Debian 12
 #   make clean           remove build/ and nothing else
 
@@ -108,10 +108,13 @@ uninstall:
 dkms: base
 	@$(H)/dkms.sh package
 
-# Our change as kernel patches against the pristine base, each checked.
-series: base
-	@echo "==> make series: build/series, checkpatch and a build after every patch"
-	@$(H)/series.sh make
+# Our change as kernel patches against the pristine base, each checked:
+# against mainline 7.2 unless BASE is given.
+SERIES_BASE := $(if $(filter command line environment,$(origin BASE)),$(BASE),7.2)
+series:
+	@echo "==> make series: build/$(SERIES_BASE)/series, checkpatch and a build after every patch"
+	@$(MAKE) --no-print-directory headers BASE=$(SERIES_BASE)
+	@BASE=$(SERIES_BASE) $(H)/series.sh make
 
 clean:
 	@echo "==> removing build/"

@@ -10,13 +10,14 @@
 #include "selftests-6.12.h"
 
 /*
- * GUEST_FAIL(fmt, ...) came with guest printf (6.7); 6.1 reports up to four
- * numbers with a fixed string, here the format.  Our one user passes four.
+ * GUEST_FAIL(fmt, ...) came with guest printf (6.12 has it); 6.1 reports
+ * up to four numbers with a fixed string, here the format.  Our one user
+ * passes four.
  */
 #define GUEST_FAIL(fmt, args...) __GUEST_ASSERT(false, fmt, 4, args)
 
 /*
- * Since 6.9 every VM has an IDT and every vCPU uses it; 6.1 sets them up
+ * In 6.12 every VM has an IDT and every vCPU uses it; 6.1 sets them up
  * on request.  Do it on the first handler installed, for the vCPUs that
  * exist then (ours install handlers after creating every vCPU).
  */
