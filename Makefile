@@ -8,6 +8,7 @@
 #   make                 deps, base tree, modules, selftests, VM, demo
 #   make check           every test in the VM, TAP, "N passed, N failed, N skipped"
 #   make check MODULES=stock   the same tests on Debian's stock modules
+#   make check-all       make check on every base (what CI runs, with FRESH=1)
 #   make check TESTS=coalesced_pio_test   only some tests (names or globs)
 #   make KVER=$(uname -r)      build for the running Debian kernel
 #   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
@@ -29,7 +30,7 @@ ifdef KVER
 export KVER
 endif
 
-.PHONY: all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
+.PHONY: check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh
 
 all: demo
@@ -68,6 +69,10 @@ demo: initramfs qemu-image
 check: initramfs qemu-image
 	@echo "==> make check (MODULES=$(MODULES))"
 	@$(H)/check.sh
+
+# make check on every base, the default first; one line of totals.
+check-all:
+	@$(H)/check-all.sh
 
 # The README's promise, tested: debootstrap a minimal Debian 12 into
 # build/fresh, install git and make only, clone this repository, run make.
