@@ -28,7 +28,7 @@ try() {
 		"$TOP/harness/install.sh" "$@" >"$LOG.$name" 2>&1 || rc=$?
 	if { [ "$want" = 0 ] && [ "$rc" != 0 ]; } || { [ "$want" != 0 ] && [ "$rc" = 0 ]; }; then
 		echo "install:$name fail exit status $rc; $(tail -n 1 "$LOG.$name")"
-	elif ! grep -qE "$pattern" "$LOG.$name"; then
+	elif ! grep -qF -- "$pattern" "$LOG.$name"; then
 		echo "install:$name fail output lacks '$pattern': $(tail -n 1 "$LOG.$name")"
 	else
 		echo "install:$name pass"

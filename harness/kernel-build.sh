@@ -54,8 +54,9 @@ mkdir -p "$OBJ"
 
 cc=gcc
 command -v ccache >/dev/null && cc="ccache gcc"
+# LOCALVERSION= (empty, not unset): no "+" for a source tree in git.
 kmake() {
-	make -C "$TREE" O="$OBJ" ARCH=x86_64 CC="$cc" "$@"
+	make -C "$TREE" O="$OBJ" ARCH=x86_64 CC="$cc" LOCALVERSION= "$@"
 }
 
 # Configure again only when the fragment changed (or on the first build).

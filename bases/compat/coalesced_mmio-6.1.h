@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * What virt/kvm/coalesced_mmio.c, written for mainline 7.2, needs from
- * Debian's 6.1 kernel, beyond what 6.12 lacks too (coalesced_mmio-6.12.h).  The out-of-tree build force-includes it into that
- * one object (harness/modules.sh, BASE_COMPAT in bases/6.1.conf); it is
- * never part of the upstream series.
+ * Debian's 6.1 kernel, beyond what 6.12 lacks too (coalesced_mmio-6.12.h).
+ * The out-of-tree build force-includes it into that one object
+ * (harness/modules.sh, BASE_COMPAT in bases/6.1.conf); it is never part of
+ * the upstream series.
  */
 #ifndef COALESCED_MMIO_6_1_H
 #define COALESCED_MMIO_6_1_H

@@ -12,6 +12,6 @@
 #include <linux/slab.h>
 
 /* 7.2's typed allocator (6.12 has none): one object like *@p, zeroed. */
-#define kzalloc_obj(p, gfp) ((typeof(p) *)kzalloc(sizeof(p), gfp))
+#define kzalloc_obj(p, gfp) kzalloc(sizeof(p), gfp)
 
 #endif /* COALESCED_MMIO_6_12_H */

@@ -39,7 +39,7 @@ static void param(const char *name)
 	f = fopen(path, "r");
 	if (f) {
 		if (!fgets(value, sizeof(value), f))
-			strcpy(value, "?");
+			snprintf(value, sizeof(value), "?");
 		value[strcspn(value, "\n")] = 0;
 		fclose(f);
 	}
