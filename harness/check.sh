@@ -55,8 +55,9 @@ host=
 if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
 	step "make install/uninstall on a copy of /lib/modules, dkms build, the series with git am"
 	host=$OUT/host.results
+	# DKMS serves Debian's kernels only, not one built here (BASE=7.2).
 	{ "$TOP/harness/install-test.sh"
-	  "$TOP/harness/dkms.sh" test
+	  [ "$BASE_KERNEL" = built ] || "$TOP/harness/dkms.sh" test
 	  "$TOP/harness/series.sh" check; } >"$host" ||
 		echo "host:checks fail a host-side check script stopped early" >>"$host"
 fi

@@ -38,6 +38,11 @@ try() {
 ours=/lib/modules/$KVER/updates/coalesced-kvm
 stock=/lib/modules/$KVER/kernel/arch/x86/kvm
 try refuses-other-kernel fail "not a Debian kernel our modules are built for" INSTALL_KVER=6.18.44-generic -- install
+# A kernel built here (BASE=7.2) is no Debian kernel: install refuses it.
+if [ "$BASE_KERNEL" = built ]; then
+	try refuses-this-base fail "not a Debian kernel our modules are built for" -- install
+	exit 0
+fi
 mkdir -p "$ROOT/sys/module/kvm_amd"
 echo 2 >"$ROOT/sys/module/kvm_amd/refcnt"
 try refuses-modules-in-use fail "kvm_amd is in use" -- install

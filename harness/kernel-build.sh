@@ -54,6 +54,9 @@ mkdir -p "$OBJ"
 
 cc=gcc
 command -v ccache >/dev/null && cc="ccache gcc"
+# Paths relative to the checkout in ccache's hashes: a clean clone
+# elsewhere hits what this one compiled.
+export CCACHE_BASEDIR=$TOP
 # LOCALVERSION= (empty, not unset): no "+" for a source tree in git.
 kmake() {
 	make -C "$TREE" O="$OBJ" ARCH=x86_64 CC="$cc" LOCALVERSION= "$@"
