@@ -56,7 +56,7 @@ known_bases() {
 # shellcheck source=../bases/6.1.conf
 source "$TOP/bases/$BASE.conf"
 # Everything a base builds lives in build/<base>: bases never share state.
-BUILD=${BUILD:-$TOP/build/$BASE}
+BUILD=$TOP/build/$BASE
 APT_DIR=$BUILD/apt
 export BASE BUILD
 

@@ -36,4 +36,25 @@ static inline void compat_vm_install_exception_handler(struct kvm_vm *vm, int ve
 
 #define vm_install_exception_handler compat_vm_install_exception_handler
 
+/* 6.12 added these helpers for the legacy ioctls; both assert success. */
+static inline void kvm_vm_register_coalesced_io(struct kvm_vm *vm, u64 address,
+						u64 size, bool pio)
+{
+	struct kvm_coalesced_mmio_zone zone = {
+		.addr = address, .size = size, .pio = pio,
+	};
+
+	vm_ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &zone);
+}
+
+static inline void kvm_vm_unregister_coalesced_io(struct kvm_vm *vm, u64 address,
+						  u64 size, bool pio)
+{
+	struct kvm_coalesced_mmio_zone zone = {
+		.addr = address, .size = size, .pio = pio,
+	};
+
+	vm_ioctl(vm, KVM_UNREGISTER_COALESCED_MMIO, &zone);
+}
+
 #endif /* COALESCED_SELFTESTS_COMPAT_H */

@@ -209,11 +209,8 @@ static void bind_ok(struct ctx *c, const struct coalesced_buffer *buf,
 static void legacy_zone_ok(struct ctx *c, u64 addr, u32 size,
 			   u32 flags)
 {
-	struct kvm_coalesced_mmio_zone zone = {
-		.addr = addr, .size = size, .pio = flags,
-	};
-
-	vm_ioctl(c->vm, KVM_REGISTER_COALESCED_MMIO, &zone);
+	kvm_vm_register_coalesced_io(c->vm, addr, size,
+				     flags & KVM_COALESCED_ZONE_PIO);
 }
 
 /*

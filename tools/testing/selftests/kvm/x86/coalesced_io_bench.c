@@ -140,11 +140,7 @@ static double now_ns(void)
 
 static void add_zone(struct kvm_vm *vm, u64 port, u32 size)
 {
-	struct kvm_coalesced_mmio_zone z = {
-		.addr = port, .size = size, .pio = KVM_COALESCED_ZONE_PIO,
-	};
-
-	vm_ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &z);
+	kvm_vm_register_coalesced_io(vm, port, size, true);
 }
 
 static void add_ioeventfd(struct kvm_vm *vm, u64 port)

@@ -54,13 +54,8 @@ static void run_rtc(bool zone)
 	sync_global_to_guest(vm, iterations);
 	ring = coalesced_ring_map(vm->fd, vcpu->fd);
 	TEST_ASSERT(ring, "cannot map the coalesced ring");
-	if (zone) {
-		struct kvm_coalesced_mmio_zone z = {
-			.addr = 0x70, .size = 1, .pio = KVM_COALESCED_ZONE_PIO,
-		};
-
-		vm_ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &z);
-	}
+	if (zone)
+		kvm_vm_register_coalesced_io(vm, 0x70, 1, true);
 
 	t0 = now_us();
 	for (;;) {

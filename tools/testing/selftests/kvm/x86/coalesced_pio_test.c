@@ -183,15 +183,6 @@ static int zone_del(struct kvm_vm *vm, u64 addr, u32 size,
 	return __vm_ioctl(vm, KVM_UNREGISTER_COALESCED_MMIO, &zone) ? -errno : 0;
 }
 
-static void zone_add_ok(struct kvm_vm *vm, u64 addr, u32 size,
-			u32 flags)
-{
-	int r = zone_add(vm, addr, size, flags);
-
-	TEST_ASSERT(!r, "registering zone 0x%lx+%u (flags %u) failed: %s",
-		    addr, size, flags, strerror(-r));
-}
-
 /*
  * Decode an I/O or MMIO exit into @ev; reads get IN_VALUE.  Returns false
  * for anything else (a ucall is handled by the caller first).
@@ -306,9 +297,9 @@ static void probe_start(struct vm_ctx *c)
 static void probe_start_zoned(struct vm_ctx *c)
 {
 	probe_start(c);
-	zone_add_ok(c->vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c->vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c->vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+	kvm_vm_register_coalesced_io(c->vm, PORT_RTC_INDEX, 1, true);
+	kvm_vm_register_coalesced_io(c->vm, PORT_PCI_ADDR, 4, true);
+	kvm_vm_register_coalesced_io(c->vm, MMIO_GPA, MMIO_ZONE_SIZE, false);
 }
 
 /*
@@ -354,7 +345,7 @@ TEST_F_TIMEOUT(coalesced_pio, registration, CASE_TIMEOUT_S)
 	probe_start_zoned(&c);
 
 	/* Overlap is allowed; a write in both zones makes one entry. */
-	zone_add_ok(c.vm, PORT_PCI_ADDR, 8, KVM_COALESCED_ZONE_PIO);
+	kvm_vm_register_coalesced_io(c.vm, PORT_PCI_ADDR, 8, true);
 	o = do_probe(&c, PROBE_OUT, PORT_PCI_ADDR, 4, 0x11223344, true);
 	TEST_ASSERT(!o.exits && o.ring.n == 1,
 		    "outl 0xcf8 in two overlapping zones: %d exits, %zu entries, want 0 and 1",
@@ -459,7 +450,8 @@ TEST_F_TIMEOUT(coalesced_pio, compat_register, CASE_TIMEOUT_S)
 
 		probe_start(&c);
 		if (row->twice)
-			zone_add_ok(c.vm, row->addr, row->size, row->flags);
+			kvm_vm_register_coalesced_io(c.vm, row->addr, row->size,
+						     row->flags & KVM_COALESCED_ZONE_PIO);
 		r = -zone_add(c.vm, row->addr, row->size, row->flags);
 		TEST_ASSERT(r == want,
 			    "%s (0x%lx+0x%x flags 0x%x): %s, want %s (mainline %s, ours %s)",
@@ -561,8 +553,9 @@ TEST_F_TIMEOUT(coalesced_pio, compat_unregister, CASE_TIMEOUT_S)
 
 		probe_start(&c);
 		for (z = 0; z < ARRAY_SIZE(row->zones) && row->zones[z].size; z++)
-			zone_add_ok(c.vm, row->zones[z].addr, row->zones[z].size,
-				    row->zones[z].flags);
+			kvm_vm_register_coalesced_io(c.vm, row->zones[z].addr,
+						     row->zones[z].size,
+						     row->zones[z].flags & KVM_COALESCED_ZONE_PIO);
 		r = -zone_del(c.vm, row->addr, row->size, row->flags);
 		TEST_ASSERT(r == row->err, "%s (0x%lx+0x%x flags 0x%x): %s, want %s",
 			    row->name, row->addr, row->size, row->flags,
@@ -656,9 +649,9 @@ TEST_F_TIMEOUT(coalesced_pio, ring_ordering, CASE_TIMEOUT_S)
 	bool write;
 
 	ctx_init(&c, order_guest);
-	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+	kvm_vm_register_coalesced_io(c.vm, PORT_RTC_INDEX, 1, true);
+	kvm_vm_register_coalesced_io(c.vm, PORT_PCI_ADDR, 4, true);
+	kvm_vm_register_coalesced_io(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, false);
 
 	for (;;) {
 		vcpu_run(c.vcpu);
@@ -714,7 +707,7 @@ TEST_F_TIMEOUT(coalesced_pio, ring_full, CASE_TIMEOUT_S)
 	ctx_init(&c, fill_guest);
 	fill_writes = 3 * c.max + 7;
 	sync_global_to_guest(c.vm, fill_writes);
-	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	kvm_vm_register_coalesced_io(c.vm, PORT_PCI_ADDR, 4, true);
 
 	for (;;) {
 		vcpu_run(c.vcpu);
@@ -791,8 +784,7 @@ static void rtc_exits(u32 exits[2], u32 entries[2])
 			entries[phase] = log.n;
 			log.n = 0;
 			if (phase++ == 0)
-				zone_add_ok(c.vm, PORT_RTC_INDEX, 1,
-					    KVM_COALESCED_ZONE_PIO);
+				kvm_vm_register_coalesced_io(c.vm, PORT_RTC_INDEX, 1, true);
 			continue;
 		case UCALL_DONE:
 			free(log.ev);
@@ -958,8 +950,8 @@ static void writers_start(struct writers *w, void *guest, u32 limit,
 		vcpu_args_set(w->vcpu[i], 1, i);
 		args[i] = (struct writer_arg){ .w = w, .id = i };
 	}
-	zone_add_ok(w->vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(w->vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+	kvm_vm_register_coalesced_io(w->vm, PORT_PCI_ADDR, 4, true);
+	kvm_vm_register_coalesced_io(w->vm, MMIO_GPA, MMIO_ZONE_SIZE, false);
 	for (i = 0; i < MAX_VCPUS; i++)
 		pthread_create(&threads[i], NULL, writer_thread, &args[i]);
 }
@@ -1021,7 +1013,7 @@ TEST_F_TIMEOUT(coalesced_pio, hostile_indices, CASE_TIMEOUT_S)
 	size_t i;
 
 	probe_start(&c);
-	zone_add_ok(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
+	kvm_vm_register_coalesced_io(c.vm, PORT_PCI_ADDR, 4, true);
 	before = malloc(getpagesize());
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -1111,8 +1103,8 @@ static void destroy_with_pending(void)
 
 		ctx_init(&c, pending_guest);
 		for (i = 0; i < LIFETIME_ZONES / 2; i++) {
-			zone_add_ok(c.vm, 0x100 + i, 1, KVM_COALESCED_ZONE_PIO);
-			zone_add_ok(c.vm, MMIO_GPA + i, 1, 0);
+			kvm_vm_register_coalesced_io(c.vm, 0x100 + i, 1, true);
+			kvm_vm_register_coalesced_io(c.vm, MMIO_GPA + i, 1, false);
 		}
 		/*
 		 * Mainline computes the free space as (first - last - 1) %
@@ -1192,8 +1184,8 @@ static void churn_while_writing(void)
 		TEST_ASSERT(!zone_del(w.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0),
 			    "unregistering the MMIO zone failed");
 		usleep(1000);
-		zone_add_ok(w.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
-		zone_add_ok(w.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+		kvm_vm_register_coalesced_io(w.vm, PORT_PCI_ADDR, 4, true);
+		kvm_vm_register_coalesced_io(w.vm, MMIO_GPA, MMIO_ZONE_SIZE, false);
 		usleep(1000);
 		cycles++;
 	}
@@ -1244,8 +1236,8 @@ TEST_F_TIMEOUT(coalesced_pio, stats_and_param, CASE_TIMEOUT_S)
 		     PARAM_DISABLE_PIO);
 
 	probe_start(&c);
-	zone_add_ok(c.vm, PORT_RTC_INDEX, 1, KVM_COALESCED_ZONE_PIO);
-	zone_add_ok(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+	kvm_vm_register_coalesced_io(c.vm, PORT_RTC_INDEX, 1, true);
+	kvm_vm_register_coalesced_io(c.vm, MMIO_GPA, MMIO_ZONE_SIZE, false);
 	for (i = 0; i < 10; i++)
 		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, i, false);
 	for (i = 0; i < 7; i++)
