@@ -17,7 +17,7 @@ for base in 6.1 $(known_bases); do
 	fresh=${FRESH:-0}
 	[ "$base" = 6.1 ] || fresh=0	# the fresh root builds the default base only
 	env -u KVER make -C "$TOP" --no-print-directory check BASE="$base" FRESH="$fresh" 2>&1 |
-		tee "$log" | grep --line-buffered -E '^(ok|not ok|==>|error)' || true
+		tee "$log" | grep --line-buffered -E '^(ok|not ok|==>|error|    \.\.\.)' || true
 	counts=$(tail -n 5 "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
 	if [ -z "$counts" ]; then
 		echo "not ok check-all:$base # the build stopped before the tests; see build/check-all.$base.log"
