@@ -6,16 +6,14 @@
 # build stops before its tests counts as one failure.
 source "$(dirname "$0")/lib.sh"
 
-total_pass=0 total_fail=0 total_skip=0 summary='' done_bases=''
-for base in 6.1 $(known_bases); do
-	case " $done_bases " in *" $base "*) continue ;; esac
-	done_bases="$done_bases $base"
+total_pass=0 total_fail=0 total_skip=0 summary=''
+for base in $(known_bases); do
 	log=$TOP/build/check-all.$base.log
 	mkdir -p "$TOP/build"
 	step "check-all: BASE=$base (log build/check-all.$base.log)"
 	start=$SECONDS
 	fresh=${FRESH:-0}
-	[ "$base" = 6.1 ] || fresh=0	# the fresh root builds the default base only
+	[ "$base" = "$DEFAULT_BASE" ] || fresh=0	# the fresh root builds the default only
 	env -u KVER make -C "$TOP" --no-print-directory check BASE="$base" FRESH="$fresh" 2>&1 |
 		tee "$log" | grep --line-buffered -E '^(ok|not ok|==>|error|    \.\.\.)' || true
 	counts=$(tail -n 5 "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)

@@ -35,11 +35,6 @@ install_uapi_headers() {
 		  die "headers_install failed in $tree (its output above, all of it in $obj/headers.log); fix what it names, then run 'make' again."; }
 }
 
-# need_kver: KVER must come from the Makefile.
-need_kver() {
-	[ -n "${KVER:-}" ] || die "KVER is not set; run this through 'make'."
-}
-
 # The Debian package version (e.g. 6.1.192-2) of an installed package.
 installed_version() {
 	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null |
@@ -47,7 +42,10 @@ installed_version() {
 }
 
 # --- the base: which kernel we build for (bases/$BASE.conf) -------------
-BASE=${BASE:-6.1}
+# The default base (the Makefile's too): the one make check-fresh builds.
+DEFAULT_BASE=6.1
+BASE=${BASE:-$DEFAULT_BASE}
+# known_bases: every base, in version order (the default, 6.1, first).
 known_bases() {
 	(cd "$TOP/bases" && ls -- *.conf | sed 's/\.conf$//' | sort -V | tr '\n' ' ')
 }
@@ -136,9 +134,25 @@ fetch_debs() {
 	done
 }
 
+# newest_kver: the kernel release the base's lists offer now: what
+# linux-image-amd64 depends on, or for a kernel built here the source's
+# upstream version with our local version.
+newest_kver() {
+	local v
+	if [ "$BASE_KERNEL" = built ]; then
+		v=$(apt_candidate "linux-source-$BASE_SERIES")
+		[ -n "$v" ] && echo "${v%%-*}-coalesced"
+	else
+		apt_base apt-cache depends linux-image-amd64 2>/dev/null |
+			awk '/Depends: linux-image-[0-9]/ {
+				sub("linux-image-", "", $2); print $2; exit }'
+	fi
+	return 0
+}
+
 # missing_package_hint PACKAGE=VERSION: what to do when the archive lost it.
 missing_package_hint() {
-	echo "Debian's archive ($BASE_SUITES) no longer has ${1%%=*} at version ${1#*=} (Debian replaces point releases); leave KVER unset so that BASE=$BASE takes the current one ($(apt_base apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { sub("linux-image-", "", $2); print $2; exit }')), or remove $APT_DIR to refresh the lists."
+	echo "Debian's archive ($BASE_SUITES) no longer has ${1%%=*} at version ${1#*=} (Debian replaces point releases); leave KVER unset so that BASE=$BASE takes the current one ($(newest_kver)), or remove $APT_DIR to refresh the lists."
 }
 
 # resolve_kver: set KVER (from the environment, else the base's newest) and
@@ -146,15 +160,8 @@ missing_package_hint() {
 resolve_kver() {
 	apt_setup
 	if [ -z "${KVER:-}" ]; then
-		if [ "$BASE_KERNEL" = built ]; then
-			KVER=$(apt_candidate "linux-source-$BASE_SERIES")
-			KVER=${KVER%%-*}-coalesced
-		else
-			KVER=$(apt_base apt-cache depends linux-image-amd64 2>/dev/null |
-				awk '/Depends: linux-image-[0-9]/ {
-					sub("linux-image-", "", $2); print $2; exit }')
-		fi
-		[[ -n $KVER && $KVER != -coalesced ]] ||
+		KVER=$(newest_kver)
+		[ -n "$KVER" ] ||
 			die "BASE=$BASE's lists ($BASE_SUITES) name no linux-image-amd64 or linux-source-$BASE_SERIES; remove $APT_DIR and run 'make' again to refetch them."
 	fi
 	[[ $KVER =~ $BASE_KVER_RE ]] ||
