@@ -8,7 +8,7 @@
 #   make                 deps, base tree, modules, selftests, VM, demo
 #   make check           every test in the VM, TAP, "N passed, N failed, N skipped"
 #   make check MODULES=stock   the same tests on Debian's stock modules
-#   make check-all       make check on every base (what CI runs, with FRESH=1)
+#   make check-all       make check on every base (CI: FRESH=1 PRUNE=1)
 #   make check TESTS=coalesced_pio_test   only some tests (names or globs)
 #   make KVER=$(uname -r)      build for the running Debian kernel
 #   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
@@ -25,7 +25,7 @@ H := harness
 MODULES ?= ours
 SCALE ?= 1
 BASE ?= 6.1
-export BASE MODULES TESTS VERBOSE SEED FRESH
+export BASE MODULES TESTS VERBOSE SEED FRESH PRUNE
 ifdef KVER
 export KVER
 endif

@@ -41,8 +41,10 @@ unpack_pristine() {
 	step "unpacking Debian linux-source-$BASE_SERIES $DEB_VERSION into build/$BASE/linux (one-time, about 1 min)"
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
+	# The tree and its git objects: about 2.5 GiB.
+	need_disk 3 "unpacking linux-source-$BASE_SERIES into build/$BASE/linux"
 	tar -C "$tmp" --strip-components=1 -xf "$tarball" ||
-		die "cannot unpack $tarball; check free space in $BUILD."
+		die "cannot unpack $tarball into build/$BASE (tar's message above); fix what tar names, then run 'make' again."
 	git -C "$tmp" init -q
 	git -C "$tmp" config core.autocrlf false
 	git -C "$tmp" config gc.auto 0

@@ -4,7 +4,20 @@
 # first (with FRESH as given), each after building what it needs, then
 # one line with the totals: "N passed, N failed, N skipped". A base whose
 # build stops before its tests counts as one failure.
+# PRUNE=1 (CI sets it): remove build/<base> once its check is done, so
+# that the disk holds one base at a time (see BASE_DISK_GB in bases/).
 source "$(dirname "$0")/lib.sh"
+
+FRESH_DISK_GB=6	# build/<default>/fresh: a minimal Debian 1.8 and its make 3.6
+
+# prune BASE: remove build/BASE, unless something is still mounted in it.
+prune() {
+	if grep -q " $TOP/build/$1/" /proc/mounts; then
+		echo "# PRUNE: build/$1 keeps a mount ($(grep -m1 -o " $TOP/build/$1/[^ ]*" /proc/mounts)); not removed"
+		return 0
+	fi
+	rm -rf "${TOP:?}/build/$1"
+}
 
 total_pass=0 total_fail=0 total_skip=0 summary=''
 for base in $(known_bases); do
@@ -14,9 +27,21 @@ for base in $(known_bases); do
 	start=$SECONDS
 	fresh=${FRESH:-0}
 	[ "$base" = "$DEFAULT_BASE" ] || fresh=0	# the fresh root builds the default only
+	what="make check BASE=$base" need=0
+	if [ ! -d "$TOP/build/$base/linux" ]; then
+		need=$(source "$TOP/bases/$base.conf" && echo "$BASE_DISK_GB")
+		[ "$fresh" = 1 ] && need=$((need + FRESH_DISK_GB)) what="$what FRESH=1"
+	fi
+	if ! why=$( (need_disk "$need" "$what") 2>&1); then
+		echo "not ok check-all:$base # ${why#error: }"
+		total_fail=$((total_fail + 1))
+		summary="$summary
+# BASE=$base: not run, too little disk"
+		continue
+	fi
 	env -u KVER make -C "$TOP" --no-print-directory check BASE="$base" FRESH="$fresh" 2>&1 |
 		tee "$log" | grep --line-buffered -E '^(ok|not ok|==>|error|    \.\.\.)' || true
-	counts=$(tail -n 5 "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+	counts=$(tail -n 5 "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1) || true
 	if [ -z "$counts" ]; then
 		echo "not ok check-all:$base # the build stopped before the tests; see build/check-all.$base.log"
 		tail -n 5 "$log" | sed 's/^/#   /'
@@ -27,6 +52,7 @@ for base in $(known_bases); do
 	total_skip=$((total_skip + ${s:-0}))
 	summary="$summary
 # BASE=$base: $counts in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
+	[ "${PRUNE:-0}" = 1 ] && prune "$base"
 done
 echo "# check-all:$summary"
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"

@@ -6,7 +6,8 @@
 # clone this repository's HEAD into it and run 'make' there. Passes when
 # the demo comes out. Everything it mounts is unmounted on every exit.
 # Prints "fresh:<check> pass|fail [reason]" lines for check.sh; the full
-# log is build/fresh/make.log.
+# log is build/fresh/make.log. The root is removed afterwards (KEEP_FRESH=1
+# keeps it).
 source "$(dirname "$0")/lib.sh"
 # Progress to stderr, results ("fresh:...") to stdout.
 exec 3>&1 1>&2
@@ -38,8 +39,17 @@ unmount_all() {
 	done
 	mounted=
 }
-trap unmount_all EXIT
-trap 'unmount_all; exit 130' INT TERM
+
+# The root and the build inside it take 5.4 GiB; only the logs are kept,
+# unless KEEP_FRESH=1. Nothing is removed while anything is mounted in it.
+remove_root() {
+	unmount_all
+	[ "${KEEP_FRESH:-0}" = 1 ] && return 0
+	grep -q " $ROOT/" /proc/mounts && return 0
+	rm -rf "$ROOT"
+}
+trap remove_root EXIT
+trap 'remove_root; exit 130' INT TERM
 
 # bind NAME: the host's /NAME in the chroot, unmounted without touching
 # the host's own mounts (rslave: nothing propagates back).
@@ -67,6 +77,7 @@ for m in proc sys dev; do
 	mountpoint -q "$ROOT/$m" && umount -R -l "$ROOT/$m"
 done
 rm -rf "$FRESH"
+need_disk 6 "make check-fresh (a minimal Debian 12 and the README's make in it)"
 mkdir -p "$FRESH"
 URI=$(mirror)
 step "debootstrap --variant=minbase bookworm into build/$BASE/fresh/root ($URI)"

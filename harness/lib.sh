@@ -35,6 +35,17 @@ install_uapi_headers() {
 		  die "headers_install failed in $tree (its output above, all of it in $obj/headers.log); fix what it names, then run 'make' again."; }
 }
 
+# need_disk GB WHAT: stop when the disk that holds build/ has less than
+# GB GiB free, naming WHAT needs it (a full disk stops tar or tee halfway,
+# with a message that hides the cause).
+need_disk() {
+	local dir=$TOP/build free
+	while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+	free=$(df -P -BG "$dir" | awk 'NR == 2 { sub(/G$/, "", $4); print $4 }')
+	[ "$free" -ge "$1" ] ||
+		die "$2 needs about $1 GiB free on the disk of $dir, which has ${free} GiB; free some space (make clean removes build/), then run it again."
+}
+
 # The Debian package version (e.g. 6.1.192-2) of an installed package.
 installed_version() {
 	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null |

@@ -35,8 +35,7 @@ fresh_tree() {
 			return 0
 		fi
 	fi
-	git -C "$LINUX" worktree remove --force "$TREE" >/dev/null 2>&1 || rm -rf "$TREE"
-	git -C "$LINUX" worktree prune
+	remove_tree
 	git -C "$LINUX" worktree add -q --detach "$TREE" pristine ||
 		die "cannot add a worktree of build/$BASE/linux at $TREE (git's message above); remove $TREE and run 'git -C build/$BASE/linux worktree prune'."
 }
@@ -96,6 +95,7 @@ make_series() {
 		}
 		{ print }' "$cover" >"$cover.new"
 	mv "$cover.new" "$cover"
+	git -C "$LINUX" rev-parse HEAD^{tree} >"$OUT/.made-from"
 	echo "series: $(ls "$OUT" | wc -l) files in build/$BASE/series:"
 	grep -h '^Subject:' "$OUT"/*.patch | sed 's/^Subject: /  /'
 }
@@ -175,13 +175,16 @@ build_each() {
 
 check_series() {
 	local rc=0 patches
-	[ -d "$OUT" ] || make_series >/dev/null
+	# A series made from an older build/linux is made again first.
+	[ "$(cat "$OUT/.made-from" 2>/dev/null)" = "$(git -C "$LINUX" rev-parse HEAD^{tree})" ] ||
+		make_series >/dev/null
 	fresh_tree
 	mapfile -t patches < <(ls "$OUT"/0*.patch | grep -v '/0000-cover-letter\.patch$')
 	tree_git am -q "${patches[@]}" >"$BUILD/series-am.log" 2>&1 || rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "series:git-am-applies fail git am stopped; see build/$BASE/series-am.log"
 		tree_git am --abort >/dev/null 2>&1 || true
+		remove_tree
 		return 0
 	fi
 	echo "series:git-am-applies pass"
@@ -190,6 +193,14 @@ check_series() {
 	else
 		echo "series:result-is-build-linux fail the applied series differs from build/$BASE/linux: run 'make series' again"
 	fi
+	remove_tree
+}
+
+# remove_tree: the worktree is a whole kernel checkout (1.6 GiB); 'make
+# series' checks it out again when it needs it.
+remove_tree() {
+	git -C "$LINUX" worktree remove --force "$TREE" >/dev/null 2>&1 || rm -rf "$TREE"
+	git -C "$LINUX" worktree prune
 }
 
 case "${1:-}" in
