@@ -74,6 +74,7 @@ struct coalesced_zone {
 	struct list_head node;		/* in kvm->coalesced_zones */
 	struct kvm *kvm;
 	struct coalesced_buffer *buffer; /* NULL: the legacy ring */
+	u64 *writes_stat;		/* the VM's counter of its writes */
 	u64 start;
 	u32 len;
 	bool pio;
@@ -120,23 +121,62 @@ static void coalesced_zone_destructor(struct kvm_io_device *dev)
 }
 
 /* Entries between @first and @last, both below @slots. */
-static u32 ring_used(u32 first, u32 last, u32 slots)
+static inline u32 ring_used(u32 first, u32 last, u32 slots)
 {
-	return (last + slots - first) % slots;
+	return last >= first ? last - first : last + slots - first;
+}
+
+/*
+ * The entry's data: the @len bytes at @val, zero-padded.  The common sizes
+ * are one load and one store, not a call to memcpy() and memset().
+ */
+static __always_inline void entry_set_data(struct kvm_coalesced_mmio *entry,
+					   const void *val, int len)
+{
+	u64 data;
+	u32 d4;
+	u16 d2;
+
+	/* memcpy() of a constant size is one load, aligned or not. */
+	switch (len) {
+	case 1:
+		data = *(const u8 *)val;
+		break;
+	case 2:
+		memcpy(&d2, val, 2);
+		data = d2;
+		break;
+	case 4:
+		memcpy(&d4, val, 4);
+		data = d4;
+		break;
+	case 8:
+		memcpy(&data, val, 8);
+		break;
+	default:	/* odd sizes, from MMIO emulation only */
+		memset(entry->data, 0, sizeof(entry->data));
+		memcpy(entry->data, val, len);
+		return;
+	}
+	/* The value's bytes first, in memory order, as memcpy() puts them. */
+	if (IS_ENABLED(CONFIG_CPU_BIG_ENDIAN))
+		data <<= 64 - 8 * len;
+	memcpy(entry->data, &data, sizeof(data));
 }
 
 /*
  * Append one write to @ring of @slots entries; the caller holds the lock
- * of its producers.  Returns -ENOSPC when the ring is full and -ERANGE
- * when an index userspace left in the shared page is out of range; on
- * success sets *@used to the entries now in the ring.
+ * of its producers.  Returns the entries now in the ring, -ENOSPC when it
+ * is full, or -ERANGE when an index userspace left in the shared page is
+ * out of range.  Inlined into each caller: the legacy ring's @slots is a
+ * constant there, and the hot path has no call to make.
  */
-static int ring_append(struct kvm_coalesced_mmio_ring *ring, u32 slots,
-		       gpa_t addr, int len, const void *val, bool pio,
-		       u32 *used)
+static __always_inline int ring_append(struct kvm_coalesced_mmio_ring *ring,
+				       u32 slots, gpa_t addr, int len,
+				       const void *val, bool pio)
 {
 	struct kvm_coalesced_mmio *entry;
-	u32 first, last;
+	u32 first, last, used;
 
 	/*
 	 * Userspace can write anything to the shared page at any time: load
@@ -144,19 +184,18 @@ static int ring_append(struct kvm_coalesced_mmio_ring *ring, u32 slots,
 	 */
 	first = READ_ONCE(ring->first);
 	last = READ_ONCE(ring->last);
-	if (first >= slots || last >= slots)
+	if (unlikely(first >= slots || last >= slots))
 		return -ERANGE;
 	/* One slot stays empty, so first == last always means "empty". */
-	*used = ring_used(first, last, slots) + 1;
-	if (*used == slots)
+	used = ring_used(first, last, slots) + 1;
+	if (unlikely(used == slots))
 		return -ENOSPC;
 
 	entry = &ring->coalesced_mmio[last];
 	entry->phys_addr = addr;
 	entry->len = len;
 	entry->pio = pio ? KVM_COALESCED_ZONE_PIO : 0;
-	memset(entry->data, 0, sizeof(entry->data));
-	memcpy(entry->data, val, len);
+	entry_set_data(entry, val, len);
 
 	/*
 	 * The entry must be visible before the index that publishes it;
@@ -164,100 +203,111 @@ static int ring_append(struct kvm_coalesced_mmio_ring *ring, u32 slots,
 	 * and reading the entries below it.
 	 */
 	smp_wmb();
-	WRITE_ONCE(ring->last, (last + 1) % slots);
+	WRITE_ONCE(ring->last, last + 1 == slots ? 0 : last + 1);
 	trace_kvm_coalesced_write(addr, len, pio, last);
-	return 0;
+	return used;
 }
 
-static void count_write(struct kvm *kvm, bool pio, int r)
+/* Count a write that could not be appended: @r is ring_append()'s error. */
+static void count_fallback(struct kvm *kvm, int r)
 {
 	if (r == -ENOSPC)
 		kvm->stat.generic.coalesced_ring_full_exits++;
-	else if (r)
-		kvm->stat.generic.coalesced_bad_index_exits++;
-	else if (pio)
-		kvm->stat.generic.coalesced_pio_writes++;
 	else
-		kvm->stat.generic.coalesced_mmio_writes++;
+		kvm->stat.generic.coalesced_bad_index_exits++;
 }
 
-/* The legacy ring; kvm->ring_lock also guards the VM's counters. */
-static int legacy_ring_write(struct coalesced_zone *zone, gpa_t addr,
-			     int len, const void *val)
+/*
+ * Is this write one for the zone's ring?  Not when it is not wholly inside
+ * the zone (an access that straddles its end), or too wide for an entry.
+ */
+static __always_inline bool zone_takes(const struct coalesced_zone *zone,
+				       gpa_t addr, int len)
 {
+	return likely(len <= (int)sizeof_field(struct kvm_coalesced_mmio, data) &&
+		      zone_holds(zone, addr, len));
+}
+
+/*
+ * The write callbacks return nonzero, so that the write exits to
+ * userspace like an uncoalesced one, when the zone does not take it, when
+ * the ring is full or when an index userspace left in the ring is out of
+ * range.  Legacy and dedicated zones have ops of their own, so that
+ * neither path tests which ring it writes to.
+ */
+
+/* A zone of the legacy ring; kvm->ring_lock also guards the VM's counters. */
+static int legacy_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			     gpa_t addr, int len, const void *val)
+{
+	struct coalesced_zone *zone = to_zone(dev);
 	struct kvm *kvm = zone->kvm;
-	u32 used;
 	int r;
+
+	if (!zone_takes(zone, addr, len))
+		return -EOPNOTSUPP;
 
 	spin_lock(&kvm->ring_lock);
 	r = ring_append(kvm->coalesced_mmio_ring, KVM_COALESCED_MMIO_MAX,
-			addr, len, val, zone->pio, &used);
-	count_write(kvm, zone->pio, r);
+			addr, len, val, zone->pio);
+	if (likely(r > 0))
+		(*zone->writes_stat)++;
+	else
+		count_fallback(kvm, r);
 	spin_unlock(&kvm->ring_lock);
-	return r;
+	return r > 0 ? 0 : -EOPNOTSUPP;
 }
 
-static int buffer_ring_write(struct coalesced_zone *zone, gpa_t addr,
-			     int len, const void *val)
+/* A zone of a dedicated ring. */
+static int buffer_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			     gpa_t addr, int len, const void *val)
 {
+	struct coalesced_zone *zone = to_zone(dev);
 	struct coalesced_buffer *buffer = zone->buffer;
 	struct kvm *kvm = zone->kvm;
-	u32 used = 0;
 	int r;
 
+	if (!zone_takes(zone, addr, len))
+		return -EOPNOTSUPP;
+
 	spin_lock(&buffer->lock);
-	r = ring_append(buffer->ring, buffer->slots, addr, len, val, zone->pio,
-			&used);
-	if (r == -ENOSPC)
-		buffer->ring_full_exits++;
-	else if (r)
-		buffer->bad_index_exits++;
-	else
+	r = ring_append(buffer->ring, buffer->slots, addr, len, val, zone->pio);
+	if (likely(r > 0))
 		buffer->writes++;
+	else if (r == -ENOSPC)
+		buffer->ring_full_exits++;
+	else
+		buffer->bad_index_exits++;
 	spin_unlock(&buffer->lock);
 
 	/* The VM's counters are shared by all rings: ring_lock guards them. */
 	spin_lock(&kvm->ring_lock);
-	count_write(kvm, zone->pio, r);
+	if (likely(r > 0))
+		(*zone->writes_stat)++;
+	else
+		count_fallback(kvm, r);
 	spin_unlock(&kvm->ring_lock);
 
+	if (r <= 0)
+		return -EOPNOTSUPP;
 	/*
 	 * Full barrier between publishing ring->last and looking for
 	 * sleepers; pairs with the one in coalesced_buffer_poll().
 	 */
-	if (!r && used >= buffer->wake_entries &&
-	    wq_has_sleeper(&buffer->readers))
+	if (r >= buffer->wake_entries && wq_has_sleeper(&buffer->readers))
 		wake_up_interruptible_poll(&buffer->readers,
 					   EPOLLIN | EPOLLRDNORM);
-	return r;
+	return 0;
 }
 
-/*
- * Returns nonzero, so that the write exits to userspace like an
- * uncoalesced one, when it is not wholly inside the zone, when the ring
- * is full or when an index userspace left in the ring is out of range.
- */
-static int coalesced_zone_write(struct kvm_vcpu *vcpu,
-				struct kvm_io_device *dev, gpa_t addr,
-				int len, const void *val)
-{
-	struct coalesced_zone *zone = to_zone(dev);
-	int r;
-
-	if (len > (int)sizeof_field(struct kvm_coalesced_mmio, data) ||
-	    !zone_holds(zone, addr, len))
-		return -EOPNOTSUPP;
-
-	if (zone->buffer)
-		r = buffer_ring_write(zone, addr, len, val);
-	else
-		r = legacy_ring_write(zone, addr, len, val);
-	return r ? -EOPNOTSUPP : 0;
-}
-
-static const struct kvm_io_device_ops coalesced_zone_ops = {
+static const struct kvm_io_device_ops legacy_zone_ops = {
 	.destructor	= coalesced_zone_destructor,
-	.write		= coalesced_zone_write,
+	.write		= legacy_zone_write,
+};
+
+static const struct kvm_io_device_ops buffer_zone_ops = {
+	.destructor	= coalesced_zone_destructor,
+	.write		= buffer_zone_write,
 };
 
 int kvm_coalesced_mmio_init(struct kvm *kvm)
@@ -370,12 +420,15 @@ static int register_zone(struct kvm *kvm, const struct zone_request *req)
 	zone = kzalloc_obj(*zone, GFP_KERNEL_ACCOUNT);
 	if (!zone)
 		return -ENOMEM;
-	kvm_iodevice_init(&zone->dev, &coalesced_zone_ops);
+	kvm_iodevice_init(&zone->dev, req->buffer ? &buffer_zone_ops :
+						    &legacy_zone_ops);
 	zone->kvm = kvm;
 	zone->buffer = req->buffer;
 	zone->start = req->addr;
 	zone->len = req->size;
 	zone->pio = pio;
+	zone->writes_stat = pio ? &kvm->stat.generic.coalesced_pio_writes :
+				  &kvm->stat.generic.coalesced_mmio_writes;
 
 	mutex_lock(&kvm->slots_lock);
 	r = add_zone_locked(kvm, zone);
