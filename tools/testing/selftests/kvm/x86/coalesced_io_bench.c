@@ -1,41 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Cost of a guest port write: exit to userspace, coalesced into the ring,
- * handled in the kernel by an ioeventfd (the floor for a write that does
- * not exit), the RTC pattern, bursts between drains, two vCPUs, and a
+ * Cost of a guest port write: exit to userspace, coalesced into the legacy
+ * ring or a dedicated one, handled in the kernel by an ioeventfd (the
+ * floor for a write that does not exit), the RTC pattern, bursts between
+ * drains, 1, 2 and 4 vCPUs on one ring or on a ring each, and a
  * 10,000-write burst through the legacy ring (drained at exits, or by a
  * thread spinning on it) or a dedicated ring drained by a thread that
  * sleeps in poll().
  *
  * Prints one CSV line per repetition, prefixed with "@@CSV ":
  *   case,burst,vcpus,rep,writes,exits,cycles_per_write,ns_per_write
- * Cycles are the guest's TSC around each burst; ns are host wall time for
- * the whole run divided by the writes.  Usage: coalesced_io_bench [SCALE]
- * where SCALE (default 1) multiplies the number of writes; the test VM's
- * smoke run uses a tiny scale.  It reports, it never judges.
+ * Cycles are the guest's TSC around each burst, summed over the vCPUs;
+ * ns are host wall time for the whole run divided by the writes.  Under
+ * instruction counting (QEMU's -icount) the TSC counts instructions, so
+ * the cycles are exact and repeatable.
+ *
+ * Usage: coalesced_io_bench [-s SCALE] [-r REPS] [-c CASE,...]
+ *   -s SCALE  multiplies the number of writes (default 1; the test VM's
+ *             smoke run uses a tiny scale)
+ *   -r REPS   repetitions of each configuration (default 5)
+ *   -c CASES  only the cases whose names start with one of these
+ * It reports, it never judges.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
 #include "coalesced_ring.h"
 
+/* vCPU i writes BENCH_PORT + 4 * i (one port for all on a shared ring). */
 #define BENCH_PORT	0xcf8
 #define RTC_INDEX	0x70
-#define REPS		5
-#define MAX_VCPUS	2
+#define MAX_VCPUS	4
 
 enum bench_case { PLAIN_OUT, RTC_PATTERN };
 
 /* Guest parameters, set before each run. */
 static u32 guest_case, guest_burst, guest_rounds;
 
-static void bench_guest(void)
+static void bench_guest(u16 port)
 {
 	u64 t0, cycles;
 	u32 r, i;
@@ -48,7 +58,7 @@ static void bench_guest(void)
 				asm volatile("outb %b0, $0x70" : : "a"((u8)i));
 				asm volatile("inb $0x71, %b0" : "=a"(val));
 			} else {
-				asm volatile("outl %k0, %w1" : : "a"(i), "Nd"(BENCH_PORT));
+				asm volatile("outl %k0, %w1" : : "a"(i), "Nd"(port));
 			}
 		}
 		cycles = rdtsc() - t0;
@@ -57,19 +67,38 @@ static void bench_guest(void)
 	GUEST_DONE();
 }
 
-/* How the ring is drained besides at each exit (by the vCPU thread). */
+/* How the rings are drained besides at each exit (by the vCPU thread). */
 enum drainer { AT_EXITS, SPINNING_THREAD, POLLING_THREAD };
+
+/* How the writes are set up. */
+enum setup {
+	NO_ZONE,		/* every write exits */
+	LEGACY_ZONE,		/* the VM's legacy ring */
+	IOEVENTFD,		/* handled in the kernel: the floor */
+	DEDICATED_RING,		/* one dedicated ring for all vCPUs */
+	RING_PER_VCPU,		/* a dedicated ring for each vCPU */
+};
+
+struct bench_vm;
+
+/* One vCPU, its thread and the ring it drains at its exits. */
+struct bench_vcpu {
+	struct bench_vm *b;
+	struct kvm_vcpu *vcpu;
+	struct kvm_coalesced_mmio_ring *ring;
+	u32 ring_entries;
+#ifdef KVM_CAP_COALESCED_MMIO2
+	struct coalesced_buffer buf;	/* fd -1: none of its own */
+#endif
+	pthread_t thread;
+};
 
 struct bench_vm {
 	struct kvm_vm *vm;
-	struct kvm_vcpu *vcpu[MAX_VCPUS];
-	struct kvm_coalesced_mmio_ring *ring;
-	u32 ring_entries;
-	pthread_mutex_t lock;	/* one drainer of the ring at a time */
+	struct bench_vcpu v[MAX_VCPUS];
+	int nr_vcpus;
+	pthread_mutex_t lock;	/* one drainer of a ring at a time; counters */
 	u64 exits, cycles, entries;
-#ifdef KVM_CAP_COALESCED_MMIO2
-	struct coalesced_buffer buf;	/* fd -1: the legacy ring */
-#endif
 	enum drainer drainer;
 	bool stop;		/* set when the vCPUs are done */
 };
@@ -79,17 +108,23 @@ static void count_entry(const struct kvm_coalesced_mmio *e, void *arg)
 	(*(u64 *)arg)++;
 }
 
+static void drain(struct bench_vcpu *v)
+{
+	coalesced_ring_drain_n(v->ring, v->ring_entries, count_entry,
+			       &v->b->entries);
+}
+
 static void *vcpu_thread(void *arg)
 {
-	struct bench_vm *b = ((void **)arg)[0];
-	struct kvm_vcpu *vcpu = ((void **)arg)[1];
+	struct bench_vcpu *v = arg;
+	struct bench_vm *b = v->b;
+	struct kvm_vcpu *vcpu = v->vcpu;
 	struct ucall uc;
 
 	for (;;) {
 		vcpu_run(vcpu);
 		pthread_mutex_lock(&b->lock);
-		coalesced_ring_drain_n(b->ring, b->ring_entries, count_entry,
-				       &b->entries);
+		drain(v);
 		switch (get_ucall(vcpu, &uc)) {
 		case UCALL_DONE:
 			pthread_mutex_unlock(&b->lock);
@@ -111,7 +146,7 @@ static void *vcpu_thread(void *arg)
 	}
 }
 
-/* An I/O thread that drains the ring while the vCPU runs. */
+/* An I/O thread that drains vCPU 0's ring while the vCPU runs. */
 static void *drain_thread(void *arg)
 {
 	struct bench_vm *b = arg;
@@ -119,12 +154,11 @@ static void *drain_thread(void *arg)
 	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
 #ifdef KVM_CAP_COALESCED_MMIO2
 		if (b->drainer == POLLING_THREAD &&
-		    coalesced_buffer_wait(&b->buf, 100) <= 0)
+		    coalesced_buffer_wait(&b->v[0].buf, 100) <= 0)
 			continue;
 #endif
 		pthread_mutex_lock(&b->lock);
-		coalesced_ring_drain_n(b->ring, b->ring_entries, count_entry,
-				       &b->entries);
+		drain(&b->v[0]);
 		pthread_mutex_unlock(&b->lock);
 	}
 	return NULL;
@@ -138,11 +172,6 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static void add_zone(struct kvm_vm *vm, u64 port, u32 size)
-{
-	kvm_vm_register_coalesced_io(vm, port, size, true);
-}
-
 static void add_ioeventfd(struct kvm_vm *vm, u64 port)
 {
 	struct kvm_ioeventfd ioe = {
@@ -154,39 +183,75 @@ static void add_ioeventfd(struct kvm_vm *vm, u64 port)
 	vm_ioctl(vm, KVM_IOEVENTFD, &ioe);
 }
 
-/* A dedicated ring for @writes entries, with the bench port bound to it. */
-static void use_dedicated_ring(struct bench_vm *b, u32 writes)
+/*
+ * A dedicated ring for @writes entries, drained by @v's thread, with
+ * @port bound to it.
+ */
+static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
+			       u32 writes, u16 port)
 {
 #ifdef KVM_CAP_COALESCED_MMIO2
 	u32 pages = coalesced_buffer_pages_for(writes,
 						    coalesced_buffer_max_pages(b->vm->fd));
 
 	/* Wake the drainer once per eighth of the ring, not per write. */
-	TEST_ASSERT(pages && !coalesced_buffer_create(&b->buf, b->vm->fd, pages,
+	TEST_ASSERT(pages && !coalesced_buffer_create(&v->buf, b->vm->fd, pages,
 						      KVM_COALESCED_MMIO_RING_ENTRIES(pages *
 						      getpagesize()) / 8),
 		    "cannot create a dedicated ring for %u writes", writes);
-	TEST_ASSERT(!coalesced_buffer_zone(&b->buf, b->vm->fd,
-					   KVM_REGISTER_COALESCED_MMIO2, BENCH_PORT,
+	TEST_ASSERT(!coalesced_buffer_zone(&v->buf, b->vm->fd,
+					   KVM_REGISTER_COALESCED_MMIO2, port,
 					   4, KVM_COALESCED_ZONE_PIO),
-		    "cannot bind port 0x%x to the dedicated ring", BENCH_PORT);
-	b->ring = b->buf.ring;
-	b->ring_entries = b->buf.entries;
+		    "cannot bind port 0x%x to the dedicated ring", port);
+	v->ring = v->buf.ring;
+	v->ring_entries = v->buf.entries;
 #endif
 }
 
-/* One repetition of one configuration: print its CSV line. */
-static void bench_run(const char *name, enum bench_case kase, const char *setup,
-		      u32 burst, u32 writes, int vcpus, int rep)
+static bool have_dedicated_rings(void)
 {
-	pthread_t threads[MAX_VCPUS], drainer;
-	void *args[MAX_VCPUS][2];
-	struct bench_vm b = { 0 };
+#ifdef KVM_CAP_COALESCED_MMIO2
+	return kvm_check_cap(KVM_CAP_COALESCED_MMIO2) > 0;
+#else
+	return false;
+#endif
+}
+
+static const char *only_cases;
+
+/* Is @name selected by -c (a comma-separated list of name prefixes)? */
+static bool selected(const char *name)
+{
+	const char *p = only_cases;
+	size_t n;
+
+	if (!p)
+		return true;
+	while (*p) {
+		n = strcspn(p, ",");
+		if (n && !strncmp(name, p, n))
+			return true;
+		p += n + !!p[n];
+	}
+	return false;
+}
+
+/* One repetition of one configuration, if -c selects it: its CSV line. */
+static void bench_run(const char *name, enum bench_case kase, enum setup setup,
+		      enum drainer drainer, u32 burst, u32 writes, int vcpus,
+		      int rep)
+{
+	struct kvm_vcpu *vcpu[MAX_VCPUS];
+	struct kvm_coalesced_mmio_ring *legacy;
+	struct bench_vm b = { .nr_vcpus = vcpus, .drainer = drainer };
+	pthread_t drainer_thread;
 	u64 total;
 	double t0, ns;
 	int i;
 
-	b.vm = vm_create_with_vcpus(vcpus, bench_guest, b.vcpu);
+	if (!selected(name))
+		return;
+	b.vm = vm_create_with_vcpus(vcpus, bench_guest, vcpu);
 	pthread_mutex_init(&b.lock, NULL);
 	guest_case = kase;
 	guest_burst = burst;
@@ -194,82 +259,138 @@ static void bench_run(const char *name, enum bench_case kase, const char *setup,
 	sync_global_to_guest(b.vm, guest_case);
 	sync_global_to_guest(b.vm, guest_burst);
 	sync_global_to_guest(b.vm, guest_rounds);
-	b.ring = coalesced_ring_map(b.vm->fd, b.vcpu[0]->fd);
-	TEST_ASSERT(b.ring, "cannot map the coalesced ring");
-	b.ring_entries = coalesced_ring_max();
+	legacy = coalesced_ring_map(b.vm->fd, vcpu[0]->fd);
+	TEST_ASSERT(legacy, "cannot map the coalesced ring");
+
+	for (i = 0; i < vcpus; i++) {
+		struct bench_vcpu *v = &b.v[i];
+		u16 port = BENCH_PORT + (setup == RING_PER_VCPU ? 4 * i : 0);
+
+		v->b = &b;
+		v->vcpu = vcpu[i];
+		v->ring = legacy;
+		v->ring_entries = coalesced_ring_max();
 #ifdef KVM_CAP_COALESCED_MMIO2
-	b.buf.fd = -1;
+		v->buf.fd = -1;
 #endif
-	if (!strcmp(setup, "zone") || !strcmp(setup, "zone+spin"))
-		add_zone(b.vm, kase == RTC_PATTERN ? RTC_INDEX : BENCH_PORT,
-			 kase == RTC_PATTERN ? 1 : 4);
-	else if (!strcmp(setup, "ioeventfd"))
+		vcpu_args_set(vcpu[i], 1, port);
+		if (setup == RING_PER_VCPU || (setup == DEDICATED_RING && !i)) {
+			use_dedicated_ring(&b, v, writes, port);
+		} else if (setup == DEDICATED_RING) {
+			v->ring = b.v[0].ring;
+			v->ring_entries = b.v[0].ring_entries;
+		}
+	}
+	if (setup == LEGACY_ZONE)
+		kvm_vm_register_coalesced_io(b.vm,
+					     kase == RTC_PATTERN ? RTC_INDEX : BENCH_PORT,
+					     kase == RTC_PATTERN ? 1 : 4, true);
+	else if (setup == IOEVENTFD)
 		add_ioeventfd(b.vm, BENCH_PORT);
-	else if (!strcmp(setup, "dedicated+poll"))
-		use_dedicated_ring(&b, writes);
-	b.drainer = !strcmp(setup, "zone+spin") ? SPINNING_THREAD :
-		    !strcmp(setup, "dedicated+poll") ? POLLING_THREAD : AT_EXITS;
-	if (b.drainer != AT_EXITS)
-		pthread_create(&drainer, NULL, drain_thread, &b);
+	if (drainer != AT_EXITS)
+		pthread_create(&drainer_thread, NULL, drain_thread, &b);
 
 	t0 = now_ns();
-	for (i = 0; i < vcpus; i++) {
-		args[i][0] = &b;
-		args[i][1] = b.vcpu[i];
-		pthread_create(&threads[i], NULL, vcpu_thread, args[i]);
-	}
 	for (i = 0; i < vcpus; i++)
-		pthread_join(threads[i], NULL);
+		pthread_create(&b.v[i].thread, NULL, vcpu_thread, &b.v[i]);
+	for (i = 0; i < vcpus; i++)
+		pthread_join(b.v[i].thread, NULL);
 	ns = now_ns() - t0;
-	if (b.drainer != AT_EXITS) {
+	if (drainer != AT_EXITS) {
 		__atomic_store_n(&b.stop, true, __ATOMIC_RELEASE);
-		pthread_join(drainer, NULL);
+		pthread_join(drainer_thread, NULL);
 	}
 #ifdef KVM_CAP_COALESCED_MMIO2
-	coalesced_buffer_destroy(&b.buf);
+	for (i = 0; i < vcpus; i++)
+		if (setup == RING_PER_VCPU || !i)
+			coalesced_buffer_destroy(&b.v[i].buf);
 #endif
 
 	total = (u64)guest_burst * guest_rounds * vcpus;
 	printf("@@CSV %s,%u,%d,%d,%lu,%lu,%.1f,%.1f\n", name, burst, vcpus,
 	       rep, total, b.exits, (double)b.cycles / total, ns / total);
+	fflush(stdout);
 	kvm_vm_free(b.vm);
+}
+
+static void help(const char *prog)
+{
+	printf("usage: %s [-s SCALE] [-r REPS] [-c CASE,...]\n", prog);
 }
 
 int main(int argc, char *argv[])
 {
 	static const u32 bursts[] = { 1, 10, 100, 1000, 10000 };
-	double scale = argc > 1 ? atof(argv[1]) : 1;
-	u32 n = 2000 * scale, i;
-	bool dedicated = false;
-	int rep;
+	static const int vcpu_counts[] = { 1, 2, 4 };
+	double scale = 1;
+	int reps = 5, rep, opt;
+	bool dedicated;
+	u32 n, i;
 
-#ifdef KVM_CAP_COALESCED_MMIO2
-	dedicated = kvm_check_cap(KVM_CAP_COALESCED_MMIO2) > 0;
-#endif
+	while ((opt = getopt(argc, argv, "hs:r:c:")) != -1) {
+		switch (opt) {
+		case 's':
+			scale = atof(optarg);
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			TEST_ASSERT(reps > 0, "-r wants a positive count, not '%s'",
+				    optarg);
+			break;
+		case 'c':
+			only_cases = optarg;
+			break;
+		default:
+			help(argv[0]);
+			exit(opt == 'h' ? 0 : KSFT_FAIL);
+		}
+	}
+	n = 2000 * scale;
 	if (n < 10)
 		n = 10;
-	printf("# coalesced I/O bench: %u writes per run, %d repetitions, PIO zones %s\n",
-	       n, REPS, kvm_check_cap(KVM_CAP_COALESCED_PIO) ? "on" : "off");
-	for (rep = 0; rep < REPS; rep++) {
+	dedicated = have_dedicated_rings();
+	printf("# coalesced I/O bench: %u writes, %d reps, PIO zones %s, dedicated rings %s\n",
+	       n, reps, kvm_check_cap(KVM_CAP_COALESCED_PIO) ? "on" : "off",
+	       dedicated ? "on" : "off");
+	for (rep = 0; rep < reps; rep++) {
 		/* Bursts of 64 fit in any ring, mainline's half ring too. */
-		bench_run("a_exit", PLAIN_OUT, "none", 64, n, 1, rep);
-		bench_run("b_coalesced", PLAIN_OUT, "zone", 64, n, 1, rep);
-		bench_run("d_ioeventfd", PLAIN_OUT, "ioeventfd", 64, n, 1, rep);
-		bench_run("e_rtc_exit", RTC_PATTERN, "none", 64, n, 1, rep);
-		bench_run("e_rtc_coalesced", RTC_PATTERN, "zone", 64, n, 1, rep);
-		/* A smoke run (small n) keeps only the bursts that fit. */
-		for (i = 0; i < ARRAY_SIZE(bursts); i++)
-			if (scale >= 1 || bursts[i] <= n)
-				bench_run("f_burst", PLAIN_OUT, "zone", bursts[i],
-					  bursts[i] > n ? bursts[i] : n, 1, rep);
-		bench_run("g_vcpus", PLAIN_OUT, "zone", 64, n, 1, rep);
-		bench_run("g_vcpus", PLAIN_OUT, "zone", 64, n, 2, rep);
-		/* One 10,000-write burst, whatever the scale. */
-		bench_run("h_legacy_at_exits", PLAIN_OUT, "zone", 10000, 10000, 1, rep);
-		bench_run("h_legacy_spinning", PLAIN_OUT, "zone+spin", 10000, 10000, 1, rep);
+		bench_run("a_exit", PLAIN_OUT, NO_ZONE, AT_EXITS, 64, n, 1, rep);
+		bench_run("b_coalesced", PLAIN_OUT, LEGACY_ZONE, AT_EXITS, 64, n,
+			  1, rep);
 		if (dedicated)
-			bench_run("h_dedicated_poll", PLAIN_OUT, "dedicated+poll",
-				  10000, 10000, 1, rep);
+			bench_run("b_dedicated", PLAIN_OUT, DEDICATED_RING,
+				  AT_EXITS, 64, n, 1, rep);
+		bench_run("d_ioeventfd", PLAIN_OUT, IOEVENTFD, AT_EXITS, 64, n,
+			  1, rep);
+		bench_run("e_rtc_exit", RTC_PATTERN, NO_ZONE, AT_EXITS, 64, n,
+			  1, rep);
+		bench_run("e_rtc_coalesced", RTC_PATTERN, LEGACY_ZONE, AT_EXITS,
+			  64, n, 1, rep);
+		/* A smoke run (small n) keeps only the bursts that fit. */
+		for (i = 0; i < ARRAY_SIZE(bursts); i++) {
+			u32 burst = bursts[i];
+
+			if (scale < 1 && burst > n)
+				continue;
+			bench_run("f_burst", PLAIN_OUT, LEGACY_ZONE, AT_EXITS,
+				  burst, burst > n ? burst : n, 1, rep);
+		}
+		for (i = 0; i < ARRAY_SIZE(vcpu_counts); i++) {
+			bench_run("g_vcpus_one_ring", PLAIN_OUT, LEGACY_ZONE,
+				  AT_EXITS, 64, n, vcpu_counts[i], rep);
+			if (dedicated)
+				bench_run("g_vcpus_ring_each", PLAIN_OUT,
+					  RING_PER_VCPU, AT_EXITS, 64, n,
+					  vcpu_counts[i], rep);
+		}
+		/* One 10,000-write burst, whatever the scale. */
+		bench_run("h_legacy_at_exits", PLAIN_OUT, LEGACY_ZONE, AT_EXITS,
+			  10000, 10000, 1, rep);
+		bench_run("h_legacy_spinning", PLAIN_OUT, LEGACY_ZONE,
+			  SPINNING_THREAD, 10000, 10000, 1, rep);
+		if (dedicated)
+			bench_run("h_dedicated_poll", PLAIN_OUT, DEDICATED_RING,
+				  POLLING_THREAD, 10000, 10000, 1, rep);
 	}
 	return 0;
 }
