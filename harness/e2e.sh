@@ -5,7 +5,7 @@
 # (kvm.disable_coalesced_pio=Y). "table" prints the per-port table for
 # 0x70 and 0xcf8; "check" prints "<name> pass|fail|skip <reason>" lines
 # for check.sh: zones registered, no exits for coalesced writes, SeaBIOS
-# logs identical. Timings are printed, never asserted.
+# logs identical. The table has no timings: too few samples, too noisy.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
 
@@ -58,26 +58,22 @@ if grep -q '^@@E2E-SKIP' "$OUT/console.txt"; then
 fi
 
 if [ "$WHAT" = table ]; then
+	# Writes, exits and ring entries only: the time per write from a few
+	# dozen samples under emulation moves by 10x between runs (a row
+	# gave 2.3x and 22.3x), so it is not printed as a speedup here;
+	# 'make bench' measures the cost of a write deterministically.
 	echo "SeaBIOS boot in QEMU on our kvm.ko, writes to the ports QEMU coalesces"
-	echo "(time per write: from the write's kvm_pio to the vCPU's next kvm_entry)"
-	printf '%-4s %-6s %-8s %6s %6s %6s %9s %9s %9s %8s\n' machine port mode writes exits ring \
-		"mean us" "min us" "max us" speedup
+	printf '%-7s %-6s %-8s %7s %7s %11s\n' machine port mode writes exits "ring entries"
 	for m in $MACHINES; do
 		for p in 0x70 0xcf8; do
 			for mode in without with; do
-				mean=$(field "$m" "$mode" "$p" 8)
-				ratio=
-				if [ "$mode" = with ]; then
-					ratio=$(awk -v a="$(field "$m" without "$p" 8)" -v b="$mean" \
-						'BEGIN { if (b > 0) printf "%.1fx", a / b }')
-				fi
-				printf '%-4s %-6s %-8s %6s %6s %6s %9s %9s %9s %8s\n' "$m" "$p" "$mode" \
+				printf '%-7s %-6s %-8s %7s %7s %11s\n' "$m" "$p" "$mode" \
 					"$(field "$m" "$mode" "$p" 5)" "$(field "$m" "$mode" "$p" 6)" \
-					"$(field "$m" "$mode" "$p" 7)" "$mean" "$(field "$m" "$mode" "$p" 9)" \
-					"$(field "$m" "$mode" "$p" 10)" "$ratio"
+					"$(field "$m" "$mode" "$p" 7)"
 			done
 		done
 	done
+	echo "the cost of a write, deterministic (instruction counting): 'make bench'"
 	echo "published (Windows 7 guest, real hardware): 0x70 10.75 -> 1.57 us (6.8x), 0xcf8 3.41 -> 0.66 us (5.2x)"
 	for m in $MACHINES; do
 		holds "$m" 0xcf8 4 && continue

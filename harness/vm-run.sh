@@ -24,6 +24,17 @@ MEM=${VM_MEM:-2G}
 # 0 of 40 failed. Single costs about 2x in time on the tests that use
 # both vCPUs.
 TCG_THREAD=${VM_TCG_THREAD:-single}
+# VM_ICOUNT=1: instruction counting (-icount shift=0,sleep=off): the
+# guest's clock, TSC included, advances by one nanosecond per executed
+# instruction, whatever the host's load, so a guest that measures itself
+# with rdtsc counts instructions, reproducibly. Needs single-threaded TCG
+# and one CPU: with two, the kernel hangs bringing up the second (seen
+# with QEMU 7.2, 2026-11-30), so the L2 vCPUs take turns on one L1 CPU.
+icount=() smp=2
+if [ "${VM_ICOUNT:-0}" = 1 ]; then
+	icount=(-icount shift=0,sleep=off)
+	TCG_THREAD=single smp=1
+fi
 BASE=$BUILD/initramfs/base.cpio.gz
 VERBOSE=${VERBOSE:-0}
 [ -f "$KERNEL" ] || die "$KERNEL is missing; run 'make' first."
@@ -111,8 +122,8 @@ while [ "$start" -le "$total" ]; do
 			done_seen=1 ;;
 		esac
 	done < <(timeout -s KILL "$budget" qemu-system-x86_64 -M q35 -cpu EPYC,+svm \
-		-accel tcg,thread="$TCG_THREAD" \
-		-m "$MEM" -smp 2 -nographic -no-reboot -nodefaults -serial stdio -pidfile "$OUT/qemu.pid" \
+		-accel tcg,thread="$TCG_THREAD" "${icount[@]}" \
+		-m "$MEM" -smp "$smp" -nographic -no-reboot -nodefaults -serial stdio -pidfile "$OUT/qemu.pid" \
 		-kernel "$KERNEL" -initrd "$OUT/initrd.gz" \
 		-append "console=ttyS0 quiet panic=-1 ci.modules=$MODULES ci.start=$start $EXTRA" \
 		2>"$OUT/qemu.stderr" | tee "$boot_log")
