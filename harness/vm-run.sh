@@ -32,6 +32,7 @@ TCG_THREAD=${VM_TCG_THREAD:-single}
 # with QEMU 7.2, 2026-11-30), so the L2 vCPUs take turns on one L1 CPU.
 icount=() smp=2
 if [ "${VM_ICOUNT:-0}" = 1 ]; then
+	# shellcheck disable=SC2054 # one QEMU option, commas and all
 	icount=(-icount shift=0,sleep=off)
 	TCG_THREAD=single smp=1
 fi
