@@ -22,19 +22,32 @@
 #define gva_t vm_vaddr_t
 
 /*
- * 7.1's vm_get_stat() takes the stat's name as a token and fails the test
- * when the VM has no such stat; before, it took a string and left the
- * value alone.
+ * 7.2's vcpu_get_stat(): a vCPU's stat by name (a token), failing the test
+ * when the vCPU has no such stat; 6.12's library reads VM stats only.
  */
-static inline u64 compat_vm_get_stat(struct kvm_vm *vm, const char *name)
+static inline u64 compat_vcpu_get_stat(struct kvm_vcpu *vcpu, const char *name)
 {
+	struct kvm_stats_desc *descs, *desc;
+	struct kvm_stats_header header;
+	int fd = vcpu_get_stats_fd(vcpu);
 	u64 val = UINT64_MAX;
+	u32 i;
 
-	__vm_get_stat(vm, name, &val, 1);
-	TEST_ASSERT(val != UINT64_MAX, "Unable to find stat '%s'", name);
+	read_stats_header(fd, &header);
+	descs = read_stats_descriptors(fd, &header);
+	for (i = 0; i < header.num_desc; i++) {
+		desc = get_stats_descriptor(descs, i, &header);
+		if (!strcmp(desc->name, name)) {
+			read_stat_data(fd, &header, desc, &val, 1);
+			break;
+		}
+	}
+	free(descs);
+	close(fd);
+	TEST_ASSERT(i < header.num_desc, "Unable to find stat '%s'", name);
 	return val;
 }
 
-#define vm_get_stat(vm, stat) compat_vm_get_stat(vm, #stat)
+#define vcpu_get_stat(vcpu, stat) compat_vcpu_get_stat(vcpu, #stat)
 
 #endif /* COALESCED_SELFTESTS_COMPAT_6_12_H */

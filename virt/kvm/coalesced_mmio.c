@@ -22,8 +22,9 @@
  *   code synchronizes SRCU before an unregistered zone can be freed, so a
  *   buffer outlives every write to its ring;
  * - kvm->ring_lock serializes the producers (vCPUs) of the legacy ring,
- *   buffer->lock those of a dedicated ring.  The consumer is userspace and
- *   takes no lock: it owns ring->first.
+ *   buffer->lock those of a dedicated ring (and the buffer's counters).
+ *   The consumer is userspace and takes no lock: it owns ring->first;
+ * - the stats counters are the writing vCPU's own: no lock.
  */
 
 #include <linux/anon_inodes.h>
@@ -74,7 +75,6 @@ struct coalesced_zone {
 	struct list_head node;		/* in kvm->coalesced_zones */
 	struct kvm *kvm;
 	struct coalesced_buffer *buffer; /* NULL: the legacy ring */
-	u64 *writes_stat;		/* the VM's counter of its writes */
 	u64 start;
 	u32 len;
 	bool pio;
@@ -208,13 +208,26 @@ static __always_inline int ring_append(struct kvm_coalesced_mmio_ring *ring,
 	return used;
 }
 
-/* Count a write that could not be appended: @r is ring_append()'s error. */
-static void count_fallback(struct kvm *kvm, int r)
+/*
+ * Count a write in the vCPU's stats (ring_append()'s result @r): only the
+ * vCPU's own thread writes them, so no lock, and no VM-wide cache line.
+ */
+static __always_inline void count_write(struct kvm_vcpu *vcpu,
+					const struct coalesced_zone *zone,
+					int r)
 {
-	if (r == -ENOSPC)
-		kvm->stat.generic.coalesced_ring_full_exits++;
-	else
-		kvm->stat.generic.coalesced_bad_index_exits++;
+	struct kvm_vcpu_stat_generic *stat = &vcpu->stat.generic;
+
+	if (likely(r > 0)) {
+		if (zone->pio)
+			stat->coalesced_pio_writes++;
+		else
+			stat->coalesced_mmio_writes++;
+	} else if (r == -ENOSPC) {
+		stat->coalesced_ring_full_exits++;
+	} else {
+		stat->coalesced_bad_index_exits++;
+	}
 }
 
 /*
@@ -236,7 +249,7 @@ static __always_inline bool zone_takes(const struct coalesced_zone *zone,
  * neither path tests which ring it writes to.
  */
 
-/* A zone of the legacy ring; kvm->ring_lock also guards the VM's counters. */
+/* A zone of the legacy ring. */
 static int legacy_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 			     gpa_t addr, int len, const void *val)
 {
@@ -250,11 +263,8 @@ static int legacy_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 	spin_lock(&kvm->ring_lock);
 	r = ring_append(kvm->coalesced_mmio_ring, KVM_COALESCED_MMIO_MAX,
 			addr, len, val, zone->pio);
-	if (likely(r > 0))
-		(*zone->writes_stat)++;
-	else
-		count_fallback(kvm, r);
 	spin_unlock(&kvm->ring_lock);
+	count_write(vcpu, zone, r);
 	return r > 0 ? 0 : -EOPNOTSUPP;
 }
 
@@ -264,7 +274,6 @@ static int buffer_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 {
 	struct coalesced_zone *zone = to_zone(dev);
 	struct coalesced_buffer *buffer = zone->buffer;
-	struct kvm *kvm = zone->kvm;
 	int r;
 
 	if (!zone_takes(zone, addr, len))
@@ -279,14 +288,7 @@ static int buffer_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 	else
 		buffer->bad_index_exits++;
 	spin_unlock(&buffer->lock);
-
-	/* The VM's counters are shared by all rings: ring_lock guards them. */
-	spin_lock(&kvm->ring_lock);
-	if (likely(r > 0))
-		(*zone->writes_stat)++;
-	else
-		count_fallback(kvm, r);
-	spin_unlock(&kvm->ring_lock);
+	count_write(vcpu, zone, r);
 
 	if (r <= 0)
 		return -EOPNOTSUPP;
@@ -427,8 +429,6 @@ static int register_zone(struct kvm *kvm, const struct zone_request *req)
 	zone->start = req->addr;
 	zone->len = req->size;
 	zone->pio = pio;
-	zone->writes_stat = pio ? &kvm->stat.generic.coalesced_pio_writes :
-				  &kvm->stat.generic.coalesced_mmio_writes;
 
 	mutex_lock(&kvm->slots_lock);
 	r = add_zone_locked(kvm, zone);

@@ -499,12 +499,12 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 			    "entry %u is write %u to 0x%lx (pio %d)", i,
 			    ring.v[i].data, ring.v[i].addr, ring.v[i].pio);
 	TEST_ASSERT(fdinfo_get(buf.fd, "writes") == BIG_BURST &&
-		    vm_get_stat(c.vm, coalesced_pio_writes) == BIG_BURST / 2 &&
-		    vm_get_stat(c.vm, coalesced_mmio_writes) == BIG_BURST / 2,
+		    vcpu_get_stat(c.vcpu, coalesced_pio_writes) == BIG_BURST / 2 &&
+		    vcpu_get_stat(c.vcpu, coalesced_mmio_writes) == BIG_BURST / 2,
 		    "counters: buffer %lu writes, VM %lu PIO and %lu MMIO",
 		    fdinfo_get(buf.fd, "writes"),
-		    vm_get_stat(c.vm, coalesced_pio_writes),
-		    vm_get_stat(c.vm, coalesced_mmio_writes));
+		    vcpu_get_stat(c.vcpu, coalesced_pio_writes),
+		    vcpu_get_stat(c.vcpu, coalesced_mmio_writes));
 	TEST_ASSERT(c.legacy->first == c.legacy->last, "the legacy ring got entries");
 
 	/* Two buffers, the legacy ring and an exit every fourth write. */
@@ -566,11 +566,11 @@ TEST_F_TIMEOUT(coalesced_buffer, full_buffer_isolated, CASE_TIMEOUT_S)
 		    "B and the legacy ring got %u and %u of 100 writes each", b.n, legacy.n);
 	TEST_ASSERT(fdinfo_get(buf_a.fd, "ring_full_exits") == 400 - cap &&
 		    fdinfo_get(buf_b.fd, "ring_full_exits") == 0 &&
-		    vm_get_stat(c.vm, coalesced_ring_full_exits) == 400 - cap,
+		    vcpu_get_stat(c.vcpu, coalesced_ring_full_exits) == 400 - cap,
 		    "ring-full counters: A %lu, B %lu, VM %lu; want %u, 0, %u",
 		    fdinfo_get(buf_a.fd, "ring_full_exits"),
 		    fdinfo_get(buf_b.fd, "ring_full_exits"),
-		    vm_get_stat(c.vm, coalesced_ring_full_exits),
+		    vcpu_get_stat(c.vcpu, coalesced_ring_full_exits),
 		    400 - cap, 400 - cap);
 
 	free(a.v);

@@ -1242,26 +1242,26 @@ TEST_F_TIMEOUT(coalesced_pio, stats_and_param, CASE_TIMEOUT_S)
 		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, i, false);
 	for (i = 0; i < 7; i++)
 		do_probe(&c, PROBE_MMIO_WRITE, MMIO_GPA, 4, i, false);
-	TEST_ASSERT(vm_get_stat(c.vm, coalesced_pio_writes) == 10 &&
-		    vm_get_stat(c.vm, coalesced_mmio_writes) == 7,
+	TEST_ASSERT(vcpu_get_stat(c.vcpu, coalesced_pio_writes) == 10 &&
+		    vcpu_get_stat(c.vcpu, coalesced_mmio_writes) == 7,
 		    "stats say %lu PIO and %lu MMIO coalesced writes, want 10 and 7",
-		    vm_get_stat(c.vm, coalesced_pio_writes),
-		    vm_get_stat(c.vm, coalesced_mmio_writes));
+		    vcpu_get_stat(c.vcpu, coalesced_pio_writes),
+		    vcpu_get_stat(c.vcpu, coalesced_mmio_writes));
 
 	/* Fill the ring: the write that does not fit is counted. */
 	for (n = 17; n < c.max - 1; n++)
 		do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, n, false);
 	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
-	TEST_ASSERT(o.exits == 1 && vm_get_stat(c.vm, coalesced_ring_full_exits) == 1,
+	TEST_ASSERT(o.exits == 1 && vcpu_get_stat(c.vcpu, coalesced_ring_full_exits) == 1,
 		    "write to a full ring: %d exits, stat %lu; want 1 and 1",
-		    o.exits, vm_get_stat(c.vm, coalesced_ring_full_exits));
+		    o.exits, vcpu_get_stat(c.vcpu, coalesced_ring_full_exits));
 	c.ring->first = 0;
 	c.ring->last = 0;
 	c.ring->first = 0xffff;
 	o = do_probe(&c, PROBE_OUT, PORT_RTC_INDEX, 1, 0, false);
-	TEST_ASSERT(o.exits == 1 && vm_get_stat(c.vm, coalesced_bad_index_exits) == 1,
+	TEST_ASSERT(o.exits == 1 && vcpu_get_stat(c.vcpu, coalesced_bad_index_exits) == 1,
 		    "write with a bad index: %d exits, stat %lu; want 1 and 1",
-		    o.exits, vm_get_stat(c.vm, coalesced_bad_index_exits));
+		    o.exits, vcpu_get_stat(c.vcpu, coalesced_bad_index_exits));
 	c.ring->first = 0;
 
 	/* "Without": capability hidden, PIO zones refused, MMIO unchanged. */
