@@ -147,6 +147,37 @@ if [ "$MODE" = icount ]; then
 		END { printf "  largest spread between repetitions: %.4f%% (%s)\n", w * 100, k }' "$OUT/summary.csv"
 	echo "  with 2 or 4 vCPUs the vCPUs take turns on one CPU: a burst's cycles include the others' turns"
 fi
+
+# Scaling: bursts between drains (the figure of this mode, per write), and
+# 1, 2 and 4 vCPUs. With vCPUs that take turns on one CPU (icount), a
+# burst's own cycles include the others' turns, so the vCPU rows use the
+# VM's clock over the whole run instead: instructions (icount) or host ns
+# (wallclock) of the whole machine per write, setup and drains included.
+# getn MODULES CASE BURST VCPUS COLUMN: a median of summary.csv, or "-".
+getn() {
+	awk -F, -v k="$1,$2,$3,$4" -v c="$5" 'index($0, k ",") == 1 { v = $c } END { print v == "" ? "-" : v }' \
+		"$OUT/summary.csv"
+}
+echo
+echo "Scaling, $MODE mode"
+printf '  %-40s' "writes between drains:"; printf '%9s' 1 10 100 1000 10000; echo
+for m in ours stock; do
+	printf '  %-40s' "$m, legacy ring (per write, as above)"
+	for burst in 1 10 100 1000 10000; do printf '%9s' "$(getn "$m" f_burst "$burst" 1 "$col")"; done
+	echo
+done
+printf '  %-40s' "vCPUs writing:"; printf '%9s' 1 2 4; echo
+for row in "ours g_vcpus_one_ring" "ours g_vcpus_ring_each" "stock g_vcpus_one_ring"; do
+	read -r m kase <<<"$row"
+	printf '  %-40s' "$m, ${kase#g_vcpus_} (machine, per write)"
+	for v in 1 2 4; do printf '%9s' "$(getn "$m" "$kase" 64 "$v" 8)"; done
+	echo
+done
+if [ "$MODE" = icount ]; then
+	echo "  (vCPU rows: the VM's clock = instructions of the whole machine over the run / writes;"
+	echo "   on one emulated CPU there is no contention to measure: BENCH_MODE=wallclock runs 2 vCPUs"
+	echo "   on 2 host threads, and this machine has 2 cores, so 4 vCPUs contend there only in turns)"
+fi
 echo "CSV: build/$BASE/bench/results.csv (every repetition), build/$BASE/bench/summary.csv"
 
 # Plot: the mode's figure against the burst between drains, ours and stock.
