@@ -12,7 +12,8 @@
 #   make check TESTS=coalesced_pio_test   only some tests (names or globs)
 #   make KVER=$(uname -r)      build for the running Debian kernel
 #   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
-#   make bench           cost of a port write: exit, coalesced, mainline, floor
+#   make bench           cost of a port write: exit, coalesced, mainline, floor,
+#                        counted in instructions (BENCH_MODE=wallclock: time)
 #   make install         (root) our modules for the running Debian 6.1/6.12 kernel
 #   make uninstall       (root) back to the stock modules
 #   make dkms            a DKMS tree in build/dkms for "dkms add"
@@ -89,7 +90,7 @@ check-debug: debug-kernel initramfs
 	@DEBUG_KERNEL=1 $(H)/check.sh
 
 bench: initramfs
-	@echo "==> make bench: the cost of a port write, ours vs stock (SCALE=$(SCALE))"
+	@echo "==> make bench: the cost of a port write, ours vs stock (SCALE=$(SCALE), BENCH_MODE=$(or $(BENCH_MODE),icount))"
 	@SCALE=$(SCALE) $(H)/bench.sh
 
 lint: base
