@@ -166,17 +166,19 @@ static __always_inline void entry_set_data(struct kvm_coalesced_mmio *entry,
 
 /*
  * Append one write to @ring of @slots entries; the caller holds the lock
- * of its producers.  Returns the entries now in the ring, -ENOSPC when it
- * is full, or -ERANGE when an index userspace left in the shared page is
- * out of range.  Inlined into each caller: the legacy ring's @slots is a
- * constant there, and the hot path has no call to make.
+ * of its producers.  Returns the entries now in the ring if @want_used,
+ * else 1; -ENOSPC when it is full, or -ERANGE when an index userspace left
+ * in the shared page is out of range.  Inlined into each caller: the
+ * legacy ring's @slots is a constant there, it does not count the entries,
+ * and the hot path has no call to make.
  */
 static __always_inline int ring_append(struct kvm_coalesced_mmio_ring *ring,
 				       u32 slots, gpa_t addr, int len,
-				       const void *val, bool pio)
+				       const void *val, bool pio,
+				       bool want_used)
 {
 	struct kvm_coalesced_mmio *entry;
-	u32 first, last, used;
+	u32 first, last, next;
 
 	/*
 	 * Userspace can write anything to the shared page at any time: load
@@ -186,9 +188,9 @@ static __always_inline int ring_append(struct kvm_coalesced_mmio_ring *ring,
 	last = READ_ONCE(ring->last);
 	if (unlikely(first >= slots || last >= slots))
 		return -ERANGE;
+	next = last + 1 == slots ? 0 : last + 1;
 	/* One slot stays empty, so first == last always means "empty". */
-	used = ring_used(first, last, slots) + 1;
-	if (unlikely(used == slots))
+	if (unlikely(next == first))
 		return -ENOSPC;
 
 	entry = &ring->coalesced_mmio[last];
@@ -203,9 +205,9 @@ static __always_inline int ring_append(struct kvm_coalesced_mmio_ring *ring,
 	 * and reading the entries below it.
 	 */
 	smp_wmb();
-	WRITE_ONCE(ring->last, last + 1 == slots ? 0 : last + 1);
+	WRITE_ONCE(ring->last, next);
 	trace_kvm_coalesced_write(addr, len, pio, last);
-	return used;
+	return want_used ? ring_used(first, next, slots) : 1;
 }
 
 /*
@@ -262,7 +264,7 @@ static int legacy_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 
 	spin_lock(&kvm->ring_lock);
 	r = ring_append(kvm->coalesced_mmio_ring, KVM_COALESCED_MMIO_MAX,
-			addr, len, val, zone->pio);
+			addr, len, val, zone->pio, false);
 	spin_unlock(&kvm->ring_lock);
 	count_write(vcpu, zone, r);
 	return r > 0 ? 0 : -EOPNOTSUPP;
@@ -280,7 +282,8 @@ static int buffer_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 		return -EOPNOTSUPP;
 
 	spin_lock(&buffer->lock);
-	r = ring_append(buffer->ring, buffer->slots, addr, len, val, zone->pio);
+	r = ring_append(buffer->ring, buffer->slots, addr, len, val, zone->pio,
+			true);
 	if (likely(r > 0))
 		buffer->writes++;
 	else if (r == -ENOSPC)
