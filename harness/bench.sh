@@ -106,15 +106,20 @@ END {
 # run); on the clock, the mean over all bursts.
 col=12 unit="guest TSC cycles (= instructions) per write, cheapest burst"
 [ "$MODE" = wallclock ] && col=5 unit="guest TSC cycles (host time under TCG) per write, mean"
+# summary_field MODULES CASE BURST VCPUS COLUMN: that column of
+# summary.csv's row for the configuration, or nothing.
+summary_field() {
+	awk -F, -v k="$1,$2,$3,$4" -v c="$5" 'index($0, k ",") == 1 { print $c }' "$OUT/summary.csv"
+}
 # get MODULES CASE BURST VCPUS: the median of this mode's figure.
 get() {
-	awk -F, -v k="$1,$2,$3,$4" -v col="$col" 'index($0, k ",") == 1 { print $col }' "$OUT/summary.csv"
+	summary_field "$@" "$col"
 }
-# ratio A B, diff A B: A/B and A-B, or n/a when a figure is missing.
+# ratio A B, minus A B: A/B and A-B, or n/a when a figure is missing.
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 == 0) print "n/a"; else printf "%.3f", a / b }'
 }
-diff() {
+minus() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.1f", a - b }'
 }
 row() {
@@ -133,13 +138,13 @@ row "b': coalesced, dedicated ring" "${bd:-n/a}" "(none)"
 row "d: ioeventfd, the in-kernel floor" "$d" "$sd"
 row "b/a (published: 0.15 for 0x70)" "$(ratio "$b" "$a")" "$(ratio "$sb" "$sa")"
 row "b/d (goal <= 1.10)" "$(ratio "$b" "$d")" "$(ratio "$sb" "$sd")"
-row "b - d: cost above the floor" "$(diff "$b" "$d")" "$(diff "$sb" "$sd")"
+row "b - d: cost above the floor" "$(minus "$b" "$d")" "$(minus "$sb" "$sd")"
 echo "  ours vs mainline, legacy ring     b/c: $(ratio "$b" "$sb")  (goal <= 1.00)"
 [ -n "$bd" ] && echo "  dedicated ring vs mainline legacy b'/c: $(ratio "$bd" "$sb")  (goal <= 1.00)"
 echo "  RTC pattern (out 0x70; in 0x71), zone vs none: $(ratio "$(get ours e_rtc_exit 64 1)" "$(get ours e_rtc_coalesced 64 1)")x faster per iteration"
 
 # The 10,000-write burst: exits per burst (median).
-hx() { awk -v e="$(awk -F, -v k="ours,$1,10000,1" 'index($0, k ",") == 1 { print $11 }' "$OUT/summary.csv")" \
+hx() { awk -v e="$(summary_field ours "$1" 10000 1 11)" \
 	'BEGIN { if (e == "") print "n/a"; else printf "%.0f", e * 10000 }'; }
 echo "  10,000-write burst, exits to userspace: legacy ring drained at exits $(hx h_legacy_at_exits)," \
 	"legacy + spinning thread $(hx h_legacy_spinning), dedicated ring + poll() thread $(hx h_dedicated_poll)"
@@ -166,24 +171,25 @@ fi
 # burst's own cycles include the others' turns, so the vCPU rows use the
 # VM's clock over the whole run instead: instructions (icount) or host ns
 # (wallclock) of the whole machine per write, setup and drains included.
-# getn MODULES CASE BURST VCPUS COLUMN: a median of summary.csv, or "-".
-getn() {
-	awk -F, -v k="$1,$2,$3,$4" -v c="$5" 'index($0, k ",") == 1 { v = $c } END { print v == "" ? "-" : v }' \
-		"$OUT/summary.csv"
+# cell MODULES CASE BURST VCPUS COLUMN: that figure, or "-".
+cell() {
+	local v
+	v=$(summary_field "$@")
+	echo "${v:--}"
 }
 echo
 echo "Scaling, $MODE mode"
 printf '  %-40s' "writes between drains:"; printf '%9s' 1 10 100 1000 10000; echo
 for m in ours stock; do
 	printf '  %-40s' "$m, legacy ring (per write, as above)"
-	for burst in 1 10 100 1000 10000; do printf '%9s' "$(getn "$m" f_burst "$burst" 1 "$col")"; done
+	for burst in 1 10 100 1000 10000; do printf '%9s' "$(cell "$m" f_burst "$burst" 1 "$col")"; done
 	echo
 done
 printf '  %-40s' "vCPUs writing:"; printf '%9s' 1 2 4; echo
 for row in "ours g_vcpus_one_ring" "ours g_vcpus_ring_each" "stock g_vcpus_one_ring"; do
 	read -r m kase <<<"$row"
 	printf '  %-40s' "$m, ${kase#g_vcpus_} (machine, per write)"
-	for v in 1 2 4; do printf '%9s' "$(getn "$m" "$kase" 64 "$v" 8)"; done
+	for v in 1 2 4; do printf '%9s' "$(cell "$m" "$kase" 64 "$v" 8)"; done
 	echo
 done
 if [ "$MODE" = icount ]; then

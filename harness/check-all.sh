@@ -8,11 +8,9 @@
 # that the disk holds one base at a time (see BASE_DISK_GB in bases/).
 source "$(dirname "$0")/lib.sh"
 
-FRESH_DISK_GB=6	# build/<default>/fresh: a minimal Debian 1.8 and its make 3.6
-
 # prune BASE: remove build/BASE, unless something is still mounted in it.
 prune() {
-	if grep -q " $TOP/build/$1/" /proc/mounts; then
+	if mounted_under "$TOP/build/$1"; then
 		echo "# PRUNE: build/$1 keeps a mount ($(grep -m1 -o " $TOP/build/$1/[^ ]*" /proc/mounts)); not removed"
 		return 0
 	fi

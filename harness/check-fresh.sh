@@ -45,7 +45,7 @@ unmount_all() {
 remove_root() {
 	unmount_all
 	[ "${KEEP_FRESH:-0}" = 1 ] && return 0
-	grep -q " $ROOT/" /proc/mounts && return 0
+	mounted_under "$ROOT" && return 0
 	rm -rf "$ROOT"
 }
 trap remove_root EXIT
@@ -77,7 +77,7 @@ for m in proc sys dev; do
 	mountpoint -q "$ROOT/$m" && umount -R -l "$ROOT/$m"
 done
 rm -rf "$FRESH"
-need_disk 6 "make check-fresh (a minimal Debian 12 and the README's make in it)"
+need_disk "$FRESH_DISK_GB" "make check-fresh (a minimal Debian 12 and the README's make in it)"
 mkdir -p "$FRESH"
 URI=$(mirror)
 step "debootstrap --variant=minbase bookworm into build/$BASE/fresh/root ($URI)"

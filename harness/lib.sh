@@ -46,6 +46,16 @@ need_disk() {
 		die "$2 needs about $1 GiB free on the disk of $dir, which has ${free} GiB; free some space (make clean removes build/), then run it again."
 }
 
+# GiB that make check-fresh needs: a minimal Debian 12 (1.8) and the
+# README's make inside it (3.6).
+FRESH_DISK_GB=6
+
+# mounted_under DIR: is anything mounted below DIR? (Nothing may be
+# removed there then: rm -rf would reach into the mount.)
+mounted_under() {
+	grep -q " $1/" /proc/mounts
+}
+
 # The Debian package version (e.g. 6.1.192-2) of an installed package.
 installed_version() {
 	dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null |
