@@ -21,9 +21,38 @@ for m in $MACHINES; do
 		echo "seabios-$m-$mode 300 seabios-boot $m $mode" >>"$OUT/plan"
 	done
 done
-EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
-	"$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" >"$OUT/progress.log" 2>&1 || true
-tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
+# boot_all: all four SeaBIOS boots in one VM, into $OUT/console.txt.
+boot_all() {
+	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
+		"$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" >"$OUT/progress.log" 2>&1 || true
+	tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
+}
+
+# log_of MACHINE MODE: SeaBIOS's debug log of that boot.
+log_of() {
+	sed -n "s/^@@E2E-LOGLINE $1 $2 //p" "$OUT/console.txt"
+}
+
+# log_diff MACHINE: how the "without" log differs from the "with" one,
+# on one line, empty when they are identical.
+log_diff() {
+	diff <(log_of "$1" with) <(log_of "$1" without) | grep '^[<>]' | head -4 | tr '\n' ' ' || true
+}
+
+boot_all
+# A loaded host can stretch a SeaBIOS hardware wait past its deadline
+# (its log then says "WARNING - Timeout"), whatever KVM does with the
+# writes. When a log pair differs, all boots run once more, the verdicts
+# come from that second run, and the first difference is said.
+first_diff=
+for m in $MACHINES; do
+	d=$(log_diff "$m")
+	[ -n "$d" ] && first_diff="$first_diff $m: $d;"
+done
+if [ -n "$first_diff" ]; then
+	mv "$OUT/console.txt" "$OUT/console-first.txt"
+	boot_all
+fi
 
 # field MACHINE MODE PORT N: the Nth field of that @@E2E line
 # (5 count, 6 exits, 7 ring entries, 8 mean us, 9 min, 10 max).
@@ -125,9 +154,9 @@ for m in $MACHINES; do
 	echo "seabios-$m-coalesced-writes-never-exit $verdict$reason"
 	a=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "with" { print $4 }' "$OUT/console.txt")
 	b=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "without" { print $4 }' "$OUT/console.txt")
-	if [ "$a" = "$b" ]; then
-		echo "seabios-$m-log-identical pass"
+	if [ -n "$a" ] && [ "$a" = "$b" ]; then
+		echo "seabios-$m-log-identical pass${first_diff:+ booted twice: in the first boots the logs differed:$first_diff}"
 	else
-		echo "seabios-$m-log-identical fail SeaBIOS debug logs differ (md5 $a with, $b without)"
+		echo "seabios-$m-log-identical fail SeaBIOS debug logs differ (md5 $a with, $b without): $(log_diff "$m")${first_diff:+ (and in the first boots:$first_diff)}"
 	fi
 done
