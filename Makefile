@@ -14,7 +14,7 @@
 #   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
 #   make bench           cost of a port write: exit, coalesced, mainline, floor,
 #                        counted in instructions (BENCH_MODE=wallclock: time)
-#   make install         (root) our modules for the running Debian 6.1/6.12 kernel
+#   make install         (root) our modules for the running Debian 12/13 kernel
 #   make uninstall       (root) back to the stock modules
 #   make dkms            a DKMS tree in build/dkms for "dkms add"
 #   make series          the change as patches against mainline 7.2 (build/7.2/series)
@@ -32,7 +32,8 @@ export KVER
 endif
 
 .PHONY: check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
-	debug-kernel check-debug install uninstall dkms series check-fresh
+	debug-kernel check-debug install uninstall dkms series check-fresh \
+	check-install check-debian13
 
 all: demo
 
@@ -81,6 +82,17 @@ check-fresh:
 	@echo "==> make check-fresh: the README's make on a minimal Debian 12 (build/fresh)"
 	@$(H)/check-fresh.sh
 
+# make install and DKMS, checked on copies of the kernel's /lib/modules.
+check-install: modules vmkernel
+	@echo "==> make check-install: make install/uninstall and dkms on copies of /lib/modules (BASE=$(BASE))"
+	@$(H)/install-test.sh
+	@$(H)/dkms.sh test
+
+# The same on Debian 13's 6.12 kernels, in a minimal Debian 13 root.
+check-debian13:
+	@echo "==> make check-debian13: make install and dkms for Debian 13's 6.12 kernels (build/6.12/debian13)"
+	@$(H)/check-debian13.sh
+
 # A full kernel with KASAN, lockdep, failslab and kmemleak, KVM built in.
 debug-kernel: base
 	@$(H)/kernel-build.sh debug
@@ -101,14 +113,14 @@ lint: base
 # updates/. The running kernel picks the base.
 install:
 	@echo "==> make install: our kvm modules for the running kernel $$(uname -r)"
-	@base=$$($(H)/install.sh base) && \
-	BASE=$$base $(H)/install.sh check && \
-	$(MAKE) --no-print-directory modules BASE=$$base KVER=$$(uname -r) && \
-	BASE=$$base $(H)/install.sh install
+	@rel=$$(uname -r) && base=$$(KVER=$$rel $(H)/install.sh base) && \
+	BASE=$$base KVER=$$rel $(H)/install.sh check && \
+	$(MAKE) --no-print-directory modules BASE=$$base KVER=$$rel && \
+	BASE=$$base KVER=$$rel $(H)/install.sh install
 
 uninstall:
 	@echo "==> make uninstall: back to the stock kvm modules of $$(uname -r)"
-	@BASE=$$($(H)/install.sh base) $(H)/install.sh uninstall
+	@rel=$$(uname -r) && BASE=$$(KVER=$$rel $(H)/install.sh base) KVER=$$rel $(H)/install.sh uninstall
 
 # A tree for "dkms add": rebuilt by DKMS on every Debian kernel update.
 dkms: base

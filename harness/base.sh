@@ -38,13 +38,13 @@ source_tarball() {
 unpack_pristine() {
 	local tarball tmp=$BUILD/linux.unpack
 	tarball=$(source_tarball)
-	step "unpacking Debian linux-source-$BASE_SERIES $DEB_VERSION into build/$BASE/linux (one-time, about 1 min)"
+	step "unpacking Debian linux-source-$BASE_SERIES $DEB_VERSION into $BUILD_REL/linux (one-time, about 1 min)"
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
 	# The tree and its git objects: about 2.5 GiB.
-	need_disk 3 "unpacking linux-source-$BASE_SERIES into build/$BASE/linux"
+	need_disk 3 "unpacking linux-source-$BASE_SERIES into $BUILD_REL/linux"
 	tar -C "$tmp" --strip-components=1 -xf "$tarball" ||
-		die "cannot unpack $tarball into build/$BASE (tar's message above); fix what tar names, then run 'make' again."
+		die "cannot unpack $tarball into $BUILD_REL (tar's message above); fix what tar names, then run 'make' again."
 	git -C "$tmp" init -q
 	git -C "$tmp" config core.autocrlf false
 	git -C "$tmp" config gc.auto 0
@@ -91,7 +91,7 @@ while read -r patch; do
 	[ -f "$file" ] || die "bases/$BASE.conf replaces $patch with $file, which does not exist; fix BASE_PATCHES_REPLACE."
 	if ! out=$(git_linux apply --cached --whitespace=nowarn "$file" 2>&1); then
 		echo "$out" >&2
-		die "${file#"$TOP"/} does not apply to BASE=$BASE (git's message above); refresh it against build/$BASE/linux, or skip or replace it for this base in bases/$BASE.conf."
+		die "${file#"$TOP"/} does not apply to BASE=$BASE (git's message above); refresh it against $BUILD_REL/linux, or skip or replace it for this base in bases/$BASE.conf."
 	fi
 	# The patch's own subject and body become the commit message.
 	subject=$(git mailinfo "$BUILD/patch.msg" /dev/null <"$file" |
@@ -108,4 +108,4 @@ if [ "$(git_linux rev-parse -q --verify HEAD^{tree} || true)" != \
 	git_linux reset -q --hard "$head"
 fi
 git_linux update-ref refs/heads/overlay "$head"
-echo "build/$BASE/linux: $(git_linux rev-list --count pristine..HEAD) commits on the pristine base"
+echo "$BUILD_REL/linux: $(git_linux rev-list --count pristine..HEAD) commits on the pristine base"

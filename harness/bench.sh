@@ -3,7 +3,7 @@
 # make bench: run coalesced_io_bench in the VM on our modules and on
 # Debian's stock ones (same binary, same image, same mode), then print the
 # figures side by side with their ratios, and write
-# build/$BASE/bench/results.csv, summary.csv and bench.png.
+# $BUILD_REL/bench/results.csv, summary.csv and bench.png.
 #
 # BENCH_MODE=icount (the default): QEMU counts instructions (vm-run.sh's
 #   VM_ICOUNT), so the guest's TSC counts instructions and every figure is
@@ -73,7 +73,7 @@ fi
 REPS=${REPS:-$([ "$MODE" = icount ] && echo 3 || echo 5)}
 if [ "${1:-}" = report ]; then
 	# The tables and the plot again, from the last run's results.csv.
-	[ -s "$OUT/results.csv" ] || die "build/$BASE/bench/results.csv is missing; run 'make bench' first."
+	[ -s "$OUT/results.csv" ] || die "$BUILD_REL/bench/results.csv is missing; run 'make bench' first."
 	REPS=$(awk -F, 'NR > 1 && $5 + 1 > n { n = $5 + 1 } END { print n }' "$OUT/results.csv")
 else
 	echo "modules,case,burst,vcpus,rep,writes,exits,cycles_per_write,ns_per_write,best_cycles_per_write" \
@@ -197,7 +197,7 @@ if [ "$MODE" = icount ]; then
 	echo "   on one emulated CPU there is no contention to measure: BENCH_MODE=wallclock runs 2 vCPUs"
 	echo "   on 2 host threads, and this machine has 2 cores, so 4 vCPUs contend there only in turns)"
 fi
-echo "CSV: build/$BASE/bench/results.csv (every repetition), build/$BASE/bench/summary.csv"
+echo "CSV: $BUILD_REL/bench/results.csv (every repetition), $BUILD_REL/bench/summary.csv"
 
 # Plot: the mode's figure against the burst between drains, ours and stock.
 for m in ours stock; do
@@ -218,5 +218,5 @@ plot "$OUT/burst-ours.dat" using 1:2:3:4 with yerrorlines title "ours", \
      $a title "exit to userspace (no zone)" with lines dashtype 2, \
      $d title "ioeventfd floor" with lines dashtype 3
 PLOT
-	echo "plot: build/$BASE/bench/bench.png"
+	echo "plot: $BUILD_REL/bench/bench.png"
 fi

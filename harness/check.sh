@@ -66,7 +66,7 @@ fi
 # FRESH=1 (CI sets it): the README's make on a brand-new minimal Debian 12.
 fresh=
 if [ "${FRESH:-0}" = 1 ] && [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
-	step "make check-fresh: the README's make on a minimal Debian 12 (build/$BASE/fresh)"
+	step "make check-fresh: the README's make on a minimal Debian 12 ($BUILD_REL/fresh)"
 	fresh=$OUT/fresh.results
 	"$TOP/harness/check-fresh.sh" >"$fresh" || true
 	grep -q '^fresh:make' "$fresh" ||

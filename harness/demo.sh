@@ -23,9 +23,9 @@ identity 30 echo "kvm.ko in the VM: build ID \$(od -An -v -tx1 /sys/module/kvm/n
 demo 120 ./$(selftest_path x86/coalesced_io_demo) $ITERATIONS
 PLAN
 VERBOSE=0 "$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" >"$OUT/progress.log" ||
-	{ cat "$OUT/progress.log"; die "the demo VM failed (console: build/$BASE/demo/console.log); run 'make check' to find the broken part."; }
+	{ cat "$OUT/progress.log"; die "the demo VM failed (console: $BUILD_REL/demo/console.log); run 'make check' to find the broken part."; }
 grep -q '^demo 0 ' "$OUT/results" ||
-	{ cat "$OUT/progress.log"; tail -n 20 "$OUT/console.log"; die "the demo did not finish (console: build/$BASE/demo/console.log)."; }
+	{ cat "$OUT/progress.log"; tail -n 20 "$OUT/console.log"; die "the demo did not finish (console: $BUILD_REL/demo/console.log)."; }
 
 echo
 echo "Built for Debian $DEB_VERSION ($KVER): kvm.ko build ID $ours_src (ours), $stock_src (stock)"

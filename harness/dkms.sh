@@ -14,7 +14,7 @@ VERSION=1.0.$(git -C "$TOP" rev-list --count HEAD 2>/dev/null || echo 0)
 PKG=$BUILD/dkms/$NAME-$VERSION
 
 package() {
-	step "DKMS tree: build/$BASE/dkms/$NAME-$VERSION (kvm sources of Debian linux $DEB_VERSION)"
+	step "DKMS tree: $BUILD_REL/dkms/$NAME-$VERSION (kvm sources of Debian linux $DEB_VERSION)"
 	rm -rf "$BUILD/dkms"
 	mkdir -p "$BUILD/dkms"
 	STAGE_ONLY=1 KVM_MOD_DIR=$PKG "$TOP/harness/modules.sh"
@@ -37,12 +37,12 @@ dkms_test() {
 	mkdir -p "$trees/dkms" "$trees/src" "$trees/install"
 	local dk=(dkms --dkmstree "$trees/dkms" --sourcetree "$trees/src"
 		  --installtree "$trees/install")
-	step "dkms add + dkms build -k $KVER (private trees in build/$BASE/dkms/trees, log build/$BASE/dkms/test.log)" >&2
+	step "dkms add + dkms build -k $KVER (private trees in $BUILD_REL/dkms/trees, log $BUILD_REL/dkms/test.log)" >&2
 	rc=0
 	{ "${dk[@]}" add "$PKG" && "${dk[@]}" build -m "$NAME" -v "$VERSION" -k "$KVER" \
 		--kernelsourcedir "$(headers_dir)"; } \
 		>"$log" 2>&1 || rc=$?
-	result build "$rc" "dkms build failed; see build/$BASE/dkms/test.log"
+	result build "$rc" "dkms build failed; see $BUILD_REL/dkms/test.log"
 	[ "$rc" = 0 ] || return 0
 	ko=$trees/dkms/$NAME/$VERSION/$KVER/x86_64/module
 	rc=0
@@ -59,7 +59,7 @@ dkms_test() {
 	result is-ours "$rc" "the DKMS kvm.ko has no disable_coalesced_pio parameter"
 	rc=0
 	"${dk[@]}" remove -m "$NAME" -v "$VERSION" --all >>"$log" 2>&1 || rc=$?
-	result remove "$rc" "dkms remove failed; see build/$BASE/dkms/test.log"
+	result remove "$rc" "dkms remove failed; see $BUILD_REL/dkms/test.log"
 }
 
 case "${1:-}" in

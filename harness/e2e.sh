@@ -118,7 +118,7 @@ for m in $MACHINES; do
 	err=$({ grep -A3 "^@@E2E-ERROR" "$OUT/console.txt" || true; } | head -4 | tr "\n" " ")
 	if ! grep -q "^@@E2E-LOG $m with " "$OUT/console.txt" ||
 	   ! grep -q "^@@E2E-LOG $m without " "$OUT/console.txt"; then
-		echo "seabios-$m-boots fail SeaBIOS did not finish in both runs: ${err:-see build/$BASE/e2e-$MODULES/console.txt}"
+		echo "seabios-$m-boots fail SeaBIOS did not finish in both runs: ${err:-see $BUILD_REL/e2e-$MODULES/console.txt}"
 		continue
 	fi
 	retried=$(sed -n "s/^@@E2E-RETRY $m \(with\|without\): /\1: /p" "$OUT/console.txt" | head -2 | tr '\n' ' ')

@@ -13,7 +13,7 @@ HDRS=$(headers_dir)
 if [ -f "$DEST/.version" ] && [ "$(cat "$DEST/.version")" = "$KVER $DEB_VERSION" ]; then
 	exit 0
 fi
-step "fetching linux-headers-$KVER $DEB_VERSION into build/$BASE/pkgs (not installed)"
+step "fetching linux-headers-$KVER $DEB_VERSION into $BUILD_REL/pkgs (not installed)"
 # The headers package and what it depends on of the same source: -common
 # and linux-kbuild-* (not gcc, not the image).
 pkgs=$(apt_base apt-cache depends "linux-headers-$KVER=$DEB_VERSION" 2>/dev/null |
@@ -27,4 +27,4 @@ sed -i "s|/usr/src/|$DEST/usr/src/|" "$HDRS/Makefile"
 [ -x "$HDRS/scripts/basic/fixdep" ] ||
 	die "$HDRS/scripts/basic/fixdep is missing: the headers of $KVER need linux-kbuild, which apt did not name; report it."
 echo "$KVER $DEB_VERSION" >"$DEST/.version"
-echo "headers: build/$BASE/pkgs/usr/src/linux-headers-$KVER"
+echo "headers: $BUILD_REL/pkgs/usr/src/linux-headers-$KVER"

@@ -37,7 +37,7 @@ for m in $mods; do
 	elif [ -f "$STOCK/$m.xz" ]; then
 		xz -dc "$STOCK/$m.xz" >"$ROOT/modules/stock/$(basename "$m")"
 	else
-		die "$STOCK/$m is missing, so the VM kernel's modules are incomplete; remove build/$BASE/vmkernel and run 'make' to fetch or build them again."
+		die "$STOCK/$m is missing, so the VM kernel's modules are incomplete; remove $BUILD_REL/vmkernel and run 'make' to fetch or build them again."
 	fi
 done
 cp "$BUILD"/modules/ours/*.ko "$ROOT/modules/ours/"
@@ -49,4 +49,4 @@ gcc -O2 -static -Wall -o "$ROOT/bin/kvm-anchor" "$TOP/harness/kvm-anchor.c" ||
 find "$ROOT/tests" -type f -print0 | xargs -0 strip --strip-debug
 (cd "$ROOT" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) \
 	>"$BUILD/initramfs/base.cpio.gz"
-echo "initramfs: build/$BASE/initramfs/base.cpio.gz ($(du -h "$BUILD/initramfs/base.cpio.gz" | cut -f1))"
+echo "initramfs: $BUILD_REL/initramfs/base.cpio.gz ($(du -h "$BUILD/initramfs/base.cpio.gz" | cut -f1))"

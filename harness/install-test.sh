@@ -51,7 +51,7 @@ try installs-into-updates 0 "loads $ROOT$ours/kvm-amd.ko" -- install
 if cmp -s "$BUILD/modules/ours/kvm.ko" "$ROOT$ours/kvm.ko"; then
 	echo "install:installed-kvm-is-ours pass"
 else
-	echo "install:installed-kvm-is-ours fail $ROOT$ours/kvm.ko differs from build/$BASE/modules/ours"
+	echo "install:installed-kvm-is-ours fail $ROOT$ours/kvm.ko differs from $BUILD_REL/modules/ours"
 fi
 try uninstall-restores-stock 0 "loads $ROOT$stock/kvm-amd.ko" -- uninstall
 if [ -e "$ROOT$ours" ]; then

@@ -37,7 +37,7 @@ esac
 
 rel_base=$(release_base "$REL")
 [ -n "$rel_base" ] ||
-	die "the running kernel is $REL, not a Debian kernel our modules are built for (Debian 12's 6.1, like 6.1.0-57-amd64, or Debian 12 backports' 6.12, like 6.12.95+deb12-amd64); boot one of those first."
+	die "the running kernel is $REL, not a Debian kernel our modules are built for (Debian 12's 6.1, like 6.1.0-57-amd64, Debian 12 backports' 6.12, like 6.12.95+deb12-amd64, or Debian 13's 6.12, like 6.12.118+deb13-amd64); boot one of those first."
 if [ "$ACTION" = base ]; then
 	echo "$rel_base"
 	exit 0
@@ -67,11 +67,11 @@ depmod_and_show() {
 if [ "$ACTION" = install ]; then
 	for m in $MODS; do
 		[ -f "$BUILD/modules/ours/$m.ko" ] ||
-			die "build/$BASE/modules/ours/$m.ko is missing; run 'make modules KVER=$REL' first."
+			die "$BUILD_REL/modules/ours/$m.ko is missing; run 'make modules KVER=$REL' first."
 	done
 	vermagic=$(modinfo -F vermagic "$BUILD/modules/ours/kvm.ko")
 	[ "${vermagic%% *}" = "$REL" ] ||
-		die "build/$BASE/modules/ours was built for ${vermagic%% *}, not $REL; run 'make modules KVER=$REL' first."
+		die "$BUILD_REL/modules/ours was built for ${vermagic%% *}, not $REL; run 'make modules KVER=$REL' first."
 	step "installing our kvm modules into $OURS"
 	mkdir -p "$OURS"
 	for m in $MODS; do

@@ -55,7 +55,7 @@ bad=$(gcc -fsyntax-only -I"$HDR/include" "$OUT/numbers.c" 2>&1 |
 	sed -nE 's/^[^ ]*numbers\.c:([0-9]+):[0-9]+: .*/\1d;/p' | sort -u | tr -d '\n' || true)
 [ -z "$bad" ] || sed -i "$bad" "$OUT/numbers.c"
 gcc -o "$OUT/numbers" -I"$HDR/include" "$OUT/numbers.c" ||
-	die "the ioctl numbers program did not compile (build/$BASE/lint/ioctl/numbers.c); the patched uapi header is broken."
+	die "the ioctl numbers program did not compile ($BUILD_REL/lint/ioctl/numbers.c); the patched uapi header is broken."
 "$OUT/numbers" >"$OUT/numbers.txt"
 
 # Other architectures' KVMIO ioctls: their nrs, from the source.

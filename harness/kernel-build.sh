@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 
 MODE=${1:-}
 LINUX=$BUILD/linux
-[ -d "$LINUX/.git" ] || die "build/$BASE/linux is missing; run 'make base' first."
+[ -d "$LINUX/.git" ] || die "$BUILD_REL/linux is missing; run 'make base' first."
 case "$MODE" in
 debug)
 	TREE=$LINUX
@@ -41,11 +41,11 @@ vm)
 	WHAT="the VM's $KVER kernel (stock KVM modules)"
 	# The pristine source, as a worktree of build/<base>/linux.
 	if [ "$(git -C "$TREE" rev-parse HEAD 2>/dev/null)" != "$(git -C "$LINUX" rev-parse pristine)" ]; then
-		step "checking out the pristine $BASE source into build/$BASE/pristine"
+		step "checking out the pristine $BASE source into $BUILD_REL/pristine"
 		git -C "$LINUX" worktree remove --force "$TREE" >/dev/null 2>&1 || rm -rf "$TREE"
 		git -C "$LINUX" worktree prune
 		git -C "$LINUX" worktree add -q --detach "$TREE" pristine ||
-			die "cannot add a worktree of build/$BASE/linux at $TREE (git's message above); remove $TREE and run 'git -C build/$BASE/linux worktree prune'."
+			die "cannot add a worktree of $BUILD_REL/linux at $TREE (git's message above); remove $TREE and run 'git -C $BUILD_REL/linux worktree prune'."
 	fi ;;
 *)
 	die "usage: kernel-build.sh debug|vm (run it through 'make check-debug' or 'make vmkernel')." ;;

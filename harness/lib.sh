@@ -76,6 +76,38 @@ known_bases() {
 source "$TOP/bases/$BASE.conf"
 # Everything a base builds lives in build/<base>: bases never share state.
 BUILD=$TOP/build/$BASE
+
+# host_debian: "deb13" on Debian 13 and so on (empty elsewhere).
+host_debian() {
+	(
+		# shellcheck disable=SC1091
+		. /etc/os-release 2>/dev/null && [ "${ID:-}" = debian ] &&
+			[ -n "${VERSION_ID:-}" ] && echo "deb$VERSION_ID"
+	) || true
+}
+
+# A base built by more than one Debian release (BASE_FLAVOURS, "name:suite"
+# each, the first the default): the release of KVER's suffix, else the
+# host's, picks the suites, the build directory (build/<base>-<name> for
+# all but the first) and the releases DKMS may build for.
+BASE_FLAVOUR=
+if [ -n "${BASE_FLAVOURS:-}" ]; then
+	for f in $BASE_FLAVOURS; do
+		[ -z "$BASE_FLAVOUR" ] && BASE_FLAVOUR=${f%%:*} BASE_SUITES=${f#*:}
+	done
+	default_flavour=$BASE_FLAVOUR
+	want=$(host_debian)
+	[[ ${KVER:-} =~ \+(deb[0-9]+)-amd64$ ]] && want=${BASH_REMATCH[1]}
+	for f in $BASE_FLAVOURS; do
+		[ "${f%%:*}" = "$want" ] && BASE_FLAVOUR=$want BASE_SUITES=${f#*:}
+	done
+	[ "$BASE_FLAVOUR" = "$default_flavour" ] || BUILD=$BUILD-$BASE_FLAVOUR
+	BASE_KVER_RE=${BASE_FLAVOUR_KVER_RE/@FLAVOUR@/$BASE_FLAVOUR}
+	BASE_DESC="$BASE_DESC ($BASE_FLAVOUR, from $BASE_SUITES)"
+	unset default_flavour want f
+fi
+# build/<base> as messages name it.
+BUILD_REL=${BUILD#"$TOP"/}
 APT_DIR=$BUILD/apt
 export BASE BUILD
 

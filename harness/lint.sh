@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Lint what we own: checkpatch --strict (the base tree's) on our C files
 # and patches, then sparse (C=2) and W=1 on a build of the modules; only
-# warnings in our files count. Writes build/$BASE/lint/results ("<name> <rc>")
+# warnings in our files count. Writes $BUILD_REL/lint/results ("<name> <rc>")
 # and prints one line per check.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
@@ -10,7 +10,7 @@ resolve_kver
 LINUX=$BUILD/linux
 OUT=$BUILD/lint
 CHECKPATCH="$LINUX/scripts/checkpatch.pl --strict --quiet --no-summary --root=$LINUX"
-[ -x "$LINUX/scripts/checkpatch.pl" ] || die "build/$BASE/linux is missing; run 'make base' first."
+[ -x "$LINUX/scripts/checkpatch.pl" ] || die "$BUILD_REL/linux is missing; run 'make base' first."
 command -v sparse >/dev/null || die "sparse is missing; run 'make deps' as root."
 mkdir -p "$OUT"
 : >"$OUT/results"
@@ -50,13 +50,13 @@ diff <(echo "$test_rows") <(echo "$doc_rows") | sed -n 's/^</only in the test:/p
 	>"$OUT/compat-table.log" || true
 record lint:compat-table "$OUT/compat-table.log"
 
-step "KVMIO ioctl numbers: ours against every other (build/$BASE/lint/ioctl)"
+step "KVMIO ioctl numbers: ours against every other ($BUILD_REL/lint/ioctl)"
 "$TOP/harness/ioctl-check.sh" >"$OUT/ioctl.log" 2>&1 || true
 record lint:ioctl-numbers "$OUT/ioctl.log"
 
-step "sparse (C=2) and W=1 on the modules (a build of its own under build/$BASE/lint)"
+step "sparse (C=2) and W=1 on the modules (a build of its own under $BUILD_REL/lint)"
 KVM_MOD_DIR=$OUT/kvm-mod "$TOP/harness/modules.sh" C=2 W=1 >"$OUT/build.log" 2>&1 ||
-	{ tail -20 "$OUT/build.log" >&2; die "the lint build failed (log: build/$BASE/lint/build.log); fix the error above."; }
+	{ tail -20 "$OUT/build.log" >&2; die "the lint build failed (log: $BUILD_REL/lint/build.log); fix the error above."; }
 # Our files, by the names they have in the build directory.
 grep -E '(coalesced_mmio|coalesced_io_trace)\.[ch]:[0-9]+' "$OUT/build.log" >"$OUT/ours.log" || true
 grep -E 'warning|error' "$OUT/ours.log" >"$OUT/sparse-w1.log" || true

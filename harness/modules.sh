@@ -92,4 +92,4 @@ mkdir -p "$BUILD/modules/ours"
 for m in kvm kvm-amd kvm-intel; do
 	cp -p "$MOD/arch/x86/kvm/$m.ko" "$BUILD/modules/ours/"
 done
-echo "modules: build/$BASE/modules/ours/{kvm,kvm-amd,kvm-intel}.ko ($(modinfo -F vermagic "$BUILD/modules/ours/kvm.ko"))"
+echo "modules: $BUILD_REL/modules/ours/{kvm,kvm-amd,kvm-intel}.ko ($(modinfo -F vermagic "$BUILD/modules/ours/kvm.ko"))"

@@ -15,7 +15,7 @@ if [ -f "$OUT" ] && [ "$OUT" -nt "$QEMU" ] && [ "$OUT" -nt "$TOP/harness/seabios
 	exit 0
 fi
 
-step "packing QEMU and SeaBIOS for the VM (build/$BASE/initramfs/qemu.cpio.gz)"
+step "packing QEMU and SeaBIOS for the VM ($BUILD_REL/initramfs/qemu.cpio.gz)"
 rm -rf "$ROOT"
 mkdir -p "$ROOT/usr/bin" "$ROOT/usr/share/qemu" "$ROOT/bin"
 cp "$QEMU" "$ROOT/usr/bin/"
@@ -35,4 +35,4 @@ for rom in kvmvapic.bin linuxboot.bin linuxboot_dma.bin multiboot.bin \
 done
 cp "$TOP/harness/seabios-boot" "$ROOT/bin/seabios-boot"
 (cd "$ROOT" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$OUT"
-echo "qemu image: build/$BASE/initramfs/qemu.cpio.gz ($(du -h "$OUT" | cut -f1), $(echo "$libs" | wc -w) libraries)"
+echo "qemu image: $BUILD_REL/initramfs/qemu.cpio.gz ($(du -h "$OUT" | cut -f1), $(echo "$libs" | wc -w) libraries)"

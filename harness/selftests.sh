@@ -9,7 +9,7 @@ OUT=$BUILD/selftests
 HDR=$BUILD/usr
 mkdir -p "$OUT/tools" "$BUILD/linux-obj"
 
-step "installing uapi headers from build/$BASE/linux"
+step "installing uapi headers from $BUILD_REL/linux"
 install_uapi_headers "$LINUX" "$BUILD/linux-obj" "$HDR"
 
 tests=$("$TOP/harness/testlist.sh" selftests)
@@ -34,7 +34,7 @@ make -s -C "$LINUX/tools/testing/selftests/kvm" -j"$(nproc)" \
 	COALESCED_SELFTEST_COMPAT="$compat" \
 	$targets >"$log" 2>&1 ||
 	{ grep -B2 -A6 -e 'error' "$log" | tail -60 >&2;
-	  die "a selftest failed to build (compiler output above); fix it in tools/testing/selftests/kvm (full log: build/$BASE/selftests.log)."; }
+	  die "a selftest failed to build (compiler output above); fix it in tools/testing/selftests/kvm (full log: $BUILD_REL/selftests.log)."; }
 
 step "building tools/kvm/coalesced_io's probe"
 make -s -C "$LINUX/tools/kvm/coalesced_io" OUTPUT="$OUT/tools" \

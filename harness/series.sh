@@ -6,7 +6,7 @@
 #   --strict every patch, then build the modules (and our selftests,
 #   where they change) after every patch.
 # series.sh check: git am build/series onto the pristine base and check
-#   that the result is build/$BASE/linux, byte for byte. Prints
+#   that the result is $BUILD_REL/linux, byte for byte. Prints
 #   "series:<check> pass|fail [reason]" lines for check.sh.
 source "$(dirname "$0")/lib.sh"
 # checkpatch's spdxcheck.py needs Debian's python3 (python3-ply, python3-git).
@@ -20,7 +20,7 @@ OUT=$BUILD/series
 CONF=$TOP/harness/series/series.conf
 export GIT_AUTHOR_NAME="Coalesced IO Team" GIT_AUTHOR_EMAIL="kvm-coalesced@example.org"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
-[ -d "$LINUX/.git" ] || die "build/$BASE/linux is missing; run 'make base' first."
+[ -d "$LINUX/.git" ] || die "$BUILD_REL/linux is missing; run 'make base' first."
 
 tree_git() {
 	git -C "$TREE" "$@"
@@ -37,7 +37,7 @@ fresh_tree() {
 	fi
 	remove_tree
 	git -C "$LINUX" worktree add -q --detach "$TREE" pristine ||
-		die "cannot add a worktree of build/$BASE/linux at $TREE (git's message above); remove $TREE and run 'git -C build/$BASE/linux worktree prune'."
+		die "cannot add a worktree of $BUILD_REL/linux at $TREE (git's message above); remove $TREE and run 'git -C $BUILD_REL/linux worktree prune'."
 }
 
 # commit_files MSG ITEM...: one commit of overlay files and folded patches.
@@ -65,7 +65,7 @@ commit_files() {
 
 make_series() {
 	local kind a rest p
-	step "committing the series in build/$BASE/series-tree"
+	step "committing the series in $BUILD_REL/series-tree"
 	fresh_tree
 	while read -r kind a rest; do
 		case "$kind" in
@@ -80,7 +80,7 @@ make_series() {
 		esac
 	done <"$CONF"
 	[ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse HEAD^{tree})" ] ||
-		die "the series does not add up to build/$BASE/linux (a file we own is in no step, or patches/series and series.conf disagree); fix harness/series/series.conf."
+		die "the series does not add up to $BUILD_REL/linux (a file we own is in no step, or patches/series and series.conf disagree); fix harness/series/series.conf."
 
 	rm -rf "$OUT"
 	tree_git format-patch -q --cover-letter --thread -o "$OUT" pristine..HEAD
@@ -96,7 +96,7 @@ make_series() {
 		{ print }' "$cover" >"$cover.new"
 	mv "$cover.new" "$cover"
 	git -C "$LINUX" rev-parse HEAD^{tree} >"$OUT/.made-from"
-	echo "series: $(ls "$OUT" | wc -l) files in build/$BASE/series:"
+	echo "series: $(ls "$OUT" | wc -l) files in $BUILD_REL/series:"
 	grep -h '^Subject:' "$OUT"/*.patch | sed 's/^Subject: /  /'
 }
 
@@ -135,7 +135,7 @@ checkpatch_series() {
 			echo "  $(basename "$p"): clean"
 		fi
 	done
-	[ "$bad" = 0 ] || die "checkpatch found problems in build/$BASE/series (above); fix them in the overlay or patches/."
+	[ "$bad" = 0 ] || die "checkpatch found problems in $BUILD_REL/series (above); fix them in the overlay or patches/."
 }
 
 build_each() {
@@ -182,7 +182,7 @@ check_series() {
 	mapfile -t patches < <(ls "$OUT"/0*.patch | grep -v '/0000-cover-letter\.patch$')
 	tree_git am -q "${patches[@]}" >"$BUILD/series-am.log" 2>&1 || rc=$?
 	if [ "$rc" != 0 ]; then
-		echo "series:git-am-applies fail git am stopped; see build/$BASE/series-am.log"
+		echo "series:git-am-applies fail git am stopped; see $BUILD_REL/series-am.log"
 		tree_git am --abort >/dev/null 2>&1 || true
 		remove_tree
 		return 0
@@ -191,7 +191,7 @@ check_series() {
 	if [ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse HEAD^{tree})" ]; then
 		echo "series:result-is-build-linux pass"
 	else
-		echo "series:result-is-build-linux fail the applied series differs from build/$BASE/linux: run 'make series' again"
+		echo "series:result-is-build-linux fail the applied series differs from $BUILD_REL/linux: run 'make series' again"
 	fi
 	remove_tree
 }
