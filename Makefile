@@ -42,7 +42,6 @@ deps:
 	@$(H)/deps.sh
 
 base: deps
-	@echo "==> build/$(BASE)/linux: pristine base + overlay + patches/"
 	@$(H)/base.sh
 
 vmkernel: base

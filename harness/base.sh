@@ -10,6 +10,7 @@ resolve_kver
 check_versions
 
 LINUX=$BUILD/linux
+step "$BUILD_REL/linux: pristine base + overlay + patches/"
 OVERLAY_DIRS="virt include arch tools Documentation"
 export GIT_AUTHOR_NAME="coalesced-io overlay" GIT_AUTHOR_EMAIL="overlay@localhost"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"

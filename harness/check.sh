@@ -73,6 +73,22 @@ if [ "${FRESH:-0}" = 1 ] && [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
 		echo "fresh:make-on-minimal-debian12 fail check-fresh.sh stopped early (its message above)" >>"$fresh"
 fi
 
+# A base that Debian 13 builds too (BASE_FLAVOURS): install and DKMS for
+# its +deb13 kernels, in a Debian 13 root (root only: debootstrap, chroot).
+deb13=
+if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ] && [[ " ${BASE_FLAVOURS:-} " == *" deb13:"* ]] &&
+   [ "$BASE_FLAVOUR" != deb13 ]; then
+	deb13=$OUT/debian13.results
+	if [ "$(id -u)" = 0 ]; then
+		step "make check-debian13: install and DKMS for Debian 13's 6.12 kernels, in a Debian 13 root"
+		"$TOP/harness/check-debian13.sh" >"$deb13" || true
+		grep -q '^debian13:install' "$deb13" ||
+			echo "debian13:check-install fail check-debian13.sh stopped early (its message above)" >>"$deb13"
+	else
+		echo "debian13:check-install skip needs root (debootstrap, chroot): sudo make check-debian13" >"$deb13"
+	fi
+fi
+
 lint=
 if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
 	"$TOP/harness/lint.sh" || echo "lint:build 1" >>"$BUILD/lint/results"
@@ -156,7 +172,7 @@ if [ -n "$e2e" ]; then
 		tap "$verdict" "$name" "$reason"
 	done <"$e2e"
 fi
-for results in $host $fresh; do
+for results in $host $fresh $deb13; do
 	while read -r name verdict reason; do
 		tap "$verdict" "$name" "$reason"
 	done <"$results"

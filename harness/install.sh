@@ -37,7 +37,7 @@ esac
 
 rel_base=$(release_base "$REL")
 [ -n "$rel_base" ] ||
-	die "the running kernel is $REL, not a Debian kernel our modules are built for (Debian 12's 6.1, like 6.1.0-57-amd64, Debian 12 backports' 6.12, like 6.12.95+deb12-amd64, or Debian 13's 6.12, like 6.12.118+deb13-amd64); boot one of those first."
+	die "the running kernel is $REL, not a Debian kernel our modules are built for (Debian 12's 6.1, like 6.1.0-57-amd64, Debian 12 backports' 6.12, like 6.12.95+deb12-amd64, or Debian 13's 6.12, like 6.12.117+deb13-amd64); boot one of those first."
 if [ "$ACTION" = base ]; then
 	echo "$rel_base"
 	exit 0

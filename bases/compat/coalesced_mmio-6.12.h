@@ -11,7 +11,12 @@
 
 #include <linux/slab.h>
 
-/* 7.2's typed allocator (6.12 has none): one object like *@p, zeroed. */
+/*
+ * 7.2's typed allocator: one object like *@p, zeroed. Debian 12
+ * backports' 6.12.95 lacks it; 6.12.117 (Debian 13) has it backported.
+ */
+#ifndef kzalloc_obj
 #define kzalloc_obj(p, gfp) kzalloc(sizeof(p), gfp)
+#endif
 
 #endif /* COALESCED_MMIO_6_12_H */
