@@ -18,5 +18,10 @@ fi
 step "downloading linux-image-$KVER $DEB_VERSION (for the VM only, not installed)"
 rm -rf "$DEST"
 fetch_debs "$DEST" "linux-image-$KVER=$DEB_VERSION"
+# Debian 13's packages keep modules in /usr/lib/modules (merged /usr):
+# lib/modules is where everything here looks, as on a merged-/usr host.
+if [ ! -e "$DEST/lib" ] && [ -d "$DEST/usr/lib/modules" ]; then
+	ln -s usr/lib "$DEST/lib"
+fi
 [ -f "$DEST/boot/vmlinuz-$KVER" ] || die "linux-image-$KVER has no boot/vmlinuz-$KVER; the package layout changed, report it."
 echo "$KVER $DEB_VERSION" >"$DEST/.version"
