@@ -11,20 +11,17 @@
 # root is removed afterwards (KEEP_ROOT=1 keeps it).
 BASE=6.12	# the one base that Debian 13 builds
 source "$(dirname "$0")/lib.sh"
-OUT=$BUILD/debian13
-ROOT=$OUT/root
-ROOT_MAKE="make check-debian13"
+ROOT_NAME=debian13 ROOT_MAKE="make check-debian13"
 source "$TOP/harness/debian-root.sh"
-exec 3>&1 1>&2
 
-# GiB: the root with the build tools (1.2), build/6.12-deb13 inside (3.5).
-DEBIAN13_DISK_GB=5
+# GiB: the root with the build tools and build/6.12-deb13 inside: 5.2 at the end (2026-11-30).
+DEBIAN13_DISK_GB=6
 start=$(date +%s)
 need_disk "$DEBIAN13_DISK_GB" "make check-debian13 (a minimal Debian 13 and our modules built in it)"
-root_create trixie "$OUT"
+root_create trixie
 echo "debian13:debootstrap pass minimal trixie, git and make in $(($(date +%s) - start)) s" >&3
 
-LOG=$OUT/make.log
+LOG=$ROOT_DIR/make.log
 step "make check-install BASE=6.12 in the Debian 13 root (packages, 6.12 +deb13 tree, modules, DKMS: about 15 minutes; log $BUILD_REL/debian13/make.log)"
 rc=0
 in_root sh -c "cd /root/coalesced-io && make check-install BASE=6.12" >"$LOG" 2>&1 || rc=$?

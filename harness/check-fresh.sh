@@ -8,17 +8,13 @@
 # check.sh; the full log is build/<base>/fresh/make.log. The root (5.4 GiB
 # at the end) is removed afterwards (KEEP_ROOT=1 keeps it).
 source "$(dirname "$0")/lib.sh"
-FRESH=$BUILD/fresh
-ROOT=$FRESH/root
-ROOT_MAKE="make check-fresh"
+ROOT_NAME=fresh ROOT_MAKE="make check-fresh"
 source "$TOP/harness/debian-root.sh"
-# Progress to stderr, results ("fresh:...") to stdout.
-exec 3>&1 1>&2
 
-LOG=$FRESH/make.log
+LOG=$ROOT_DIR/make.log
 start=$(date +%s)
 need_disk "$FRESH_DISK_GB" "make check-fresh (a minimal Debian 12 and the README's make in it)"
-root_create bookworm "$FRESH"
+root_create bookworm
 echo "fresh:debootstrap pass minimal bookworm, git and make in $(($(date +%s) - start)) s" >&3
 
 step "make in the fresh root (packages, base tree, modules, VM, demo: about 15 minutes; log $BUILD_REL/fresh/make.log)"

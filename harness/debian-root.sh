@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # A brand-new minimal Debian in a directory, as a user's machine starts:
-# source it after lib.sh, with ROOT (the directory) and ROOT_MAKE (the make
-# target that builds it, for messages) set, then call root_create SUITE LOGDIR.
-# Used by check-fresh.sh (Debian 12) and check-debian13.sh (Debian 13).
-# Everything mounted in ROOT is unmounted, and ROOT removed, on every exit
-# (KEEP_ROOT=1 keeps it).
+# source it after lib.sh, with ROOT_NAME (build/<base>/ROOT_NAME holds
+# its logs, ROOT_DIR, and the root, ROOT) and ROOT_MAKE (the make target,
+# for messages) set, then call root_create SUITE. Used by check-fresh.sh
+# (Debian 12) and check-debian13.sh (Debian 13), which print their
+# results on fd 3; progress goes to stderr. Everything mounted in ROOT is
+# unmounted, and ROOT removed, on every exit (KEEP_ROOT=1 keeps it).
+ROOT_DIR=$BUILD/$ROOT_NAME
+ROOT=$ROOT_DIR/root
+exec 3>&1 1>&2
 
 [ "$(id -u)" = 0 ] || die "a fresh Debian root needs root (debootstrap, chroot, mounts); run 'sudo $ROOT_MAKE'."
 [ -d "$TOP/.git" ] || die "$TOP is not a git checkout; the fresh root clones its HEAD."
@@ -44,13 +48,13 @@ in_root() {
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 
-# root_create SUITE LOGDIR: debootstrap --variant=minbase SUITE into ROOT
+# root_create SUITE: debootstrap --variant=minbase SUITE into ROOT
 # from the host's mirror; apt as the host's for the host's own release,
 # else SUITE's main from the same mirror; git and make installed, nothing
 # else (the README's promise); this repository's HEAD cloned into
 # /root/coalesced-io.
 root_create() {
-	local suite=$1 logs=$2 uri
+	local suite=$1 logs=$ROOT_DIR uri
 	if ! command -v debootstrap >/dev/null; then
 		step "apt-get install debootstrap (on the host: it builds the fresh root)"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null ||
