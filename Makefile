@@ -2,9 +2,10 @@
 # Coalesced port I/O for KVM: build our kvm.ko for a kernel people run and
 # test it in a throwaway QEMU VM. Everything goes to build/<base>/.
 #
-#   BASE=6.1 (default)   Debian 12's stock kernel;  BASE=6.12: Debian 12
-#                        backports' 6.12 LTS;  BASE=7.2: mainline 7.2 built
-#                        here from Debian unstable's source (bases/*.conf)
+#   BASE=6.1 (default)   Debian 12's stock kernel;  BASE=6.12: the 6.12 LTS
+#                        of Debian 12 backports (or of Debian 13, for a
+#                        +deb13 KVER);  BASE=7.2: mainline 7.2 built here
+#                        from Debian unstable's source (bases/*.conf)
 #   make                 deps, base tree, modules, selftests, VM, demo
 #   make check           every test in the VM, TAP, "N passed, N failed, N skipped"
 #   make check MODULES=stock   the same tests on Debian's stock modules
@@ -16,7 +17,9 @@
 #                        counted in instructions (BENCH_MODE=wallclock: time)
 #   make install         (root) our modules for the running Debian 12/13 kernel
 #   make uninstall       (root) back to the stock modules
-#   make dkms            a DKMS tree in build/dkms for "dkms add"
+#   make dkms            a DKMS tree in build/<base>/dkms for "dkms add"
+#   make check-install   install/uninstall and dkms build, on copies only
+#   make check-debian13  (root) check-install for Debian 13's 6.12, in a Debian 13 root
 #   make series          the change as patches against mainline 7.2 (build/7.2/series)
 #   make check-fresh     (root) the README's make on a brand-new minimal Debian 12
 #   make clean           remove build/ and nothing else
@@ -25,7 +28,10 @@ SHELL := /bin/bash
 H := harness
 MODULES ?= ours
 SCALE ?= 1
-BASE ?= 6.1
+# The default base is lib.sh's DEFAULT_BASE (one place).
+ifeq ($(origin BASE),undefined)
+BASE := $(shell sed -n 's/^DEFAULT_BASE=//p' $(H)/lib.sh)
+endif
 export BASE MODULES TESTS VERBOSE SEED FRESH PRUNE
 ifdef KVER
 export KVER
