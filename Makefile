@@ -20,6 +20,7 @@
 #   make dkms            a DKMS tree in build/<base>/dkms for "dkms add"
 #   make check-install   install/uninstall and dkms build, on copies only
 #   make check-debian13  (root) check-install for Debian 13's 6.12, in a Debian 13 root
+#   make qemu            qemu-system-x86_64 from Debian's source with qemu/patches (build/qemu)
 #   make series          the change as patches against mainline 7.2 (build/7.2/series)
 #   make check-fresh     (root) the README's make on a brand-new minimal Debian 12
 #   make clean           remove build/ and nothing else
@@ -39,7 +40,7 @@ endif
 
 .PHONY: check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh \
-	check-install check-debian13
+	check-install check-debian13 qemu
 
 all: demo
 
@@ -65,6 +66,10 @@ selftests: base
 
 initramfs: modules selftests vmkernel
 	@$(H)/initramfs.sh
+
+# Our qemu-system-x86_64: Debian's QEMU source with qemu/patches.
+qemu: deps
+	@$(H)/qemu-build.sh
 
 qemu-image: deps
 	@$(H)/qemu-image.sh

@@ -9,9 +9,10 @@
 # Debian 13's gcc, and runs the install and DKMS checks on copies.
 # Prints "debian13:<check> pass|fail [reason]" lines for check.sh; the
 # root is removed afterwards (KEEP_ROOT=1 keeps it).
-BASE=6.12	# the one base that Debian 13 builds
+export BASE=6.12	# the one base that Debian 13 builds
 source "$(dirname "$0")/lib.sh"
 ROOT_NAME=debian13 ROOT_MAKE="make check-debian13"
+# shellcheck source=debian-root.sh
 source "$TOP/harness/debian-root.sh"
 
 # GiB: the root with the build tools and build/6.12-deb13 inside: 5.2 at the end (2026-11-30).

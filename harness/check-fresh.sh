@@ -9,6 +9,7 @@
 # at the end) is removed afterwards (KEEP_ROOT=1 keeps it).
 source "$(dirname "$0")/lib.sh"
 ROOT_NAME=fresh ROOT_MAKE="make check-fresh"
+# shellcheck source=debian-root.sh
 source "$TOP/harness/debian-root.sh"
 
 LOG=$ROOT_DIR/make.log

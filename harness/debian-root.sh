@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # A brand-new minimal Debian in a directory, as a user's machine starts:
 # source it after lib.sh, with ROOT_NAME (build/<base>/ROOT_NAME holds
 # its logs, ROOT_DIR, and the root, ROOT) and ROOT_MAKE (the make target,
