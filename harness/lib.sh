@@ -92,9 +92,8 @@ host_debian() {
 # all but the first) and the releases DKMS may build for.
 BASE_FLAVOUR=
 if [ -n "${BASE_FLAVOURS:-}" ]; then
-	for f in $BASE_FLAVOURS; do
-		[ -z "$BASE_FLAVOUR" ] && BASE_FLAVOUR=${f%%:*} BASE_SUITES=${f#*:}
-	done
+	f=${BASE_FLAVOURS%% *}
+	BASE_FLAVOUR=${f%%:*} BASE_SUITES=${f#*:}
 	default_flavour=$BASE_FLAVOUR
 	want=$(host_debian)
 	[[ ${KVER:-} =~ \+(deb[0-9]+)-amd64$ ]] && want=${BASH_REMATCH[1]}
@@ -134,12 +133,30 @@ apt_base() {
 		-o APT::Sandbox::User=root "$@"
 }
 
-# apt_setup: write the base's private sources and fetch its package lists
-# when they are missing or older than a day (Debian replaces point releases).
+# apt_lists WHAT: take $APT_DIR/sources.list.new as the private sources
+# (the lists are refetched when they changed) and fetch the package lists
+# of WHAT when they are missing or older than a day (Debian replaces point
+# releases).
+apt_lists() {
+	local stamp=$APT_DIR/lists/.updated
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+	if ! cmp -s "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"; then
+		mv "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"
+		rm -f "$stamp"
+	fi
+	rm -f "$APT_DIR/sources.list.new"
+	[ -n "$(find "$stamp" -mmin -1440 2>/dev/null)" ] && return 0
+	step "apt-get update of $1 in ${APT_DIR#"$TOP"/}" >&2
+	apt_base apt-get update -q >"$APT_DIR/update.log" 2>&1 ||
+		{ tail -5 "$APT_DIR/update.log" >&2
+		  die "apt-get update of $1 failed (output above); check the network and the host's apt mirror."; }
+	touch "$stamp"
+}
+
+# apt_setup: write the base's private sources and fetch its package lists.
 apt_setup() {
-	local suite mirror stamp=$APT_DIR/lists/.updated
-	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" \
-		"$APT_DIR/sources.list.d"
+	local suite mirror
+	mkdir -p "$APT_DIR/sources.list.d"
 	: >"$APT_DIR/sources.list.new"
 	if [ "$BASE_SUITES" = host ]; then
 		[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$APT_DIR/sources.list.new"
@@ -152,17 +169,7 @@ apt_setup() {
 			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
 		done >"$APT_DIR/sources.list.new"
 	fi
-	if ! cmp -s "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"; then
-		mv "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"
-		rm -f "$stamp"
-	fi
-	rm -f "$APT_DIR/sources.list.new"
-	[ -n "$(find "$stamp" -mmin -1440 2>/dev/null)" ] && return 0
-	step "apt-get update of BASE=$BASE's private package lists ($BASE_SUITES) in $APT_DIR" >&2
-	apt_base apt-get update -q >"$APT_DIR/update.log" 2>&1 ||
-		{ tail -5 "$APT_DIR/update.log" >&2
-		  die "apt-get update of the $BASE_SUITES lists failed (output above); check the network and the host's apt mirror."; }
-	touch "$stamp"
+	apt_lists "BASE=$BASE's private package lists ($BASE_SUITES)"
 }
 
 # apt_candidate PACKAGE: the version apt would fetch from the base's lists.

@@ -37,29 +37,7 @@ binver=$(installed_version qemu-system-x86)
 [ -n "$binver" ] || die "qemu-system-x86 is not installed; run 'make deps' as root."
 srcver=$(dpkg-query -W -f='${source:Version}' qemu-system-x86)
 
-# Private deb-src lists: the host's Debian suites, as source.
 APT_DIR=$Q/apt
-mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" "$APT_DIR/sources.list.d"
-{
-	cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		awk '/^URIs:/ { u = $2 } /^Suites:/ { s = $0; sub(/^Suites: */, "", s) }
-		     /^Components:/ { c = $0; sub(/^Components: */, "", c) }
-		     /^$/ { if (u && s) { n = split(s, a, " "); for (i = 1; i <= n; i++)
-				print "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] " u " " a[i] " " c }
-			    u = s = "" }
-		     END { if (u && s) { n = split(s, a, " "); for (i = 1; i <= n; i++)
-				print "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] " u " " a[i] " " c } }'
-	if [ -f /etc/apt/sources.list ]; then
-		awk '$1 == "deb" { $1 = "deb-src"; print }' /etc/apt/sources.list
-	fi
-} | sort -u >"$APT_DIR/sources.list.new"
-[ -s "$APT_DIR/sources.list.new" ] ||
-	die "the host's apt sources name no Debian suite to fetch QEMU's source from; add one to /etc/apt/sources.list.d."
-if ! cmp -s "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"; then
-	mv "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"
-	rm -f "$APT_DIR/lists/.updated"
-fi
-rm -f "$APT_DIR/sources.list.new"
 
 # What the binary is made from: when this changes, it is rebuilt.
 patch_list() {
@@ -76,13 +54,24 @@ fi
 
 if [ "$(cat "$Q/.src-version" 2>/dev/null)" != "$srcver" ]; then
 	need_disk 2 "QEMU's source and build"
-	if [ -z "$(find "$APT_DIR/lists/.updated" -mmin -1440 2>/dev/null)" ]; then
-		step "apt-get update of the deb-src lists in build/qemu/apt"
-		apt_base apt-get update -q >"$APT_DIR/update.log" 2>&1 ||
-			{ tail -5 "$APT_DIR/update.log" >&2
-			  die "apt-get update of QEMU's deb-src lists failed (output above); check the network and the host's apt mirror."; }
-		touch "$APT_DIR/lists/.updated"
-	fi
+	# Private deb-src lists: the host's Debian suites, as source.
+	mkdir -p "$APT_DIR/sources.list.d"
+	{
+		cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+			awk 'function emit(   n, i, a) {
+				if (u && s) { n = split(s, a, " "); for (i = 1; i <= n; i++)
+					print "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] " u " " a[i] " " c }
+				u = s = "" }
+			     /^URIs:/ { u = $2 } /^Suites:/ { s = $0; sub(/^Suites: */, "", s) }
+			     /^Components:/ { c = $0; sub(/^Components: */, "", c) }
+			     /^$/ { emit() } END { emit() }'
+		if [ -f /etc/apt/sources.list ]; then
+			awk '$1 == "deb" { $1 = "deb-src"; print }' /etc/apt/sources.list
+		fi
+	} | sort -u >"$APT_DIR/sources.list.new"
+	[ -s "$APT_DIR/sources.list.new" ] ||
+		die "the host's apt sources name no Debian suite to fetch QEMU's source from; add one to /etc/apt/sources.list.d."
+	apt_lists "QEMU's deb-src lists"
 	step "downloading and unpacking Debian's QEMU source $srcver into build/qemu/src"
 	rm -rf "$Q/dl" "$SRC"
 	mkdir -p "$Q/dl"
