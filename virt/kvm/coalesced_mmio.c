@@ -6,8 +6,12 @@
  * replays the ring, in order, before it handles the next exit.
  *
  * A zone is one kvm_io_device on KVM_MMIO_BUS or, with
- * KVM_COALESCED_ZONE_PIO, on KVM_PIO_BUS.  It writes to one of two kinds of
- * ring, both laid out as struct kvm_coalesced_mmio_ring:
+ * KVM_COALESCED_ZONE_PIO, on KVM_PIO_BUS.  It takes the writes it holds
+ * and, with KVM_COALESCED_ZONE_BY_START, also the naturally aligned ones
+ * that start in it and end past it: its range on the bus then reaches as
+ * far past its end as the widest write that can start in it, since the
+ * bus offers a device only the accesses its range holds.  It writes to
+ * one of two kinds of ring, both laid out as struct kvm_coalesced_mmio_ring:
  * - the legacy ring: one zeroed page per VM, mapped by userspace at
  *   KVM_COALESCED_MMIO_PAGE_OFFSET of the vCPU fd;
  * - a dedicated buffer (KVM_CREATE_COALESCED_MMIO_BUFFER): a ring of a
@@ -49,7 +53,13 @@
 #define COALESCED_PIO_LIMIT	0x10000ULL
 
 /* Bits userspace may set in kvm_coalesced_mmio_zone.pio (a flags field). */
-#define COALESCED_ZONE_VALID_FLAGS	KVM_COALESCED_ZONE_PIO
+#define COALESCED_ZONE_VALID_FLAGS \
+	(KVM_COALESCED_ZONE_PIO | KVM_COALESCED_ZONE_BY_START)
+
+/* The widest write on each bus: in/out and MMIO emulation's limits. */
+#define COALESCED_PIO_MAX_WIDTH		4
+#define COALESCED_MMIO_MAX_WIDTH \
+	((u32)sizeof_field(struct kvm_coalesced_mmio, data))
 
 static bool disable_coalesced_pio;
 module_param(disable_coalesced_pio, bool, 0644);
@@ -77,7 +87,9 @@ struct coalesced_zone {
 	struct coalesced_buffer *buffer; /* NULL: the legacy ring */
 	u64 start;
 	u32 len;
+	u32 bus_len;			/* len, or wider with by_start */
 	bool pio;
+	bool by_start;			/* KVM_COALESCED_ZONE_BY_START */
 };
 
 static const struct file_operations coalesced_buffer_fops;
@@ -90,6 +102,13 @@ static inline struct coalesced_zone *to_zone(struct kvm_io_device *dev)
 bool kvm_coalesced_pio_enabled(void)
 {
 	return !READ_ONCE(disable_coalesced_pio);
+}
+
+u32 kvm_coalesced_zone_flags(void)
+{
+	if (kvm_coalesced_pio_enabled())
+		return COALESCED_ZONE_VALID_FLAGS;
+	return COALESCED_ZONE_VALID_FLAGS & ~KVM_COALESCED_ZONE_PIO;
 }
 
 /* Is [addr, addr + len) wholly inside the zone? */
@@ -233,14 +252,29 @@ static __always_inline void count_write(struct kvm_vcpu *vcpu,
 }
 
 /*
- * Is this write one for the zone's ring?  Not when it is not wholly inside
- * the zone (an access that straddles its end), or too wide for an entry.
+ * KVM_COALESCED_ZONE_BY_START's extra writes: naturally aligned, first
+ * byte in the zone.  The bus offered only writes of at most the bus's
+ * widest that start at or after zone->start, so none can wrap.
+ */
+static bool zone_takes_by_start(const struct coalesced_zone *zone,
+				gpa_t addr, int len)
+{
+	return zone->by_start && addr - zone->start < zone->len &&
+	       is_power_of_2(len) && IS_ALIGNED(addr, len);
+}
+
+/*
+ * Is this write one for the zone's ring?  Not when it is too wide for an
+ * entry, nor when it is not wholly inside the zone (an access that
+ * straddles its end), unless the zone takes writes by their start.
  */
 static __always_inline bool zone_takes(const struct coalesced_zone *zone,
 				       gpa_t addr, int len)
 {
-	return likely(len <= (int)sizeof_field(struct kvm_coalesced_mmio, data) &&
-		      zone_holds(zone, addr, len));
+	if (unlikely(len > (int)COALESCED_MMIO_MAX_WIDTH))
+		return false;
+	return likely(zone_holds(zone, addr, len)) ||
+	       zone_takes_by_start(zone, addr, len);
 }
 
 /*
@@ -360,18 +394,33 @@ static int check_range(const struct zone_request *req, u64 *end)
 }
 
 /*
- * A zone to register must also fit the bus (its range length is an int).
- * A port zone of a dedicated ring must end at 0x10000; one of the legacy
- * ring must only start below it, as mainline lets it straddle the end of
- * the port space and coalesces the ports it holds.  Each zone mainline
- * accepts and we refuse could never hold a write there; api.rst lists them.
+ * The zone's range on its bus: with BY_START, wider by the tail of the
+ * widest write that can start at its last byte.
+ */
+static u64 bus_len(const struct zone_request *req)
+{
+	if (!(req->flags & KVM_COALESCED_ZONE_BY_START))
+		return req->size;
+	if (req->flags & KVM_COALESCED_ZONE_PIO)
+		return (u64)req->size + COALESCED_PIO_MAX_WIDTH - 1;
+	return (u64)req->size + COALESCED_MMIO_MAX_WIDTH - 1;
+}
+
+/*
+ * A zone to register must also fit the bus: its range there (bus_len())
+ * is an int and must not wrap.  A port zone of a dedicated ring must end
+ * at 0x10000; one of the legacy ring must only start below it, as
+ * mainline lets it straddle the end of the port space and coalesces the
+ * ports it holds.  Each zone mainline accepts and we refuse could never
+ * hold a write there; api.rst lists them.
  */
 static int check_zone(const struct zone_request *req)
 {
 	bool pio = req->flags & KVM_COALESCED_ZONE_PIO;
-	u64 end;
+	u64 end, bus_end;
 
-	if (check_range(req, &end) || req->size > INT_MAX)
+	if (check_range(req, &end) || bus_len(req) > INT_MAX ||
+	    check_add_overflow(req->addr, bus_len(req), &bus_end))
 		return -EINVAL;
 	if (pio && req->buffer && end > COALESCED_PIO_LIMIT)
 		return -EINVAL;
@@ -404,7 +453,7 @@ static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone)
 			return -EEXIST;
 
 	r = kvm_io_bus_register_dev(kvm, zone_bus(zone->pio), zone->start,
-				    zone->len, &zone->dev);
+				    zone->bus_len, &zone->dev);
 	if (!r)
 		list_add_tail(&zone->node, &kvm->coalesced_zones);
 	return r;
@@ -431,7 +480,9 @@ static int register_zone(struct kvm *kvm, const struct zone_request *req)
 	zone->buffer = req->buffer;
 	zone->start = req->addr;
 	zone->len = req->size;
+	zone->bus_len = bus_len(req);
 	zone->pio = pio;
+	zone->by_start = req->flags & KVM_COALESCED_ZONE_BY_START;
 
 	mutex_lock(&kvm->slots_lock);
 	r = add_zone_locked(kvm, zone);

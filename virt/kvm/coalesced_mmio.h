@@ -16,6 +16,9 @@
 /* False while the disable_coalesced_pio module parameter is set. */
 bool kvm_coalesced_pio_enabled(void);
 
+/* KVM_CAP_COALESCED_ZONE_FLAGS: the KVM_COALESCED_ZONE_* flags accepted. */
+u32 kvm_coalesced_zone_flags(void);
+
 /* The two VM ioctls; both take kvm->slots_lock. */
 int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
 					 struct kvm_coalesced_mmio_zone *uzone);
