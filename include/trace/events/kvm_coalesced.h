@@ -44,10 +44,10 @@ TRACE_EVENT(kvm_coalesced_zone,
 			   __entry->flags = flags;
 			   __entry->result = result;),
 
-	    TP_printk("%s %s addr 0x%llx size %u result %d",
+	    TP_printk("%s %s addr 0x%llx size %u flags 0x%x result %d",
 		      __entry->add ? "register" : "unregister",
 		      __entry->flags & 1 ? "pio" : "mmio", __entry->addr,
-		      __entry->size, __entry->result)
+		      __entry->size, __entry->flags, __entry->result)
 );
 
 #endif /* _TRACE_KVM_COALESCED_H */
