@@ -525,6 +525,54 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
+/*
+ * KVM_COALESCED_ZONE_BY_START on a dedicated ring: 1-byte zones take the
+ * burst's aligned 4-byte writes whole; without the flag all of them exit.
+ */
+#define BY_START_BURST	1000
+
+TEST_F_TIMEOUT(coalesced_buffer, by_start, CASE_TIMEOUT_S)
+{
+	const struct target mixed[] = {
+		{ PORT_A, true }, { MMIO_GPA, false },
+	};
+	struct coalesced_buffer buf;
+	struct seen_list ring = { 0 };
+	u32 flag, i;
+	struct ctx c;
+
+	if (!max_pages)
+		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+
+	for (flag = 0; flag <= KVM_COALESCED_ZONE_BY_START;
+	     flag += KVM_COALESCED_ZONE_BY_START) {
+		ctx_init(&c);
+		buf = buffer_new(&c, coalesced_buffer_pages_for(BY_START_BURST, max_pages));
+		bind_ok(&c, &buf, PORT_A, 1, KVM_COALESCED_ZONE_PIO | flag);
+		bind_ok(&c, &buf, MMIO_GPA, 1, flag);
+		run_burst(&c, BY_START_BURST, mixed, 2);
+		ring.n = 0;
+		coalesced_buffer_drain(&buf, seen_entry, &ring);
+		if (!flag) {
+			TEST_ASSERT(c.exits.n == BY_START_BURST && !ring.n,
+				    "plain 1-byte zones: %u exits, %u entries; want %u and 0",
+				    c.exits.n, ring.n, BY_START_BURST);
+		} else {
+			TEST_ASSERT(!c.exits.n && ring.n == BY_START_BURST,
+				    "BY_START 1-byte zones: %u exits, %u entries; want 0 and %u",
+				    c.exits.n, ring.n, BY_START_BURST);
+			for (i = 0; i < BY_START_BURST; i++)
+				TEST_ASSERT(ring.v[i].data == i &&
+					    ring.v[i].addr == mixed[i & 1].addr,
+					    "entry %u is write %u to 0x%lx", i,
+					    ring.v[i].data, ring.v[i].addr);
+		}
+		coalesced_buffer_destroy(&buf);
+		ctx_free(&c);
+	}
+	free(ring.v);
+}
+
 /* ---- 4. a full buffer makes only its own zones exit ------------------ */
 
 TEST_F_TIMEOUT(coalesced_buffer, full_buffer_isolated, CASE_TIMEOUT_S)

@@ -576,7 +576,6 @@ TEST_F_TIMEOUT(coalesced_pio, compat_unregister, CASE_TIMEOUT_S)
 	}
 }
 
-
 /* ---- 3. ordering ----------------------------------------------------- */
 
 struct write_kind {
