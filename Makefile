@@ -71,7 +71,7 @@ initramfs: modules selftests vmkernel
 qemu: deps
 	@$(H)/qemu-build.sh
 
-qemu-image: deps
+qemu-image: deps qemu vmkernel
 	@$(H)/qemu-image.sh
 
 demo: initramfs qemu-image

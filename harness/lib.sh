@@ -48,7 +48,7 @@ need_disk() {
 
 # GiB that make check-fresh needs: a minimal Debian 12 (1.8) and the
 # README's make inside it (3.6).
-FRESH_DISK_GB=6
+FRESH_DISK_GB=7
 
 # mounted_under DIR: is anything mounted below DIR? (Nothing may be
 # removed there then: rm -rf would reach into the mount.)

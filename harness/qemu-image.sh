@@ -1,27 +1,40 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Pack build/initramfs/qemu.cpio.gz: Debian's qemu-system-x86_64 with every
-# library ldd lists, SeaBIOS and the x86 option ROMs, and seabios-boot.
-# vm-run.sh appends it to the base image for the end-to-end test only.
+# Pack build/initramfs/qemu.cpio.gz: Debian's qemu-system-x86_64, ours
+# (make qemu: Debian's source with qemu/patches) as
+# /opt/qemu-patched/bin/qemu-system-x86_64, every library ldd lists for
+# either, SeaBIOS and the x86 option ROMs, seabios-boot and linux-guest,
+# and the nested Linux guest: the test VM's own kernel as /guest/vmlinuz
+# and /guest/initrd.cpio.gz (busybox and guest-init). vm-run.sh appends
+# it to the base image for the end-to-end tests only.
 source "$(dirname "$0")/lib.sh"
+resolve_kver
 
 QEMU=/usr/bin/qemu-system-x86_64
+OUR_QEMU=$TOP/build/qemu/bin/qemu-system-x86_64
+GUEST_KERNEL=$BUILD/vmkernel/boot/vmlinuz-$KVER
+BUSYBOX=$(command -v busybox || echo /bin/busybox)
 ROOT=$BUILD/initramfs/qemu-root
 OUT=$BUILD/initramfs/qemu.cpio.gz
 [ -x "$QEMU" ] || die "$QEMU is missing; run 'make deps' as root (package qemu-system-x86)."
 [ -f /usr/share/seabios/bios-256k.bin ] ||
 	die "SeaBIOS is missing; run 'make deps' as root (package seabios)."
-if [ -f "$OUT" ] && [ "$OUT" -nt "$QEMU" ] && [ "$OUT" -nt "$TOP/harness/seabios-boot" ]; then
-	exit 0
-fi
+[ -x "$OUR_QEMU" ] || die "build/qemu/bin/qemu-system-x86_64 is missing; run 'make qemu', which builds it."
+[ -f "$GUEST_KERNEL" ] || die "$GUEST_KERNEL is missing; run 'make vmkernel', which provides it."
+newer=1
+for f in "$QEMU" "$OUR_QEMU" "$GUEST_KERNEL" "$TOP"/harness/{seabios-boot,linux-guest,guest-init}; do
+	[ -f "$OUT" ] && [ "$OUT" -nt "$f" ] || newer=0
+done
+[ "$newer" = 1 ] && exit 0
 
 step "packing QEMU and SeaBIOS for the VM ($BUILD_REL/initramfs/qemu.cpio.gz)"
 rm -rf "$ROOT"
-mkdir -p "$ROOT/usr/bin" "$ROOT/usr/share/qemu" "$ROOT/bin"
+mkdir -p "$ROOT/usr/bin" "$ROOT/usr/share/qemu" "$ROOT/bin" "$ROOT/opt/qemu-patched/bin"
 cp "$QEMU" "$ROOT/usr/bin/"
-libs=$(ldd "$QEMU" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }')
+cp "$OUR_QEMU" "$ROOT/opt/qemu-patched/bin/"
+libs=$(ldd "$QEMU" "$OUR_QEMU" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' | sort -u)
 for lib in $libs; do
-	[ -f "$lib" ] || die "ldd lists $lib for $QEMU but it is missing; reinstall qemu-system-x86."
+	[ -f "$lib" ] || die "ldd lists $lib for QEMU but it is missing; run 'make deps' as root, then 'make qemu'."
 	mkdir -p "$ROOT$(dirname "$lib")"
 	cp -L "$lib" "$ROOT$lib"
 done
@@ -33,6 +46,13 @@ for rom in kvmvapic.bin linuxboot.bin linuxboot_dma.bin multiboot.bin \
 	   multiboot_dma.bin pvh.bin; do
 	cp -L "/usr/share/qemu/$rom" "$ROOT/usr/share/qemu/"
 done
-cp "$TOP/harness/seabios-boot" "$ROOT/bin/seabios-boot"
+cp "$TOP/harness/seabios-boot" "$TOP/harness/linux-guest" "$ROOT/bin/"
+# The nested guest: the test VM's kernel, busybox and guest-init.
+mkdir -p "$ROOT/guest" "$ROOT/guest-root/bin"
+cp "$GUEST_KERNEL" "$ROOT/guest/vmlinuz"
+cp "$BUSYBOX" "$ROOT/guest-root/bin/busybox"
+cp "$TOP/harness/guest-init" "$ROOT/guest-root/init"
+(cd "$ROOT/guest-root" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$ROOT/guest/initrd.cpio.gz"
+rm -rf "$ROOT/guest-root"
 (cd "$ROOT" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$OUT"
 echo "qemu image: $BUILD_REL/initramfs/qemu.cpio.gz ($(du -h "$OUT" | cut -f1), $(echo "$libs" | wc -w) libraries)"
