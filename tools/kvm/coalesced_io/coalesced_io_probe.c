@@ -111,6 +111,10 @@ int main(int argc, char **argv)
 	report("KVM_CAP_COALESCED_MMIO", "%ld (ring page offset; 0: none)", mmio);
 	report("  legacy ring entries", "%ld", mmio > 0 ? coalesced_ring_max() : 0);
 	report("KVM_CAP_COALESCED_PIO", "%ld", pio);
+#ifdef KVM_CAP_COALESCED_ZONE_FLAGS
+	report("KVM_CAP_COALESCED_ZONE_FLAGS", "0x%lx (zone flags; 0x2: by start)",
+	       ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_ZONE_FLAGS));
+#endif
 	param("disable_coalesced_pio");
 
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);

@@ -402,7 +402,7 @@ TEST_F_TIMEOUT(coalesced_buffer, zone_errors, CASE_TIMEOUT_S)
 			  KVM_COALESCED_ZONE_PIO) == -EINVAL &&
 		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, 0xfffe, 4,
 			  KVM_COALESCED_ZONE_PIO) == -EINVAL &&
-		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4, 2) == -EINVAL &&
+		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4, 4) == -EINVAL &&
 		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, ~0ULL, 2, 0) == -EINVAL,
 		    "size 0, ports past 0xffff, unknown flags and wrap-around must get EINVAL");
 	padded = (struct kvm_coalesced_mmio_zone2){

@@ -535,7 +535,7 @@ static void op_invalid(struct episode *ep)
 		{ 0x10000, 4, KVM_COALESCED_ZONE_PIO, true },
 		{ ~0ULL - 3, 8, 0, true },
 		{ MMIO_BASE, 0x80000000u, 0, true },
-		{ 0x70, 1, 2 },
+		{ 0x70, 1, 4 },
 		{ 0x70, 1, 0x80000000 },
 		{ MMIO_BASE, 0x10, 0xff },
 	};
