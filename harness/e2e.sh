@@ -156,8 +156,8 @@ if [ "$WHAT" = table ]; then
 	echo "published (Windows 7 guest, real hardware): 0x70 10.75 -> 1.57 us (6.8x), 0xcf8 3.41 -> 0.66 us (5.2x)"
 	for m in $MACHINES; do
 		holds "$m" 0xcf8 4 && continue
-		echo "$m: QEMU's PIO zones near 0xcf8 are $(zones "$m" | grep -i 'pio 0xcf' | tr '\n' ' ')- none takes a 4-byte write"
-		echo "     at 0xcf8 (QEMU splits its 0xcf8 zone around the reset control register at 0xcf9), so those writes exit."
+		echo "$m, Debian's QEMU: its PIO zones near 0xcf8 (kind, port, size, flags) are $(zones "$m" | grep -i 'pio 0xcf' | tr '\n' ' ')-"
+		echo "     none takes a 4-byte write at 0xcf8 (the zone is split around the reset control register at 0xcf9), so those writes exit."
 	done
 	grep '^@@E2E-ERROR' "$OUT/console.txt" || true
 	exit 0
