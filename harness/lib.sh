@@ -10,9 +10,10 @@ die() {
 	exit 1
 }
 
-# step MESSAGE: tell the user what is happening now.
+# step MESSAGE: tell the user what is happening now, and when (the
+# clock time lets a log show where the minutes of a long run went).
 step() {
-	echo "==> $*"
+	printf '==> %s [%(%H:%M:%S)T]\n' "$*" -1
 }
 
 # need_cmd COMMAND PACKAGE: stop, naming the package to install, when
