@@ -18,7 +18,19 @@ need_disk "$FRESH_DISK_GB" "make check-fresh (a minimal Debian 12 and the README
 root_create bookworm
 echo "fresh:debootstrap pass minimal bookworm, git and make in $(($(date +%s) - start)) s" >&3
 
-step "make in the fresh root (packages, base tree, modules, VM, demo: about 15 minutes; log $BUILD_REL/fresh/make.log)"
+# The host's compile cache, hard-linked into the root: the QEMU that make
+# builds there is the one the host has just built (make check builds it
+# first), so its objects come from the cache instead of 12 minutes of
+# compiling. Configure, the preprocessing of every miss and every link
+# still run in the root, with its own packages: one that the README's
+# make fails to install still fails the check.
+cache=$(ccache -k cache_dir 2>/dev/null) || cache=
+if [ -d "$cache" ] && mkdir -p "$ROOT/root/.cache" &&
+   cp -al "$cache" "$ROOT/root/.cache/ccache" 2>/dev/null; then
+	echo "    compile cache: the host's $cache, hard-linked into the root"
+fi
+
+step "make in the fresh root (packages, base tree, modules, QEMU from the cache, VM, demo: 5 to 15 minutes; log $BUILD_REL/fresh/make.log)"
 rc=0
 in_root sh -c "cd /root/coalesced-io && make" >"$LOG" 2>&1 || rc=$?
 grep '^==> ' "$LOG" | sed 's/^/    /'

@@ -100,6 +100,10 @@ for p in $(patch_list); do
 		die "qemu/patches/$p does not apply to Debian's QEMU $srcver; rebase it on build/qemu/src (tag debian-source)."
 done
 
+# Hashes without this checkout's path (relative paths, no working
+# directory): a build in another clone, or in check-fresh's root, hits
+# what this one compiled.
+export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1
 step "building qemu-system-x86_64 in build/qemu/obj (log build/qemu/build.log; about 15 minutes the first time)"
 mkdir -p "$OBJ" "$(dirname "$BIN")"
 # shellcheck disable=SC2086
