@@ -9,7 +9,7 @@
 #ifndef COALESCED_MMIO_6_1_H
 #define COALESCED_MMIO_6_1_H
 
-#include <linux/file.h>
+#include <linux/eventfd.h>
 #include <linux/kvm_host.h>
 #include <kvm/iodev.h>
 
@@ -36,13 +36,10 @@ static inline int compat_kvm_io_bus_unregister_dev(struct kvm *kvm,
 #define kvm_io_bus_unregister_dev compat_kvm_io_bus_unregister_dev
 
 /*
- * 6.12 made struct fd opaque, read through fd_file() and fd_empty().
- * CLASS(fd) itself is older: Debian's 6.1 has it from the stable series.
+ * 6.8 ("eventfd: simplify eventfd_signal()") dropped the count, always 1
+ * where KVM signals.  <linux/eventfd.h> is included above, so that its
+ * declaration is not this macro's.
  */
-#define fd_file(f) ((f).file)
-static inline bool fd_empty(struct fd f)
-{
-	return !f.file;
-}
+#define eventfd_signal(ctx) eventfd_signal(ctx, 1)
 
 #endif /* COALESCED_MMIO_6_1_H */

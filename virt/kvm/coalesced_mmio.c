@@ -14,34 +14,47 @@
  * one of two kinds of ring, both laid out as struct kvm_coalesced_mmio_ring:
  * - the legacy ring: one zeroed page per VM, mapped by userspace at
  *   KVM_COALESCED_MMIO_PAGE_OFFSET of the vCPU fd;
- * - a dedicated buffer (KVM_CREATE_COALESCED_MMIO_BUFFER): a ring of a
- *   power-of-two number of pages behind its own fd, which userspace maps
- *   and polls.  The fd holds a reference to the VM; its release removes
- *   the buffer's zones before the ring is freed.
+ * - a dedicated ring (KVM_CREATE_COALESCED_RING): the VMM's own memory,
+ *   2 to KVM_COALESCED_RING_MAX_ENTRIES entries, pinned and mapped into
+ *   the kernel for as long as the ring exists, with an optional eventfd
+ *   that KVM signals when the ring fills up to a threshold.
+ *
+ * Lifetime of a dedicated ring:
+ * - the VM owns it: it sits in kvm->coalesced_rings, by id, from
+ *   KVM_CREATE_COALESCED_RING to KVM_DESTROY_COALESCED_RING or the VM's
+ *   destruction, whichever comes first; nothing else holds it;
+ * - the ring holds its pages (a long-term pin, charged to the VM's mm as
+ *   pinned memory against RLIMIT_MEMLOCK) and a reference to its eventfd,
+ *   so neither munmap() nor close() of them can free what KVM writes to:
+ *   the VMM stops KVM writing by destroying the ring;
+ * - it is freed under slots_lock (destroy) or with no other user of the
+ *   VM left (VM destruction), after its zones left their bus: the bus
+ *   synchronizes SRCU first, so no vCPU is writing to it any more.  A
+ *   write to one of its ranges after that exits, like any other.
  *
  * Locking:
- * - kvm->slots_lock serializes register and unregister and protects
- *   kvm->coalesced_zones (the list of our zones);
- * - kvm->srcu keeps a zone alive while a vCPU writes through it: the bus
- *   code synchronizes SRCU before an unregistered zone can be freed, so a
- *   buffer outlives every write to its ring;
+ * - kvm->slots_lock serializes register, unregister, create and destroy,
+ *   and protects kvm->coalesced_zones and kvm->coalesced_rings;
+ * - kvm->srcu keeps a zone, and so its ring, alive while a vCPU writes
+ *   through it;
  * - kvm->ring_lock serializes the producers (vCPUs) of the legacy ring,
- *   buffer->lock those of a dedicated ring (and the buffer's counters).
- *   The consumer is userspace and takes no lock: it owns ring->first;
+ *   ring->lock those of one dedicated ring: no lock is VM-wide on that
+ *   path.  The consumer is userspace and takes no lock: it owns
+ *   ring->first;
  * - the stats counters are the writing vCPU's own: no lock.
  */
 
-#include <linux/anon_inodes.h>
-#include <linux/file.h>
+#include <linux/eventfd.h>
 #include <linux/kvm_host.h>
 #include <linux/kvm.h>
 #include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
-#include <linux/poll.h>
-#include <linux/seq_file.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include <linux/xarray.h>
 #include <kvm/iodev.h>
 
 #include "coalesced_mmio.h"
@@ -66,33 +79,33 @@ module_param(disable_coalesced_pio, bool, 0644);
 MODULE_PARM_DESC(disable_coalesced_pio,
 		 "Hide KVM_CAP_COALESCED_PIO and refuse port-I/O zones (for comparisons)");
 
-/* A dedicated ring and the fd behind it. */
-struct coalesced_buffer {
-	struct kvm *kvm;		/* referenced until release */
-	struct kvm_coalesced_mmio_ring *ring;	/* vmalloc_user(), mmap()ed */
-	u32 pages;
+/* Ring ids: 0 to 65535, so that a VM has at most that many rings. */
+#define COALESCED_RING_ID_LIMIT	XA_LIMIT(0, U16_MAX)
+
+/* A dedicated ring in the VMM's memory. */
+struct coalesced_ring {
+	struct kvm_coalesced_mmio_ring *ring;	/* in the kernel's map */
 	u32 slots;			/* entries in ring->coalesced_mmio[] */
-	u32 wake_entries;		/* poll() readable from this many on */
-	spinlock_t lock;		/* serializes producers; guards counters */
-	wait_queue_head_t readers;	/* poll() */
-	u64 writes;
-	u64 ring_full_exits;
-	u64 bad_index_exits;
+	u32 notify_entries;		/* signal the eventfd at this many; 0: none */
+	struct eventfd_ctx *eventfd;	/* NULL: none */
+	spinlock_t lock;		/* serializes producers */
+	void *map;			/* vmap() of @pages */
+	struct page **pages;		/* pinned FOLL_LONGTERM */
+	unsigned long npages;		/* counted in kvm->mm->pinned_vm */
+	unsigned long pinned;		/* of @pages, to unpin */
 };
 
 struct coalesced_zone {
 	struct kvm_io_device dev;
 	struct list_head node;		/* in kvm->coalesced_zones */
 	struct kvm *kvm;
-	struct coalesced_buffer *buffer; /* NULL: the legacy ring */
+	struct coalesced_ring *ring;	/* NULL: the legacy ring */
 	u64 start;
 	u32 len;
 	u32 bus_len;			/* len, or wider with by_start */
 	bool pio;
 	bool by_start;			/* KVM_COALESCED_ZONE_BY_START */
 };
-
-static const struct file_operations coalesced_buffer_fops;
 
 static inline struct coalesced_zone *to_zone(struct kvm_io_device *dev)
 {
@@ -305,37 +318,34 @@ static int legacy_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 }
 
 /* A zone of a dedicated ring. */
-static int buffer_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
-			     gpa_t addr, int len, const void *val)
+static int ring_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			   gpa_t addr, int len, const void *val)
 {
 	struct coalesced_zone *zone = to_zone(dev);
-	struct coalesced_buffer *buffer = zone->buffer;
+	struct coalesced_ring *ring = zone->ring;
 	int r;
 
 	if (!zone_takes(zone, addr, len))
 		return -EOPNOTSUPP;
 
-	spin_lock(&buffer->lock);
-	r = ring_append(buffer->ring, buffer->slots, addr, len, val, zone->pio,
+	spin_lock(&ring->lock);
+	r = ring_append(ring->ring, ring->slots, addr, len, val, zone->pio,
 			true);
-	if (likely(r > 0))
-		buffer->writes++;
-	else if (r == -ENOSPC)
-		buffer->ring_full_exits++;
-	else
-		buffer->bad_index_exits++;
-	spin_unlock(&buffer->lock);
+	spin_unlock(&ring->lock);
 	count_write(vcpu, zone, r);
-
 	if (r <= 0)
 		return -EOPNOTSUPP;
+
 	/*
-	 * Full barrier between publishing ring->last and looking for
-	 * sleepers; pairs with the one in coalesced_buffer_poll().
+	 * Once per rise to the threshold: producers add one entry at a
+	 * time and the consumer only takes them away, so the ring cannot
+	 * go past notify_entries without being at it after some append.
+	 * Without an eventfd notify_entries is 0, which r never is.  The
+	 * eventfd orders itself: its count is updated under its own lock,
+	 * which the reader takes too.
 	 */
-	if (r >= buffer->wake_entries && wq_has_sleeper(&buffer->readers))
-		wake_up_interruptible_poll(&buffer->readers,
-					   EPOLLIN | EPOLLRDNORM);
+	if (unlikely(r == ring->notify_entries))
+		eventfd_signal(ring->eventfd);
 	return 0;
 }
 
@@ -344,41 +354,18 @@ static const struct kvm_io_device_ops legacy_zone_ops = {
 	.write		= legacy_zone_write,
 };
 
-static const struct kvm_io_device_ops buffer_zone_ops = {
+static const struct kvm_io_device_ops ring_zone_ops = {
 	.destructor	= coalesced_zone_destructor,
-	.write		= buffer_zone_write,
+	.write		= ring_zone_write,
 };
-
-int kvm_coalesced_mmio_init(struct kvm *kvm)
-{
-	/* One zeroed page; kvm_vcpu_fault() maps it into the vCPU mmap. */
-	void *ring = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-
-	if (!ring)
-		return -ENOMEM;
-	INIT_LIST_HEAD(&kvm->coalesced_zones);
-	spin_lock_init(&kvm->ring_lock);
-	kvm->coalesced_mmio_ring = ring;
-	return 0;
-}
-
-/*
- * Runs after the buses are destroyed, so every zone is gone already;
- * free_page() of 0 (init failed) does nothing.
- */
-void kvm_coalesced_mmio_free(struct kvm *kvm)
-{
-	WARN_ON_ONCE(!list_empty(&kvm->coalesced_zones));
-	free_page((unsigned long)kvm->coalesced_mmio_ring);
-	kvm->coalesced_mmio_ring = NULL;
-}
 
 /* A zone or a range from userspace, either ioctl generation. */
 struct zone_request {
 	u64 addr;
 	u32 size;
 	u32 flags;
-	struct coalesced_buffer *buffer;	/* NULL: the legacy ring */
+	bool dedicated;		/* the *_MMIO2 ioctls: ring_id names the ring */
+	u32 ring_id;
 };
 
 /*
@@ -422,7 +409,7 @@ static int check_zone(const struct zone_request *req)
 	if (check_range(req, &end) || bus_len(req) > INT_MAX ||
 	    check_add_overflow(req->addr, bus_len(req), &bus_end))
 		return -EINVAL;
-	if (pio && req->buffer && end > COALESCED_PIO_LIMIT)
+	if (pio && req->dedicated && end > COALESCED_PIO_LIMIT)
 		return -EINVAL;
 	if (pio && req->addr >= COALESCED_PIO_LIMIT)
 		return -EINVAL;
@@ -434,20 +421,36 @@ static enum kvm_bus zone_bus(bool pio)
 	return pio ? KVM_PIO_BUS : KVM_MMIO_BUS;
 }
 
+/* The dedicated ring @req names, or NULL; slots_lock is held. */
+static struct coalesced_ring *find_ring_locked(struct kvm *kvm,
+					       const struct zone_request *req)
+{
+	lockdep_assert_held(&kvm->slots_lock);
+	return xa_load(&kvm->coalesced_rings, req->ring_id);
+}
+
 /*
- * Put @zone on its bus and on our list.  Overlaps are allowed, and so is
- * the same range twice on the legacy ring, as in mainline; a dedicated
- * ring's zone may not repeat the range of any other zone, or a write
- * refused by one full ring would go on to another ring, out of order.
+ * Put @zone on its bus and on our list, bound to the ring @req names.
+ * Overlaps are allowed, and so is the same range twice on the legacy ring,
+ * as in mainline; a dedicated ring's zone may not repeat the range of any
+ * other zone, or a write refused by one full ring would go on to another
+ * ring, out of order.
  */
-static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone)
+static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone,
+			   const struct zone_request *req)
 {
 	struct coalesced_zone *other;
 	int r;
 
 	lockdep_assert_held(&kvm->slots_lock);
+	if (req->dedicated) {
+		/* The ring outlives the zone: destroy removes zones first. */
+		zone->ring = find_ring_locked(kvm, req);
+		if (!zone->ring)
+			return -ENOENT;
+	}
 	list_for_each_entry(other, &kvm->coalesced_zones, node)
-		if ((zone->buffer || other->buffer) &&
+		if ((zone->ring || other->ring) &&
 		    other->pio == zone->pio && other->start == zone->start &&
 		    other->len == zone->len)
 			return -EEXIST;
@@ -474,10 +477,9 @@ static int register_zone(struct kvm *kvm, const struct zone_request *req)
 	zone = kzalloc_obj(*zone, GFP_KERNEL_ACCOUNT);
 	if (!zone)
 		return -ENOMEM;
-	kvm_iodevice_init(&zone->dev, req->buffer ? &buffer_zone_ops :
-						    &legacy_zone_ops);
+	kvm_iodevice_init(&zone->dev, req->dedicated ? &ring_zone_ops :
+						       &legacy_zone_ops);
 	zone->kvm = kvm;
-	zone->buffer = req->buffer;
 	zone->start = req->addr;
 	zone->len = req->size;
 	zone->bus_len = bus_len(req);
@@ -485,7 +487,7 @@ static int register_zone(struct kvm *kvm, const struct zone_request *req)
 	zone->by_start = req->flags & KVM_COALESCED_ZONE_BY_START;
 
 	mutex_lock(&kvm->slots_lock);
-	r = add_zone_locked(kvm, zone);
+	r = add_zone_locked(kvm, zone, req);
 	mutex_unlock(&kvm->slots_lock);
 	if (r)
 		kfree(zone);
@@ -520,12 +522,12 @@ static bool zone_inside_range(const struct coalesced_zone *zone,
 }
 
 /*
- * Take zones off their bus and free them: those of @buffer (NULL: of the
+ * Take zones off their bus and free them: those of @ring (NULL: of the
  * legacy ring) and, unless @req is NULL, of its kind that @match takes.
  * Returns the first error of kvm_io_bus_unregister_dev(), but goes on: a
  * failure destroyed one bus, the other may still hold zones.
  */
-static int remove_zones_locked(struct kvm *kvm, struct coalesced_buffer *buffer,
+static int remove_zones_locked(struct kvm *kvm, struct coalesced_ring *ring,
 			       const struct zone_request *req,
 			       bool (*match)(const struct coalesced_zone *zone,
 					     const struct zone_request *req))
@@ -537,7 +539,7 @@ static int remove_zones_locked(struct kvm *kvm, struct coalesced_buffer *buffer,
 	lockdep_assert_held(&kvm->slots_lock);
 again:
 	list_for_each_entry(zone, &kvm->coalesced_zones, node) {
-		if (zone->buffer != buffer)
+		if (zone->ring != ring)
 			continue;
 		if (req && (zone->pio != pio || !match(zone, req)))
 			continue;
@@ -560,6 +562,7 @@ again:
 /* A dedicated ring's zones inside the range; bus errors are returned. */
 static int unregister_zones(struct kvm *kvm, const struct zone_request *req)
 {
+	struct coalesced_ring *ring;
 	u64 end;
 	int r;
 
@@ -568,7 +571,11 @@ static int unregister_zones(struct kvm *kvm, const struct zone_request *req)
 		return r;
 
 	mutex_lock(&kvm->slots_lock);
-	r = remove_zones_locked(kvm, req->buffer, req, zone_inside_range);
+	ring = find_ring_locked(kvm, req);
+	if (ring)
+		r = remove_zones_locked(kvm, ring, req, zone_inside_range);
+	else
+		r = -ENOENT;
 	mutex_unlock(&kvm->slots_lock);
 	return r;
 }
@@ -615,203 +622,201 @@ int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
 	return r;
 }
 
-/* Dedicated buffers ---------------------------------------------------- */
+/* Dedicated rings ------------------------------------------------------ */
 
 /*
- * The last reference to the buffer is gone (every fd closed, every mapping
- * unmapped): remove its zones, then free the ring no zone can reach.
+ * Charge @npages pinned pages to @mm, as RDMA and io_uring do: they count
+ * in VmPin and against RLIMIT_MEMLOCK, unless the caller has CAP_IPC_LOCK.
+ * Atomic, so that no lock of the mm is taken.
  */
-static int coalesced_buffer_release(struct inode *inode, struct file *file)
+static int pinned_vm_charge(struct mm_struct *mm, unsigned long npages)
 {
-	struct coalesced_buffer *buffer = file->private_data;
-	struct kvm *kvm = buffer->kvm;
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	s64 pinned = atomic64_add_return(npages, &mm->pinned_vm);
 
-	mutex_lock(&kvm->slots_lock);
-	remove_zones_locked(kvm, buffer, NULL, NULL);
-	mutex_unlock(&kvm->slots_lock);
-
-	vfree(buffer->ring);
-	kfree(buffer);
-	kvm_put_kvm(kvm);
-	return 0;
-}
-
-/* The whole ring, shared and writable (userspace moves ring->first). */
-static int coalesced_buffer_mmap(struct file *file, struct vm_area_struct *vma)
-{
-	struct coalesced_buffer *buffer = file->private_data;
-
-	if (vma->vm_pgoff || vma_pages(vma) != buffer->pages ||
-	    !(vma->vm_flags & VM_SHARED))
-		return -EINVAL;
-	return remap_vmalloc_range(vma, buffer->ring, 0);
-}
-
-/*
- * Readable once the ring holds wake_entries entries; an index out of range
- * is an error userspace must look at.
- */
-static __poll_t coalesced_buffer_poll(struct file *file, poll_table *wait)
-{
-	struct coalesced_buffer *buffer = file->private_data;
-	struct kvm_coalesced_mmio_ring *ring = buffer->ring;
-	u32 first, last;
-
-	poll_wait(file, &buffer->readers, wait);
-	/*
-	 * Queue first, then look at the ring: pairs with the barrier in
-	 * wq_has_sleeper() after a producer moved ring->last.
-	 */
-	smp_mb();
-	first = READ_ONCE(ring->first);
-	last = READ_ONCE(ring->last);
-	if (first >= buffer->slots || last >= buffer->slots)
-		return EPOLLIN | EPOLLERR;
-	if (ring_used(first, last, buffer->slots) >= buffer->wake_entries)
-		return EPOLLIN | EPOLLRDNORM;
-	return 0;
-}
-
-static void coalesced_buffer_show_fdinfo(struct seq_file *m, struct file *file)
-{
-	struct coalesced_buffer *buffer = file->private_data;
-	struct coalesced_zone *zone;
-	u64 writes, full, bad;
-	unsigned int zones = 0;
-
-	mutex_lock(&buffer->kvm->slots_lock);
-	list_for_each_entry(zone, &buffer->kvm->coalesced_zones, node)
-		zones += zone->buffer == buffer;
-	mutex_unlock(&buffer->kvm->slots_lock);
-
-	spin_lock(&buffer->lock);
-	writes = buffer->writes;
-	full = buffer->ring_full_exits;
-	bad = buffer->bad_index_exits;
-	spin_unlock(&buffer->lock);
-
-	seq_printf(m, "pages:\t%u\nring_entries:\t%u\nwake_entries:\t%u\nzones:\t%u\n",
-		   buffer->pages, buffer->slots, buffer->wake_entries, zones);
-	seq_printf(m, "writes:\t%llu\nring_full_exits:\t%llu\nbad_index_exits:\t%llu\n",
-		   writes, full, bad);
-}
-
-static const struct file_operations coalesced_buffer_fops = {
-	.owner		= THIS_MODULE,
-	.release	= coalesced_buffer_release,
-	.mmap		= coalesced_buffer_mmap,
-	.poll		= coalesced_buffer_poll,
-	.show_fdinfo	= coalesced_buffer_show_fdinfo,
-	.llseek		= noop_llseek,
-};
-
-/* Entries in a dedicated ring of @pages pages. */
-static u32 buffer_slots(u32 pages)
-{
-	return KVM_COALESCED_MMIO_RING_ENTRIES((size_t)pages << PAGE_SHIFT);
-}
-
-static struct coalesced_buffer *buffer_alloc(struct kvm *kvm, u32 pages,
-					     u32 wake_entries)
-{
-	struct coalesced_buffer *buffer;
-
-	buffer = kzalloc_obj(*buffer, GFP_KERNEL_ACCOUNT);
-	if (!buffer)
-		return NULL;
-	/* Zeroed, so the ring starts empty (first == last == 0). */
-	buffer->ring = vmalloc_user((size_t)pages << PAGE_SHIFT);
-	if (!buffer->ring) {
-		kfree(buffer);
-		return NULL;
-	}
-	buffer->kvm = kvm;
-	buffer->pages = pages;
-	buffer->slots = buffer_slots(pages);
-	buffer->wake_entries = max(wake_entries, 1U);
-	spin_lock_init(&buffer->lock);
-	init_waitqueue_head(&buffer->readers);
-	return buffer;
-}
-
-int kvm_vm_ioctl_create_coalesced_buffer(struct kvm *kvm, void __user *argp)
-{
-	struct kvm_coalesced_mmio_buffer req;
-	struct coalesced_buffer *buffer;
-	struct file *file;
-	int fd, r;
-
-	if (copy_from_user(&req, argp, sizeof(req)))
-		return -EFAULT;
-	if (req.flags || !is_power_of_2(req.pages) ||
-	    req.pages > KVM_COALESCED_MMIO_BUFFER_MAX_PAGES)
-		return -EINVAL;
-	/* A threshold the ring cannot reach would never wake anyone. */
-	if (req.wake_entries >= buffer_slots(req.pages))
-		return -EINVAL;
-
-	buffer = buffer_alloc(kvm, req.pages, req.wake_entries);
-	if (!buffer)
+	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mm->pinned_vm);
 		return -ENOMEM;
-	/* Answer before the fd exists: nothing to undo if this faults. */
-	req.ring_entries = buffer->slots;
-	r = -EFAULT;
-	if (copy_to_user(argp, &req, sizeof(req)))
-		goto free_buffer;
-
-	fd = get_unused_fd_flags(O_CLOEXEC);
-	r = fd;
-	if (fd < 0)
-		goto free_buffer;
-	file = anon_inode_getfile("kvm-coalesced-buffer", &coalesced_buffer_fops,
-				  buffer, O_RDWR);
-	if (IS_ERR(file)) {
-		put_unused_fd(fd);
-		r = PTR_ERR(file);
-		goto free_buffer;
 	}
-	/* Dropped by the release: the VM outlives the buffer's zones. */
-	kvm_get_kvm(kvm);
-	fd_install(fd, file);
-	return fd;
+	return 0;
+}
 
-free_buffer:
-	vfree(buffer->ring);
-	kfree(buffer);
+/*
+ * Undo whatever part of ring_pin() and ring_alloc() was done: the ring is
+ * in no zone and not in kvm->coalesced_rings any more (or never was).
+ */
+static void ring_free(struct kvm *kvm, struct coalesced_ring *ring)
+{
+	if (ring->map)
+		vunmap(ring->map);
+	/* KVM wrote to them through its own map: dirty for the page cache. */
+	if (ring->pinned)
+		unpin_user_pages_dirty_lock(ring->pages, ring->pinned, true);
+	kvfree(ring->pages);
+	if (ring->npages)
+		atomic64_sub(ring->npages, &kvm->mm->pinned_vm);
+	if (ring->eventfd)
+		eventfd_ctx_put(ring->eventfd);
+	kfree(ring);
+}
+
+/*
+ * Pin the ring's pages at @addr for as long as the ring exists (a
+ * long-term pin: fork() gives the child copies of them, never takes them
+ * from this process) and map them into the kernel in one piece.  The
+ * memory is the VMM's: the header's indexes are checked like on every
+ * write, so that a ring that starts out broken is an error now.
+ */
+static int ring_pin(struct kvm *kvm, struct coalesced_ring *ring, u64 addr)
+{
+	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)ring->slots);
+	unsigned long npages;
+	long pinned;
+	u32 first, last;
+	int r;
+
+	npages = DIV_ROUND_UP(offset_in_page(addr) + bytes, PAGE_SIZE);
+	r = pinned_vm_charge(kvm->mm, npages);
+	if (r)
+		return r;
+	ring->npages = npages;
+
+	ring->pages = kvcalloc(npages, sizeof(*ring->pages), GFP_KERNEL_ACCOUNT);
+	if (!ring->pages)
+		return -ENOMEM;
+	pinned = pin_user_pages_fast(addr & PAGE_MASK, npages,
+				     FOLL_WRITE | FOLL_LONGTERM, ring->pages);
+	if (pinned > 0)
+		ring->pinned = pinned;
+	if (pinned != npages)
+		return pinned < 0 ? pinned : -EFAULT;
+
+	ring->map = vmap(ring->pages, npages, VM_MAP, PAGE_KERNEL);
+	if (!ring->map)
+		return -ENOMEM;
+	ring->ring = ring->map + offset_in_page(addr);
+
+	first = READ_ONCE(ring->ring->first);
+	last = READ_ONCE(ring->ring->last);
+	if (first >= ring->slots || last >= ring->slots)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Every field strictly: a ring of 2 to KVM_COALESCED_RING_MAX_ENTRIES
+ * entries at an 8-byte aligned address that does not wrap, no flags, and
+ * a threshold only with an eventfd, one that the ring can reach.
+ */
+static int check_ring_request(const struct kvm_coalesced_ring *req)
+{
+	u64 end;
+
+	if (req->flags || req->entries < 2 ||
+	    req->entries > KVM_COALESCED_RING_MAX_ENTRIES ||
+	    !IS_ALIGNED(req->addr, 8) || req->addr != (unsigned long)req->addr ||
+	    check_add_overflow(req->addr,
+			       (u64)KVM_COALESCED_RING_BYTES((u64)req->entries),
+			       &end))
+		return -EINVAL;
+	if (req->eventfd == -1)
+		return req->notify_entries ? -EINVAL : 0;
+	if (req->eventfd < 0 || !req->notify_entries ||
+	    req->notify_entries >= req->entries)
+		return -EINVAL;
+	return 0;
+}
+
+int kvm_vm_ioctl_create_coalesced_ring(struct kvm *kvm,
+				       const struct kvm_coalesced_ring *req)
+{
+	struct coalesced_ring *ring;
+	u32 id;
+	int r;
+
+	r = check_ring_request(req);
+	if (r)
+		return r;
+
+	ring = kzalloc_obj(*ring, GFP_KERNEL_ACCOUNT);
+	if (!ring)
+		return -ENOMEM;
+	spin_lock_init(&ring->lock);
+	ring->slots = req->entries;
+	ring->notify_entries = req->notify_entries;
+	if (req->eventfd >= 0) {
+		/* KVM's own reference: closing the fd does not drop it. */
+		ring->eventfd = eventfd_ctx_fdget(req->eventfd);
+		if (IS_ERR(ring->eventfd)) {
+			r = PTR_ERR(ring->eventfd);
+			ring->eventfd = NULL;
+			goto free;
+		}
+	}
+	r = ring_pin(kvm, ring, req->addr);
+	if (r)
+		goto free;
+
+	/* slots_lock: zones look rings up and destroy erases them under it. */
+	mutex_lock(&kvm->slots_lock);
+	r = xa_alloc(&kvm->coalesced_rings, &id, ring, COALESCED_RING_ID_LIMIT,
+		     GFP_KERNEL_ACCOUNT);
+	mutex_unlock(&kvm->slots_lock);
+	if (r == -EBUSY)
+		r = -ENOSPC;
+	if (r)
+		goto free;
+	return id;
+
+free:
+	ring_free(kvm, ring);
 	return r;
 }
 
 /*
- * Run @fn on @uzone with its buffer, held by an fd reference until @fn
- * returns: the buffer's release, which removes its zones, cannot run
- * before a zone registered here is on kvm->coalesced_zones.
+ * Take the ring out of the VM, then its zones off their buses (which waits
+ * out every vCPU inside a write through them), then free it: a write to
+ * one of its ranges from now on exits.  The entries already in the ring
+ * stay in the VMM's memory, for it to read.
  */
-static int with_buffer(struct kvm *kvm, struct kvm_coalesced_mmio_zone2 *uzone,
-		       int (*fn)(struct kvm *kvm, const struct zone_request *req))
+int kvm_vm_ioctl_destroy_coalesced_ring(struct kvm *kvm, unsigned long id)
 {
-	struct zone_request req = {
+	struct coalesced_ring *ring;
+
+	mutex_lock(&kvm->slots_lock);
+	ring = xa_erase(&kvm->coalesced_rings, id);
+	/*
+	 * A bus that could not shrink was destroyed with the zone on it: the
+	 * zone is gone either way, so that is not an error here.
+	 */
+	if (ring)
+		remove_zones_locked(kvm, ring, NULL, NULL);
+	mutex_unlock(&kvm->slots_lock);
+	if (!ring)
+		return -ENOENT;
+	ring_free(kvm, ring);
+	return 0;
+}
+
+/* The zone request of a *_MMIO2 ioctl: a dedicated ring's zone. */
+static int zone2_request(const struct kvm_coalesced_mmio_zone2 *uzone,
+			 struct zone_request *req)
+{
+	*req = (struct zone_request) {
 		.addr = uzone->addr, .size = uzone->size, .flags = uzone->pio,
+		.dedicated = true, .ring_id = uzone->ring,
 	};
-
-	if (uzone->pad)
-		return -EINVAL;
-
-	CLASS(fd, f)(uzone->buffer_fd);
-	if (fd_empty(f))
-		return -EBADF;
-	if (fd_file(f)->f_op != &coalesced_buffer_fops)
-		return -EINVAL;
-	req.buffer = fd_file(f)->private_data;
-	if (req.buffer->kvm != kvm)
-		return -EINVAL;
-	return fn(kvm, &req);
+	return uzone->pad ? -EINVAL : 0;
 }
 
 int kvm_vm_ioctl_register_coalesced_mmio2(struct kvm *kvm,
 					  struct kvm_coalesced_mmio_zone2 *uzone)
 {
-	int r = with_buffer(kvm, uzone, register_zone);
+	struct zone_request req;
+	int r = zone2_request(uzone, &req);
 
+	if (!r)
+		r = register_zone(kvm, &req);
 	trace_kvm_coalesced_zone(true, uzone->addr, uzone->size, uzone->pio, r);
 	return r;
 }
@@ -819,8 +824,44 @@ int kvm_vm_ioctl_register_coalesced_mmio2(struct kvm *kvm,
 int kvm_vm_ioctl_unregister_coalesced_mmio2(struct kvm *kvm,
 					    struct kvm_coalesced_mmio_zone2 *uzone)
 {
-	int r = with_buffer(kvm, uzone, unregister_zones);
+	struct zone_request req;
+	int r = zone2_request(uzone, &req);
 
+	if (!r)
+		r = unregister_zones(kvm, &req);
 	trace_kvm_coalesced_zone(false, uzone->addr, uzone->size, uzone->pio, r);
 	return r;
+}
+
+int kvm_coalesced_mmio_init(struct kvm *kvm)
+{
+	/* One zeroed page; kvm_vcpu_fault() maps it into the vCPU mmap. */
+	void *ring = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+
+	if (!ring)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&kvm->coalesced_zones);
+	xa_init_flags(&kvm->coalesced_rings, XA_FLAGS_ALLOC);
+	spin_lock_init(&kvm->ring_lock);
+	kvm->coalesced_mmio_ring = ring;
+	return 0;
+}
+
+/*
+ * Runs after the buses are destroyed, so every zone is gone already and no
+ * other user of the VM is left: free the dedicated rings, then the legacy
+ * one.  A VM whose init failed has an all-zero, empty xarray, and
+ * free_page() of 0 does nothing.
+ */
+void kvm_coalesced_mmio_free(struct kvm *kvm)
+{
+	struct coalesced_ring *ring;
+	unsigned long id;
+
+	WARN_ON_ONCE(!list_empty(&kvm->coalesced_zones));
+	xa_for_each(&kvm->coalesced_rings, id, ring)
+		ring_free(kvm, ring);
+	xa_destroy(&kvm->coalesced_rings);
+	free_page((unsigned long)kvm->coalesced_mmio_ring);
+	kvm->coalesced_mmio_ring = NULL;
 }

@@ -25,14 +25,22 @@ int kvm_vm_ioctl_register_coalesced_mmio(struct kvm *kvm,
 int kvm_vm_ioctl_unregister_coalesced_mmio(struct kvm *kvm,
 					   struct kvm_coalesced_mmio_zone *uzone);
 
-/* Dedicated rings: the buffer fd and zones bound to one; slots_lock. */
-int kvm_vm_ioctl_create_coalesced_buffer(struct kvm *kvm, void __user *argp);
+/*
+ * Dedicated rings in the VMM's memory, and zones bound to one; all take
+ * slots_lock.  Create returns the ring's id.
+ */
+int kvm_vm_ioctl_create_coalesced_ring(struct kvm *kvm,
+				       const struct kvm_coalesced_ring *req);
+int kvm_vm_ioctl_destroy_coalesced_ring(struct kvm *kvm, unsigned long id);
 int kvm_vm_ioctl_register_coalesced_mmio2(struct kvm *kvm,
 					  struct kvm_coalesced_mmio_zone2 *uzone);
 int kvm_vm_ioctl_unregister_coalesced_mmio2(struct kvm *kvm,
 					    struct kvm_coalesced_mmio_zone2 *uzone);
 
-/* The ring page: allocated at VM creation, freed after the buses. */
+/*
+ * The legacy ring page: allocated at VM creation; it and every dedicated
+ * ring are freed after the buses.
+ */
 int kvm_coalesced_mmio_init(struct kvm *kvm);
 void kvm_coalesced_mmio_free(struct kvm *kvm);
 

@@ -53,43 +53,40 @@ static void param(const char *name)
  */
 static void no_dedicated(int vm)
 {
-	struct kvm_coalesced_mmio_buffer req = { .pages = 1 };
-	int r = ioctl(vm, KVM_CREATE_COALESCED_MMIO_BUFFER, &req);
+	struct kvm_coalesced_ring req = { .entries = 2, .eventfd = -1 };
+	int r = ioctl(vm, KVM_CREATE_COALESCED_RING, &req);
 
 	if (r < 0 && errno == ENOTTY) {
 		printf("%-34s ENOTTY, as it should without the capability\n",
-		       "  KVM_CREATE_COALESCED_MMIO_BUFFER");
+		       "  KVM_CREATE_COALESCED_RING");
 		return;
 	}
 	printf("%-34s %s, want ENOTTY: its number reaches another ioctl\n",
-	       "  KVM_CREATE_COALESCED_MMIO_BUFFER",
+	       "  KVM_CREATE_COALESCED_RING",
 	       r < 0 ? strerror(errno) : "success");
-	if (r >= 0)
-		close(r);
 	failures++;
 }
 
-/* Dedicated rings: the largest, and a 1-page one with two zones. */
+/* Dedicated rings: the largest, and a 64-entry one with two zones. */
 static void probe_dedicated(int kvm, int vm, bool pio)
 {
-	uint32_t max = coalesced_buffer_max_pages(kvm);
+	uint32_t max = coalesced_buffer_max_entries(kvm);
 	struct coalesced_buffer buf;
 
-	report("KVM_CAP_COALESCED_MMIO2", "%ld (largest dedicated ring, pages; 0: none)", max);
+	report("KVM_CAP_COALESCED_MMIO2", "%ld (most entries of a dedicated ring; 0: none)", max);
 	if (!max) {
 		no_dedicated(vm);
 		return;
 	}
-	report("  largest ring entries", "%ld",
-	       KVM_COALESCED_MMIO_RING_ENTRIES((uint64_t)max * getpagesize()));
-	try("  dedicated ring, 1 page", coalesced_buffer_create(&buf, vm, 1, 0));
-	if (buf.fd < 0)
+	try("  dedicated ring, 64 entries, eventfd",
+	    coalesced_buffer_create(&buf, vm, 64, 32));
+	if (buf.id < 0)
 		return;
 	try("  dedicated MMIO zone",
-	    coalesced_buffer_zone(&buf, vm, KVM_REGISTER_COALESCED_MMIO2, 0xfed00000, 8, 0));
+	    coalesced_buffer_zone(&buf, KVM_REGISTER_COALESCED_MMIO2, 0xfed00000, 8, 0));
 	if (pio)
 		try("  dedicated PIO zone (port 0xcf8)",
-		    coalesced_buffer_zone(&buf, vm, KVM_REGISTER_COALESCED_MMIO2, 0xcf8, 4,
+		    coalesced_buffer_zone(&buf, KVM_REGISTER_COALESCED_MMIO2, 0xcf8, 4,
 					  KVM_COALESCED_ZONE_PIO));
 	coalesced_buffer_destroy(&buf);
 }

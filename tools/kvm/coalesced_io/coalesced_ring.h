@@ -8,17 +8,21 @@
  * Two kinds of ring share one layout (struct kvm_coalesced_mmio_ring):
  * - the legacy ring: one page per VM in the vCPU mmap, drained before
  *   handling each exit (coalesced_ring_map(), coalesced_ring_drain());
- * - dedicated rings (KVM_CAP_COALESCED_MMIO2): a buffer fd of a chosen
- *   size, which an I/O thread can poll() and drain while vCPUs run
- *   (coalesced_buffer_create(), coalesced_buffer_drain(), ...).
+ * - dedicated rings (KVM_CAP_COALESCED_MMIO2): a buffer of our own memory
+ *   that KVM pins, of any number of entries, with an eventfd that KVM
+ *   signals when it fills up to a threshold, so that an I/O thread can
+ *   wait and drain while vCPUs run (coalesced_buffer_create(),
+ *   coalesced_buffer_wait(), coalesced_buffer_drain(), ...).
  */
 #ifndef COALESCED_RING_H
 #define COALESCED_RING_H
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -101,17 +105,23 @@ coalesced_ring_drain(struct kvm_coalesced_mmio_ring *ring,
 #ifdef KVM_CAP_COALESCED_MMIO2
 
 struct coalesced_buffer {
-	int fd;					/* the buffer fd */
-	uint32_t pages;				/* ring size in pages */
+	int vm_fd;
+	int id;					/* KVM's id of the ring */
+	int eventfd;				/* -1: none */
 	uint32_t entries;			/* slots, one stays free */
-	struct kvm_coalesced_mmio_ring *ring;	/* the mapping */
+	size_t bytes;				/* the ring's, header first */
+	struct kvm_coalesced_mmio_ring *ring;	/* our memory, pinned */
+	bool own_mem;				/* mmap()ed by create */
 };
 
+/* A buffer with no ring yet: coalesced_buffer_destroy() does nothing. */
+#define COALESCED_BUFFER_INIT	{ .id = -1, .eventfd = -1 }
+
 /*
- * The largest dedicated ring in pages, or 0 when the kernel has none.
- * @fd: /dev/kvm or a VM fd.
+ * The most entries a dedicated ring may have, or 0 when the kernel has
+ * no dedicated rings.  @fd: /dev/kvm or a VM fd.
  */
-static inline uint32_t coalesced_buffer_max_pages(int fd)
+static inline uint32_t coalesced_buffer_max_entries(int fd)
 {
 	int r = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO2);
 
@@ -119,54 +129,72 @@ static inline uint32_t coalesced_buffer_max_pages(int fd)
 }
 
 /*
- * The smallest ring (a power of two of pages) that holds @writes entries
- * with one slot free, or 0 if none up to @max_pages does.
+ * Give the VM @vm_fd a dedicated ring of @entries entries (2 to
+ * coalesced_buffer_max_entries()) in our memory at @mem, 8-byte aligned,
+ * KVM_COALESCED_RING_BYTES(@entries) long and holding an empty ring
+ * (zeroed will do).  With @notify_entries (1 to @entries - 1), KVM signals
+ * an eventfd each time the ring fills up to that many:
+ * coalesced_buffer_wait() waits for it; 0: no eventfd, drain at exits
+ * only.  KVM pins the memory (it counts against RLIMIT_MEMLOCK) until
+ * the ring is destroyed.  Returns 0, or -1 with errno set (and @buf->id
+ * == -1); the memory stays the caller's either way.
  */
-static inline uint32_t coalesced_buffer_pages_for(uint64_t writes,
-						  uint32_t max_pages)
+static inline int coalesced_buffer_create_at(struct coalesced_buffer *buf,
+					     int vm_fd, void *mem,
+					     uint32_t entries,
+					     uint32_t notify_entries)
 {
-	uint32_t pages;
-
-	for (pages = 1; pages && pages <= max_pages; pages *= 2)
-		if (KVM_COALESCED_MMIO_RING_ENTRIES((uint64_t)pages *
-						    getpagesize()) > writes)
-			return pages;
-	return 0;
-}
-
-/*
- * Create a dedicated ring of @pages pages for the VM @vm_fd and map it.
- * poll() on it wakes once @wake_entries entries are pending (0 or 1: at
- * the first; more: a thread draining bursts wakes once per that many
- * writes, and drains the rest after a poll() timeout or at an exit).
- * Returns 0, or -1 with errno set (and @buf->fd == -1).
- */
-static inline int coalesced_buffer_create(struct coalesced_buffer *buf,
-					  int vm_fd, uint32_t pages,
-					  uint32_t wake_entries)
-{
-	struct kvm_coalesced_mmio_buffer req = {
-		.pages = pages, .wake_entries = wake_entries,
+	struct kvm_coalesced_ring req = {
+		.addr = (uintptr_t)mem, .entries = entries, .eventfd = -1,
+		.notify_entries = notify_entries,
 	};
-	void *ring;
 	int err;
 
-	buf->fd = ioctl(vm_fd, KVM_CREATE_COALESCED_MMIO_BUFFER, &req);
-	if (buf->fd < 0)
-		return -1;
-	buf->pages = pages;
-	buf->entries = req.ring_entries;
-	ring = mmap(NULL, (size_t)pages * getpagesize(),
-		    PROT_READ | PROT_WRITE, MAP_SHARED, buf->fd, 0);
-	if (ring == MAP_FAILED) {
-		err = errno;
-		close(buf->fd);
-		buf->fd = -1;
-		errno = err;
-		return -1;
+	buf->vm_fd = vm_fd;
+	buf->entries = entries;
+	buf->bytes = KVM_COALESCED_RING_BYTES((size_t)entries);
+	buf->ring = mem;
+	buf->own_mem = false;
+	buf->eventfd = -1;
+	if (notify_entries) {
+		buf->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (buf->eventfd < 0)
+			return buf->id = -1;
+		req.eventfd = buf->eventfd;
 	}
-	buf->ring = ring;
-	return 0;
+	buf->id = ioctl(vm_fd, KVM_CREATE_COALESCED_RING, &req);
+	if (buf->id >= 0)
+		return 0;
+	err = errno;
+	if (buf->eventfd >= 0)
+		close(buf->eventfd);
+	buf->eventfd = -1;
+	errno = err;
+	return -1;
+}
+
+/* The same in fresh anonymous memory of its own, freed by destroy. */
+static inline int coalesced_buffer_create(struct coalesced_buffer *buf,
+					  int vm_fd, uint32_t entries,
+					  uint32_t notify_entries)
+{
+	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)entries);
+	void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int err;
+
+	buf->id = -1;
+	if (mem == MAP_FAILED)
+		return -1;
+	if (!coalesced_buffer_create_at(buf, vm_fd, mem, entries,
+					notify_entries)) {
+		buf->own_mem = true;
+		return 0;
+	}
+	err = errno;
+	munmap(mem, bytes);
+	errno = err;
+	return -1;
 }
 
 /*
@@ -175,16 +203,15 @@ static inline int coalesced_buffer_create(struct coalesced_buffer *buf,
  * @flags 0 (MMIO) or KVM_COALESCED_ZONE_PIO.  Returns the ioctl's result.
  */
 static inline int coalesced_buffer_zone(const struct coalesced_buffer *buf,
-					int vm_fd, unsigned long ioctl_nr,
-					uint64_t addr, uint32_t size,
-					uint32_t flags)
+					unsigned long ioctl_nr, uint64_t addr,
+					uint32_t size, uint32_t flags)
 {
 	struct kvm_coalesced_mmio_zone2 zone = {
 		.addr = addr, .size = size, .pio = flags,
-		.buffer_fd = (uint32_t)buf->fd,
+		.ring = (uint32_t)buf->id,
 	};
 
-	return ioctl(vm_fd, ioctl_nr, &zone);
+	return ioctl(buf->vm_fd, ioctl_nr, &zone);
 }
 
 static inline unsigned int
@@ -195,30 +222,44 @@ coalesced_buffer_drain(struct coalesced_buffer *buf, coalesced_entry_fn fn,
 }
 
 /*
- * Wait up to @timeout_ms (-1: forever) until the ring holds the entries
- * that wake it.  Returns 1 when it does, 0 on timeout, -1 with errno set
- * on error.
+ * Wait up to @timeout_ms (-1: forever) for the eventfd, and reset it.
+ * Returns 1 when KVM signalled it, 0 on timeout, -1 with errno set on
+ * error.  KVM signals once per rise of the ring to the threshold: drain
+ * it below the threshold (normally, empty) before waiting again.
  */
 static inline int coalesced_buffer_wait(const struct coalesced_buffer *buf,
 					int timeout_ms)
 {
-	struct pollfd pfd = { .fd = buf->fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = buf->eventfd, .events = POLLIN };
+	uint64_t count;
 	int r = poll(&pfd, 1, timeout_ms);
 
-	return r > 0 ? !!(pfd.revents & POLLIN) : r;
+	if (r <= 0)
+		return r;
+	if (read(buf->eventfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return -1;
+	return 1;
 }
 
 /*
- * Unmap and close: once no other fd or mapping refers to the buffer, KVM
- * unregisters its zones, and writes there exit again.
+ * Destroy the ring: KVM unbinds its zones, so writes there exit again,
+ * and unpins the memory; then close the eventfd and free the memory if it
+ * is ours.  The entries still in the ring can be read until then.  Twice
+ * is harmless; with @buf->id set to -1 first (the VM is gone, and the
+ * ring with it), only the eventfd and the memory are freed.
  */
 static inline void coalesced_buffer_destroy(struct coalesced_buffer *buf)
 {
-	if (buf->fd < 0)
-		return;
-	munmap(buf->ring, (size_t)buf->pages * getpagesize());
-	close(buf->fd);
-	buf->fd = -1;
+	if (buf->id >= 0)
+		ioctl(buf->vm_fd, KVM_DESTROY_COALESCED_RING,
+		      (unsigned long)buf->id);
+	buf->id = -1;
+	if (buf->eventfd >= 0)
+		close(buf->eventfd);
+	buf->eventfd = -1;
+	if (buf->own_mem && buf->ring)
+		munmap(buf->ring, buf->bytes);
+	buf->ring = NULL;
 }
 
 #endif /* KVM_CAP_COALESCED_MMIO2 */

@@ -1,24 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Dedicated coalesced rings (KVM_CAP_COALESCED_MMIO2): buffer fds, their
- * mmap() and poll(), zones bound to them, ordering, a full ring that
- * makes only its own zones exit, draining from an I/O thread while the
- * vCPU runs, closing the fd while the guest writes, and VM destruction
- * with a buffer open.  On kernels without them, checks only that all
- * three ioctls fail with ENOTTY.
+ * Dedicated coalesced rings (KVM_CAP_COALESCED_MMIO2) in the test's own
+ * memory: creating them (every field, the pinning and its RLIMIT_MEMLOCK
+ * charge), zones bound to them, ordering, a full ring that makes only its
+ * own zones exit, the eventfd and an I/O thread draining while the vCPU
+ * runs, destroying a ring while the guest writes, fork() while it writes,
+ * and VM destruction with rings in place.  On kernels without them,
+ * checks only that all four ioctls fail with ENOTTY.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* mremap() */
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include "test_util.h"
 #include "kvm_util.h"
@@ -174,36 +177,36 @@ static void run_burst(struct ctx *c, u32 count,
 	run_to_sync(c);
 }
 
-static struct coalesced_buffer buffer_new_wake(struct ctx *c, u32 pages,
-					       u32 wake_entries)
+/* A ring of @entries entries; @notify: the eventfd's threshold, 0: none. */
+static struct coalesced_buffer buffer_new_notify(struct ctx *c, u32 entries,
+						 u32 notify)
 {
 	struct coalesced_buffer buf;
 
-	TEST_ASSERT(!coalesced_buffer_create(&buf, c->vm->fd, pages, wake_entries),
-		    "creating and mapping a %u-page buffer (wake at %u) failed: %s",
-		    pages, wake_entries, strerror(errno));
+	TEST_ASSERT(!coalesced_buffer_create(&buf, c->vm->fd, entries, notify),
+		    "creating a %u-entry ring (eventfd at %u) failed: %s",
+		    entries, notify, strerror(errno));
 	return buf;
 }
 
-static struct coalesced_buffer buffer_new(struct ctx *c, u32 pages)
+static struct coalesced_buffer buffer_new(struct ctx *c, u32 entries)
 {
-	return buffer_new_wake(c, pages, 0);
+	return buffer_new_notify(c, entries, 0);
 }
 
-static int zone2(struct ctx *c, const struct coalesced_buffer *buf,
-		 unsigned long nr, u64 addr, u32 size, u32 flags)
+static int zone2(const struct coalesced_buffer *buf, unsigned long nr,
+		 u64 addr, u32 size, u32 flags)
 {
-	return coalesced_buffer_zone(buf, c->vm->fd, nr, addr, size, flags) ?
-	       -errno : 0;
+	return coalesced_buffer_zone(buf, nr, addr, size, flags) ? -errno : 0;
 }
 
-static void bind_ok(struct ctx *c, const struct coalesced_buffer *buf,
-		    u64 addr, u32 size, u32 flags)
+static void bind_ok(const struct coalesced_buffer *buf, u64 addr, u32 size,
+		    u32 flags)
 {
-	int r = zone2(c, buf, KVM_REGISTER_COALESCED_MMIO2, addr, size, flags);
+	int r = zone2(buf, KVM_REGISTER_COALESCED_MMIO2, addr, size, flags);
 
-	TEST_ASSERT(!r, "binding zone 0x%lx+%u (flags %u) to buffer fd %d: %s",
-		    addr, size, flags, buf->fd, strerror(-r));
+	TEST_ASSERT(!r, "binding zone 0x%lx+%u (flags %u) to ring %d: %s",
+		    addr, size, flags, buf->id, strerror(-r));
 }
 
 static void legacy_zone_ok(struct ctx *c, u64 addr, u32 size,
@@ -211,6 +214,12 @@ static void legacy_zone_ok(struct ctx *c, u64 addr, u32 size,
 {
 	kvm_vm_register_coalesced_io(c->vm, addr, size,
 				     flags & KVM_COALESCED_ZONE_PIO);
+}
+
+/* KVM_DESTROY_COALESCED_RING alone: 0 or the errno. */
+static int destroy_errno(struct ctx *c, unsigned long id)
+{
+	return ioctl(c->vm->fd, KVM_DESTROY_COALESCED_RING, id) ? errno : 0;
 }
 
 /*
@@ -234,55 +243,8 @@ static void expect_writes(const char *what, const struct seen_list *l,
 	}
 }
 
-/* The value of "<key>:\t<n>" in the buffer fd's fdinfo. */
-static u64 fdinfo_get(int fd, const char *key)
-{
-	char path[64], line[128];
-	u64 val = UINT64_MAX;
-	size_t len = strlen(key);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	TEST_ASSERT(f, "cannot open %s", path);
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && line[len] == ':')
-			val = strtoull(line + len + 1, NULL, 0);
-	fclose(f);
-	TEST_ASSERT(val != UINT64_MAX, "no '%s' in %s", key, path);
-	return val;
-}
-
-/* ---- 1. buffer creation and mmap ------------------------------------- */
-
-static int create_errno(struct ctx *c, u32 pages, u32 flags,
-			u32 wake_entries)
-{
-	struct kvm_coalesced_mmio_buffer req = {
-		.pages = pages, .flags = flags, .wake_entries = wake_entries,
-	};
-	int fd = ioctl(c->vm->fd, KVM_CREATE_COALESCED_MMIO_BUFFER, &req);
-
-	if (fd >= 0)
-		close(fd);
-	return fd >= 0 ? 0 : errno;
-}
-
-/* mmap() @pages pages of the buffer at @offset pages: 0 or the errno. */
-static int mmap_errno(int fd, u32 pages, int flags, u32 offset)
-{
-	size_t page = getpagesize();
-	void *p = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, flags, fd,
-		       offset * page);
-
-	if (p == MAP_FAILED)
-		return errno;
-	munmap(p, pages * page);
-	return 0;
-}
-
-/* KVM_CAP_COALESCED_MMIO2: the largest ring in pages, 0 without it. */
-static u32 max_pages;
+/* KVM_CAP_COALESCED_MMIO2: the most entries of a ring, 0 without it. */
+static u32 max_entries;
 
 /*
  * Each case makes a VM of its own; the fixtures only sort the cases by
@@ -302,63 +264,172 @@ FIXTURE_TEARDOWN(coalesced_buffer_stock) {}
 
 #define CASE_TIMEOUT_S	480
 
-TEST_F_TIMEOUT(coalesced_buffer, create_and_mmap, CASE_TIMEOUT_S)
-{
-	size_t page = getpagesize();
-	struct coalesced_buffer buf;
-	u32 max;
-	struct ctx c;
-	void *p;
+/* ---- 1. creating and destroying rings -------------------------------- */
 
-	if (!max_pages)
+/* KVM_CREATE_COALESCED_RING with @req: the id, or -errno. */
+static int create_req(struct ctx *c, struct kvm_coalesced_ring req)
+{
+	int id = ioctl(c->vm->fd, KVM_CREATE_COALESCED_RING, &req);
+
+	if (id < 0)
+		return -errno;
+	TEST_ASSERT(!destroy_errno(c, id), "destroying ring %d failed", id);
+	return id;
+}
+
+/* @entries entries at @mem, eventfd @efd (-1: none) at @notify. */
+static int create_at(struct ctx *c, void *mem, u32 entries, int efd,
+		     u32 notify)
+{
+	return create_req(c, (struct kvm_coalesced_ring){
+		.addr = (uintptr_t)mem, .entries = entries, .eventfd = efd,
+		.notify_entries = notify,
+	});
+}
+
+/* Effective CAP_IPC_LOCK on or off; it stays in the permitted set. */
+static void set_ipc_lock(bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	TEST_ASSERT(!syscall(SYS_capget, &hdr, data), "capget: %s", strerror(errno));
+	if (on)
+		data[0].effective |= 1u << CAP_IPC_LOCK;
+	else
+		data[0].effective &= ~(1u << CAP_IPC_LOCK);
+	TEST_ASSERT(!syscall(SYS_capset, &hdr, data), "capset: %s", strerror(errno));
+}
+
+TEST_F_TIMEOUT(coalesced_buffer, create_ring, CASE_TIMEOUT_S)
+{
+	const u32 max = KVM_COALESCED_RING_MAX_ENTRIES;
+	size_t page = getpagesize(), big = KVM_COALESCED_RING_BYTES((size_t)max);
+	long pin_before, pin_with;
+	struct coalesced_buffer buf, lim[3];
+	struct kvm_coalesced_mmio_ring *hdr;
+	struct rlimit old, small;
+	int efd, id, i, err[3];
+	struct ctx c;
+	u8 *mem, *ro, *hole;
+
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
 	ctx_init(&c);
-	max = coalesced_buffer_max_pages(c.vm->fd);
-	TEST_ASSERT(max == KVM_COALESCED_MMIO_BUFFER_MAX_PAGES,
-		    "KVM_CAP_COALESCED_MMIO2 is %u, want %u", max,
-		    KVM_COALESCED_MMIO_BUFFER_MAX_PAGES);
-	TEST_ASSERT(create_errno(&c, 0, 0, 0) == EINVAL &&
-		    create_errno(&c, 3, 0, 0) == EINVAL &&
-		    create_errno(&c, max * 2, 0, 0) == EINVAL &&
-		    create_errno(&c, 1, 1, 0) == EINVAL &&
-		    create_errno(&c, 1, 0, coalesced_ring_max()) == EINVAL,
-		    "a buffer of 0, 3 or %u pages, with flags, or waking at more entries than it holds must get EINVAL",
-		    max * 2);
-	TEST_ASSERT(create_errno(&c, 1, 0, coalesced_ring_max() - 1) == 0,
-		    "a 1-page buffer waking when full (%u entries) failed",
-		    coalesced_ring_max() - 1);
+	TEST_ASSERT(max_entries == max, "KVM_CAP_COALESCED_MMIO2 is %u, want %u",
+		    max_entries, max);
+	mem = mmap(NULL, big + page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	TEST_ASSERT(mem != MAP_FAILED && ro != MAP_FAILED, "mmap failed");
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	TEST_ASSERT(efd >= 0, "eventfd failed");
 
-	buf = buffer_new(&c, 1);
-	TEST_ASSERT(buf.entries == coalesced_ring_max(),
-		    "a 1-page buffer has %u entries, the legacy ring %u",
-		    buf.entries, coalesced_ring_max());
-	coalesced_buffer_destroy(&buf);
+	/* Sizes: any count from 2 to the maximum, none outside. */
+	TEST_ASSERT(create_at(&c, mem, 0, -1, 0) == -EINVAL &&
+		    create_at(&c, mem, 1, -1, 0) == -EINVAL &&
+		    create_at(&c, mem, max + 1, -1, 0) == -EINVAL,
+		    "0, 1 and %u entries must get EINVAL", max + 1);
+	TEST_ASSERT(create_at(&c, mem, 2, -1, 0) >= 0 &&
+		    create_at(&c, mem, 3, -1, 0) >= 0 &&
+		    create_at(&c, mem, 1000, -1, 0) >= 0 &&
+		    create_at(&c, mem, max, -1, 0) >= 0,
+		    "rings of 2, 3, 1000 and %u entries must be accepted", max);
+	/* Alignment: the header's, 8 bytes; any page offset is fine. */
+	TEST_ASSERT(create_at(&c, mem + 4, 2, -1, 0) == -EINVAL &&
+		    create_at(&c, mem + 1, 2, -1, 0) == -EINVAL,
+		    "a ring that is not 8-byte aligned must get EINVAL");
+	TEST_ASSERT(create_at(&c, mem + page - 8, 100, -1, 0) >= 0,
+		    "a ring across a page boundary must be accepted");
+	/* Memory: writable, mapped, not wrapping. */
+	TEST_ASSERT(create_at(&c, ro, 2, -1, 0) == -EFAULT,
+		    "read-only memory must get EFAULT");
+	hole = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	TEST_ASSERT(hole != MAP_FAILED && !munmap(hole + page, page), "mmap failed");
+	TEST_ASSERT(create_at(&c, hole + page - 8, 2, -1, 0) == -EFAULT,
+		    "a ring that runs past its mapping must get EFAULT");
+	munmap(hole, page);
+	TEST_ASSERT(create_req(&c, (struct kvm_coalesced_ring){
+			.addr = ~7ULL, .entries = 2, .eventfd = -1 }) == -EINVAL,
+		    "a ring that wraps around must get EINVAL");
+	/* Flags, and the eventfd with its threshold. */
+	TEST_ASSERT(create_req(&c, (struct kvm_coalesced_ring){
+			.addr = (uintptr_t)mem, .entries = 2, .flags = 1,
+			.eventfd = -1 }) == -EINVAL,
+		    "flags must get EINVAL");
+	TEST_ASSERT(create_at(&c, mem, 8, -1, 1) == -EINVAL &&
+		    create_at(&c, mem, 8, efd, 0) == -EINVAL &&
+		    create_at(&c, mem, 8, efd, 8) == -EINVAL &&
+		    create_at(&c, mem, 8, -2, 1) == -EINVAL,
+		    "a threshold without an eventfd, 0 or the ring's size with one, and eventfd -2 must get EINVAL");
+	TEST_ASSERT(create_at(&c, mem, 8, 9999, 1) == -EBADF &&
+		    create_at(&c, mem, 8, c.vm->fd, 1) == -EINVAL,
+		    "an fd that is not open must get EBADF, one that is not an eventfd EINVAL");
+	TEST_ASSERT(create_at(&c, mem, 8, efd, 1) >= 0 &&
+		    create_at(&c, mem, 8, efd, 7) >= 0,
+		    "thresholds 1 and entries - 1 must be accepted");
+	/* The header must hold indexes in range. */
+	hdr = (void *)mem;
+	hdr->first = 8;
+	TEST_ASSERT(create_at(&c, mem, 8, -1, 0) == -EINVAL,
+		    "a header with first out of range must get EINVAL");
+	hdr->first = 3;
+	hdr->last = 5;
+	TEST_ASSERT(create_at(&c, mem, 8, -1, 0) >= 0,
+		    "a ring that already holds entries must be accepted");
+	hdr->first = 0;
+	hdr->last = 0;
+
+	/* Ids: destroy takes each once; unknown ids are ENOENT. */
+	id = create_at(&c, mem, 2, -1, 0);
+	TEST_ASSERT(destroy_errno(&c, id) == ENOENT && destroy_errno(&c, 70000) == ENOENT,
+		    "destroying ring %d twice, or a ring that never was, must get ENOENT", id);
+
+	/*
+	 * Pinned memory: counted in VmPin while the ring exists, and against
+	 * RLIMIT_MEMLOCK without CAP_IPC_LOCK.
+	 */
+	pin_before = coalesced_vmpin_kb();
 	buf = buffer_new(&c, max);
-	TEST_ASSERT(buf.entries == KVM_COALESCED_MMIO_RING_ENTRIES(max * page),
-		    "a %u-page buffer has %u entries", max, buf.entries);
+	pin_with = coalesced_vmpin_kb();
+	TEST_ASSERT(pin_with - pin_before >= (long)(big / 1024) &&
+		    pin_with - pin_before <= (long)(big / 1024) + 2 * (long)page / 1024,
+		    "VmPin grew by %ld kB for a %zu-byte ring", pin_with - pin_before, big);
 	coalesced_buffer_destroy(&buf);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin is %ld kB after destroy, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
 
-	buf = buffer_new(&c, 4);
-	TEST_ASSERT(fdinfo_get(buf.fd, "pages") == 4 &&
-		    fdinfo_get(buf.fd, "ring_entries") == buf.entries,
-		    "fdinfo of a 4-page buffer says %lu pages, %lu entries",
-		    fdinfo_get(buf.fd, "pages"), fdinfo_get(buf.fd, "ring_entries"));
-	TEST_ASSERT(mmap_errno(buf.fd, 3, MAP_SHARED, 0) == EINVAL &&
-		    mmap_errno(buf.fd, 5, MAP_SHARED, 0) == EINVAL,
-		    "mapping 3 or 5 pages of a 4-page ring must fail with EINVAL");
-	TEST_ASSERT(mmap_errno(buf.fd, 4, MAP_SHARED, 1) == EINVAL,
-		    "mapping at an offset of 1 page must fail with EINVAL");
-	TEST_ASSERT(mmap_errno(buf.fd, 4, MAP_PRIVATE, 0) == EINVAL,
-		    "a private mapping must fail with EINVAL");
-	TEST_ASSERT(mmap_errno(buf.fd, 4, MAP_SHARED, 0) == 0,
-		    "a second shared mapping of the whole ring failed");
-	p = mremap(buf.ring, 4 * page, 8 * page, MREMAP_MAYMOVE);
-	TEST_ASSERT(p == MAP_FAILED, "growing the ring's mapping with mremap() must fail");
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 0,
-		    "poll() reports an empty ring readable");
-	coalesced_buffer_destroy(&buf);
+	TEST_ASSERT(!getrlimit(RLIMIT_MEMLOCK, &old), "getrlimit failed");
+	small = old;
+	small.rlim_cur = pin_before * 1024 + 64 * 1024;
+	TEST_ASSERT(!setrlimit(RLIMIT_MEMLOCK, &small), "setrlimit failed");
+	set_ipc_lock(false);
+	TEST_ASSERT(create_at(&c, mem, max, -1, 0) == -ENOMEM,
+		    "a %zu-byte ring over a 64 KiB RLIMIT_MEMLOCK must get ENOMEM", big);
+	TEST_ASSERT(create_at(&c, mem, 1000, -1, 0) >= 0,
+		    "a 24 KiB ring under a 64 KiB RLIMIT_MEMLOCK must be accepted");
+	/* Charges add up: 2 x 24 KiB fit in 64 KiB, a third does not. */
+	for (i = 0; i < 3; i++)
+		err[i] = coalesced_buffer_create(&lim[i], c.vm->fd, 1000, 0) ? errno : 0;
+	TEST_ASSERT(!err[0] && !err[1] && err[2] == ENOMEM,
+		    "three 24 KiB rings under 64 KiB: %s, %s, %s; want the third ENOMEM",
+		    strerror(err[0]), strerror(err[1]), strerror(err[2]));
+	coalesced_buffer_destroy(&lim[0]);
+	coalesced_buffer_destroy(&lim[1]);
+	set_ipc_lock(true);
+	TEST_ASSERT(!setrlimit(RLIMIT_MEMLOCK, &old), "setrlimit failed");
+
+	close(efd);
+	munmap(ro, page);
+	munmap(mem, big + page);
 	ctx_free(&c);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before,
+		    "VmPin is %ld kB after the VM is gone, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
 }
 
 /* ---- 2. zone errors -------------------------------------------------- */
@@ -374,69 +445,71 @@ static void write_param(const char *val)
 
 TEST_F_TIMEOUT(coalesced_buffer, zone_errors, CASE_TIMEOUT_S)
 {
-	struct coalesced_buffer buf, other_buf, fake;
+	struct coalesced_buffer buf, gone, fake;
 	struct kvm_coalesced_mmio_zone2 padded;
 	struct ctx c, other;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
 	ctx_init(&c);
 	ctx_init(&other);
-	buf = buffer_new(&c, 1);
-	other_buf = buffer_new(&other, 1);
-	fake = buf;
+	buf = buffer_new(&c, 100);
+	gone = buffer_new(&c, 100);
+	coalesced_buffer_zone(&gone, KVM_REGISTER_COALESCED_MMIO2, PORT_B, 4,
+			      KVM_COALESCED_ZONE_PIO);
+	TEST_ASSERT(!destroy_errno(&c, gone.id), "destroying a ring failed");
 
-	fake.fd = 9999;
-	TEST_ASSERT(zone2(&c, &fake, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -EBADF,
-		    "a buffer fd that is not open must get EBADF");
-	fake.fd = c.vm->fd;
-	TEST_ASSERT(zone2(&c, &fake, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -EINVAL,
-		    "an fd that is not a buffer (the VM's) must get EINVAL");
-	TEST_ASSERT(zone2(&c, &other_buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -EINVAL,
-		    "another VM's buffer must get EINVAL");
-	TEST_ASSERT(zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 0,
+	fake = buf;
+	fake.id = 70000;
+	TEST_ASSERT(zone2(&fake, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -ENOENT,
+		    "a ring id that never was must get ENOENT");
+	TEST_ASSERT(zone2(&gone, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -ENOENT,
+		    "a destroyed ring must get ENOENT");
+	fake.vm_fd = other.vm->fd;
+	fake.id = buf.id;
+	TEST_ASSERT(zone2(&fake, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -ENOENT,
+		    "a ring of another VM must get ENOENT (ids are per VM)");
+	TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 0,
 			  KVM_COALESCED_ZONE_PIO) == -EINVAL &&
-		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, 0xfffe, 4,
+		    zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, 0xfffe, 4,
 			  KVM_COALESCED_ZONE_PIO) == -EINVAL &&
-		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4, 4) == -EINVAL &&
-		    zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, ~0ULL, 2, 0) == -EINVAL,
+		    zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4, 4) == -EINVAL &&
+		    zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, ~0ULL, 2, 0) == -EINVAL,
 		    "size 0, ports past 0xffff, unknown flags and wrap-around must get EINVAL");
 	padded = (struct kvm_coalesced_mmio_zone2){
 		.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
-		.buffer_fd = buf.fd, .pad = 1,
+		.ring = buf.id, .pad = 1,
 	};
 	TEST_ASSERT(ioctl(c.vm->fd, KVM_REGISTER_COALESCED_MMIO2, &padded) && errno == EINVAL,
 		    "a zone with pad set must get EINVAL");
 
 	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
-	TEST_ASSERT(zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_LEGACY, 4,
+	TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_LEGACY, 4,
 			  KVM_COALESCED_ZONE_PIO) == -EEXIST,
-		    "the legacy ring's zone again, on a buffer, must get EEXIST");
-	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	TEST_ASSERT(zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
+		    "the legacy ring's zone again, on a dedicated ring, must get EEXIST");
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
 			  KVM_COALESCED_ZONE_PIO) == -EEXIST,
 		    "the same zone twice must get EEXIST");
-	bind_ok(&c, &buf, PORT_A, 8, KVM_COALESCED_ZONE_PIO);	/* overlap: fine */
-	fake.fd = 9999;
-	TEST_ASSERT(zone2(&c, &fake, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -EBADF,
-		    "unregistering with a closed buffer fd must get EBADF");
-	TEST_ASSERT(fdinfo_get(buf.fd, "zones") == 2, "fdinfo: %lu zones, want 2",
-		    fdinfo_get(buf.fd, "zones"));
+	bind_ok(&buf, PORT_A, 8, KVM_COALESCED_ZONE_PIO);	/* overlap: fine */
+	TEST_ASSERT(zone2(&gone, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
+			  KVM_COALESCED_ZONE_PIO) == -ENOENT,
+		    "unregistering through a destroyed ring must get ENOENT");
 
 	if (!access(PARAM_DISABLE_PIO, F_OK)) {
 		write_param("1");
-		TEST_ASSERT(zone2(&c, &buf, KVM_REGISTER_COALESCED_MMIO2, PORT_B, 4,
+		TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_B, 4,
 				  KVM_COALESCED_ZONE_PIO) == -EOPNOTSUPP,
 			    "with disable_coalesced_pio=1 a port zone must get EOPNOTSUPP");
 		write_param("0");
 	}
+	gone.id = -1;	/* KVM's part is gone; free the memory */
+	coalesced_buffer_destroy(&gone);
 	coalesced_buffer_destroy(&buf);
-	coalesced_buffer_destroy(&other_buf);
 	ctx_free(&other);
 	ctx_free(&c);
 }
@@ -451,7 +524,7 @@ static void check_at_exit(struct ctx *c)
 	const struct seen *ex = &c->exits.v[c->exits.n - 1];
 	u32 before = c->drained.n, i;
 
-	/* Targets: A (buffer 0), legacy, MMIO (buffer 1), plain (exits). */
+	/* Targets: A (ring 0), legacy, MMIO (ring 1), plain (exits). */
 	coalesced_buffer_drain(c->bufs[0], seen_entry, &c->drained);
 	coalesced_ring_drain(c->legacy, seen_entry, &c->drained);
 	coalesced_buffer_drain(c->bufs[1], seen_entry, &c->drained);
@@ -478,38 +551,36 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 	u32 i;
 	struct ctx c;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
 	ctx_init(&c);
-	buf = buffer_new(&c, coalesced_buffer_pages_for(BIG_BURST,
-							KVM_COALESCED_MMIO_BUFFER_MAX_PAGES));
-	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	bind_ok(&c, &buf, MMIO_GPA, 4, 0);
+	/* The burst, and the slot that always stays empty: not one more. */
+	buf = buffer_new(&c, BIG_BURST + 1);
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&buf, MMIO_GPA, 4, 0);
 
 	run_burst(&c, BIG_BURST, mixed, 2);
 	TEST_ASSERT(c.exits.n == 0, "the %u-write burst made %u exits, want 0",
 		    BIG_BURST, c.exits.n);
 	coalesced_buffer_drain(&buf, seen_entry, &ring);
-	TEST_ASSERT(ring.n == BIG_BURST, "%u of %u writes in the %u-page ring",
-		    ring.n, BIG_BURST, buf.pages);
+	TEST_ASSERT(ring.n == BIG_BURST, "%u of %u writes in the %u-entry ring",
+		    ring.n, BIG_BURST, buf.entries);
 	for (i = 0; i < BIG_BURST; i++)
 		TEST_ASSERT(ring.v[i].data == i && ring.v[i].pio == !(i & 1) &&
 			    ring.v[i].addr == mixed[i & 1].addr,
 			    "entry %u is write %u to 0x%lx (pio %d)", i,
 			    ring.v[i].data, ring.v[i].addr, ring.v[i].pio);
-	TEST_ASSERT(fdinfo_get(buf.fd, "writes") == BIG_BURST &&
-		    vcpu_get_stat(c.vcpu, coalesced_pio_writes) == BIG_BURST / 2 &&
+	TEST_ASSERT(vcpu_get_stat(c.vcpu, coalesced_pio_writes) == BIG_BURST / 2 &&
 		    vcpu_get_stat(c.vcpu, coalesced_mmio_writes) == BIG_BURST / 2,
-		    "counters: buffer %lu writes, VM %lu PIO and %lu MMIO",
-		    fdinfo_get(buf.fd, "writes"),
+		    "counters: %lu PIO and %lu MMIO writes",
 		    vcpu_get_stat(c.vcpu, coalesced_pio_writes),
 		    vcpu_get_stat(c.vcpu, coalesced_mmio_writes));
 	TEST_ASSERT(c.legacy->first == c.legacy->last, "the legacy ring got entries");
 
-	/* Two buffers, the legacy ring and an exit every fourth write. */
-	mmio_buf = buffer_new(&c, 1);
-	bind_ok(&c, &mmio_buf, MMIO_GPA + 8, 4, 0);
+	/* Two rings, the legacy ring and an exit every fourth write. */
+	mmio_buf = buffer_new(&c, 2);
+	bind_ok(&mmio_buf, MMIO_GPA + 8, 4, 0);
 	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
 	c.bufs[0] = &buf;
 	c.bufs[1] = &mmio_buf;
@@ -541,15 +612,15 @@ TEST_F_TIMEOUT(coalesced_buffer, by_start, CASE_TIMEOUT_S)
 	u32 flag, i;
 	struct ctx c;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
 	for (flag = 0; flag <= KVM_COALESCED_ZONE_BY_START;
 	     flag += KVM_COALESCED_ZONE_BY_START) {
 		ctx_init(&c);
-		buf = buffer_new(&c, coalesced_buffer_pages_for(BY_START_BURST, max_pages));
-		bind_ok(&c, &buf, PORT_A, 1, KVM_COALESCED_ZONE_PIO | flag);
-		bind_ok(&c, &buf, MMIO_GPA, 1, flag);
+		buf = buffer_new(&c, BY_START_BURST + 1);
+		bind_ok(&buf, PORT_A, 1, KVM_COALESCED_ZONE_PIO | flag);
+		bind_ok(&buf, MMIO_GPA, 1, flag);
 		run_burst(&c, BY_START_BURST, mixed, 2);
 		ring.n = 0;
 		coalesced_buffer_drain(&buf, seen_entry, &ring);
@@ -573,9 +644,9 @@ TEST_F_TIMEOUT(coalesced_buffer, by_start, CASE_TIMEOUT_S)
 	free(ring.v);
 }
 
-/* ---- 4. a full buffer makes only its own zones exit ------------------ */
+/* ---- 4. a full ring makes only its own zones exit -------------------- */
 
-TEST_F_TIMEOUT(coalesced_buffer, full_buffer_isolated, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(coalesced_buffer, full_ring_isolated, CASE_TIMEOUT_S)
 {
 	/* 400 writes to A, 100 to B, 100 to the legacy ring. */
 	const struct target targets[] = {
@@ -587,15 +658,15 @@ TEST_F_TIMEOUT(coalesced_buffer, full_buffer_isolated, CASE_TIMEOUT_S)
 	u32 cap, i;
 	struct ctx c;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
 	ctx_init(&c);
-	buf_a = buffer_new(&c, 1);
-	buf_b = buffer_new(&c, 1);
+	buf_a = buffer_new(&c, 151);
+	buf_b = buffer_new(&c, 101);
 	cap = buf_a.entries - 1;
-	bind_ok(&c, &buf_a, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	bind_ok(&c, &buf_b, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&buf_a, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&buf_b, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
 	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
 
 	run_burst(&c, 600, targets, 6);
@@ -604,22 +675,27 @@ TEST_F_TIMEOUT(coalesced_buffer, full_buffer_isolated, CASE_TIMEOUT_S)
 	coalesced_ring_drain(c.legacy, seen_entry, &legacy);
 
 	TEST_ASSERT(a.n == cap && c.exits.n == 400 - cap,
-		    "A (1 page, %u free slots) got %u entries and %u exits of 400 writes",
+		    "A (%u free slots) got %u entries and %u exits of 400 writes",
 		    cap, a.n, c.exits.n);
 	for (i = 0; i < c.exits.n; i++)
 		TEST_ASSERT(c.exits.v[i].addr == PORT_A,
-			    "exit %u is for port 0x%lx: only the full buffer's zone may exit",
+			    "exit %u is for port 0x%lx: only the full ring's zone may exit",
 			    i, c.exits.v[i].addr);
 	TEST_ASSERT(b.n == 100 && legacy.n == 100,
-		    "B and the legacy ring got %u and %u of 100 writes each", b.n, legacy.n);
-	TEST_ASSERT(fdinfo_get(buf_a.fd, "ring_full_exits") == 400 - cap &&
-		    fdinfo_get(buf_b.fd, "ring_full_exits") == 0 &&
-		    vcpu_get_stat(c.vcpu, coalesced_ring_full_exits) == 400 - cap,
-		    "ring-full counters: A %lu, B %lu, VM %lu; want %u, 0, %u",
-		    fdinfo_get(buf_a.fd, "ring_full_exits"),
-		    fdinfo_get(buf_b.fd, "ring_full_exits"),
-		    vcpu_get_stat(c.vcpu, coalesced_ring_full_exits),
-		    400 - cap, 400 - cap);
+		    "B (100 free slots) and the legacy ring got %u and %u of 100 writes each",
+		    b.n, legacy.n);
+	TEST_ASSERT(vcpu_get_stat(c.vcpu, coalesced_ring_full_exits) == 400 - cap,
+		    "ring-full exits: %lu, want %u",
+		    vcpu_get_stat(c.vcpu, coalesced_ring_full_exits), 400 - cap);
+
+	/* An index we scribbled out of range: the write exits, counted. */
+	buf_b.ring->first = buf_b.entries + 5;
+	c.exits.n = 0;
+	run_burst(&c, 1, &targets[2], 1);
+	TEST_ASSERT(c.exits.n == 1 &&
+		    vcpu_get_stat(c.vcpu, coalesced_bad_index_exits) == 1,
+		    "with ring->first out of range: %u exits, %lu bad-index exits; want 1 and 1",
+		    c.exits.n, vcpu_get_stat(c.vcpu, coalesced_bad_index_exits));
 
 	free(a.v);
 	free(b.v);
@@ -629,107 +705,158 @@ TEST_F_TIMEOUT(coalesced_buffer, full_buffer_isolated, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
-/* ---- 5. an I/O thread drains with poll() while the vCPU runs --------- */
+/* ---- 5. the eventfd, and an I/O thread that waits on it -------------- */
 
-#define POLL_BURST	30000
-#define POLL_WAKE	1024	/* the batched drainer's wake_entries */
+#define EVENTFD_BURST	30000
+#define EVENTFD_BATCH	1024	/* the batched drainer's threshold */
 
 struct drainer {
 	struct coalesced_buffer *buf;
 	struct seen_list got;
+	u32 total;
 	u32 wakeups;
 };
 
 /*
- * Sleep in poll() and drain, until every write is in.  A timeout drains
- * too: with a wake threshold, the last writes of a burst wake no one.
+ * Wait on the eventfd and drain, until every write is in.  A timeout
+ * drains too: with a threshold, the last writes of a burst signal no one.
  */
 static void *drain_thread(void *arg)
 {
 	struct drainer *d = arg;
 	u32 idle = 0;
 
-	while (d->got.n < POLL_BURST) {
+	while (d->got.n < __atomic_load_n(&d->total, __ATOMIC_ACQUIRE)) {
 		int r = coalesced_buffer_wait(d->buf, 100);
 
-		TEST_ASSERT(r >= 0, "poll() on the buffer: %s", strerror(errno));
+		TEST_ASSERT(r >= 0, "waiting on the eventfd: %s", strerror(errno));
 		d->wakeups += r;
 		if (coalesced_buffer_drain(d->buf, seen_entry, &d->got))
 			idle = 0;
 		else
 			TEST_ASSERT(++idle < 100U * coalesced_timeout_scale(),
-				    "no entry for 10 s after %u of %u", d->got.n, POLL_BURST);
+				    "no entry for 10 s after %u of %u", d->got.n, d->total);
 	}
 	return NULL;
 }
 
-/* @wake_entries 0: wake per write; more: per that many. */
-static void poll_drain(u32 wake_entries)
+/* @notify 1: a signal per write; more: per that many. */
+static void eventfd_drain(u32 notify)
 {
 	const struct target a = { PORT_A, true };
 	struct coalesced_buffer buf;
-	struct drainer d = { 0 };
+	struct drainer d = { .total = EVENTFD_BURST };
 	pthread_t thread;
 	struct ctx c;
 
 	ctx_init(&c);
-	buf = buffer_new_wake(&c, 64, wake_entries);
-	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	buf = buffer_new_notify(&c, 4 * EVENTFD_BATCH, notify);
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	d.buf = &buf;
 	pthread_create(&thread, NULL, drain_thread, &d);
 
-	run_burst(&c, POLL_BURST, &a, 1);
+	run_burst(&c, EVENTFD_BURST, &a, 1);
 	pthread_join(thread, NULL);
 	TEST_ASSERT(c.exits.n == 0,
 		    "%u writes through a %u-entry ring drained by a thread: %u exits, want 0",
-		    POLL_BURST, buf.entries, c.exits.n);
-	expect_writes("drained by the I/O thread", &d.got, 0, POLL_BURST, PORT_A, 0, 1);
-	printf("# %u writes, %u-entry ring waking at %u: %u poll() wakeups, 0 exits\n",
-	       POLL_BURST, buf.entries, wake_entries, d.wakeups);
-	if (wake_entries > 1)
-		TEST_ASSERT(d.wakeups <= POLL_BURST / wake_entries + 1,
-			    "%u wakeups for %u writes waking at %u entries",
-			    d.wakeups, POLL_BURST, wake_entries);
+		    EVENTFD_BURST, buf.entries, c.exits.n);
+	expect_writes("drained by the I/O thread", &d.got, 0, EVENTFD_BURST, PORT_A, 0, 1);
+	printf("# %u writes, %u-entry ring signalling at %u: %u wakeups, 0 exits\n",
+	       EVENTFD_BURST, buf.entries, notify, d.wakeups);
+	if (notify > 1)
+		TEST_ASSERT(d.wakeups <= EVENTFD_BURST / notify + 1,
+			    "%u wakeups for %u writes signalling at %u entries",
+			    d.wakeups, EVENTFD_BURST, notify);
 
 	free(d.got.v);
 	coalesced_buffer_destroy(&buf);
 	ctx_free(&c);
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, poll_drain, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(coalesced_buffer, eventfd, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
+	struct seen_list got = { 0 };
 	struct coalesced_buffer buf;
 	struct ctx c;
+	int efd;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
-	/* The threshold itself: not readable at 99 entries, readable at 100. */
+	/* The threshold itself: silent at 99 entries, a signal at 100. */
 	ctx_init(&c);
-	buf = buffer_new_wake(&c, 1, 100);
-	TEST_ASSERT(fdinfo_get(buf.fd, "wake_entries") == 100, "fdinfo: wake_entries %lu",
-		    fdinfo_get(buf.fd, "wake_entries"));
-	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	buf = buffer_new_notify(&c, 200, 100);
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	run_burst(&c, 99, &a, 1);
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 0,
-		    "readable at 99 entries, waking at 100");
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 0, "a signal at 99 entries, want one at 100");
 	run_burst(&c, 1, &a, 1);
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 1, "no signal at 100 entries");
+	/* Once per rise: more entries above the threshold signal nothing. */
+	run_burst(&c, 50, &a, 1);
+	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 0, "a second signal at 150 entries");
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	run_burst(&c, 100, &a, 1);
 	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 1,
-		    "not readable at 100 entries, waking at 100");
-	buf.ring->first = buf.entries + 5;	/* out of range: look at it */
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 1,
-		    "not readable with ring->first out of range");
+		    "no signal when the drained ring rose to 100 again");
+
+	/*
+	 * KVM holds its own reference: the eventfd closed early goes on
+	 * being signalled, for no one, and nothing breaks.
+	 */
+	efd = buf.eventfd;
+	buf.eventfd = -1;
+	close(efd);
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	run_burst(&c, 150, &a, 1);
+	TEST_ASSERT(c.exits.n == 0, "%u exits after the eventfd was closed", c.exits.n);
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	TEST_ASSERT(got.n == 400, "%u of 400 writes in the ring, the eventfd closed early",
+		    got.n);
 	coalesced_buffer_destroy(&buf);
+	free(got.v);
 	ctx_free(&c);
 
-	poll_drain(0);
-	poll_drain(POLL_WAKE);
+	eventfd_drain(1);
+	eventfd_drain(EVENTFD_BATCH);
 }
 
-/* ---- 6. closing the buffer while the guest writes -------------------- */
+/* ---- 6. destroying the ring while the guest writes ------------------- */
 
-#define CLOSE_BURST	40000
+/*
+ * Writes 0 to @n - 1 to @addr reached userspace each exactly once, in the
+ * rings (@got) or as exits, and each of the two in the order made.
+ */
+static void expect_each_once(const char *what, const struct seen_list *got,
+			     const struct seen_list *exits, u64 addr, u32 n)
+{
+	const struct seen_list *lists[] = { got, exits };
+	u8 *count = calloc(n, 1);
+	u32 l, i;
+
+	TEST_ASSERT(count, "no memory");
+	for (l = 0; l < 2; l++) {
+		for (i = 0; i < lists[l]->n; i++) {
+			const struct seen *ev = &lists[l]->v[i];
+			/* Not v[i - 1] in the message: it is evaluated anyway. */
+			u32 prev = i ? lists[l]->v[i - 1].data : 0;
+
+			TEST_ASSERT(ev->addr == addr && ev->data < n,
+				    "%s: a write of %u to 0x%lx was never made",
+				    what, ev->data, ev->addr);
+			TEST_ASSERT(!i || ev->data > prev,
+				    "%s: write %u after write %u %s", what, ev->data,
+				    prev, l ? "in the exits" : "in the rings");
+			count[ev->data]++;
+		}
+	}
+	for (i = 0; i < n; i++)
+		TEST_ASSERT(count[i] == 1, "%s: write %u reached userspace %u times, want once",
+			    what, i, count[i]);
+	free(count);
+}
+
+#define DESTROY_BURST	40000
 
 /* A vCPU thread writing @count times to PORT_A, then done. */
 struct writer {
@@ -748,87 +875,92 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, close_while_writing, CASE_TIMEOUT_S)
+/*
+ * Nothing is lost: what the vCPU wrote before the destroy is in our
+ * memory, which stays ours, and every write after it exits, in order.
+ */
+TEST_F_TIMEOUT(coalesced_buffer, destroy_while_writing, CASE_TIMEOUT_S)
 {
 	const struct target b = { PORT_B, true };
 	struct coalesced_buffer buf, again;
 	struct seen_list got = { 0 };
 	pthread_t thread;
-	u32 i, first;
+	u32 i, drained;
 	struct writer w;
 	struct ctx c;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
 	ctx_init(&c);
-	buf = buffer_new(&c, 64);
-	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	w = (struct writer){ .c = &c, .count = CLOSE_BURST };
+	buf = buffer_new_notify(&c, 4096, 1);
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	w = (struct writer){ .c = &c, .count = DESTROY_BURST };
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 
-	/* Let some writes land, then pull the buffer from under the guest. */
 	TEST_ASSERT(coalesced_buffer_wait(&buf, 10000 * coalesced_timeout_scale()) == 1,
-		    "no write reached the buffer");
+		    "no write reached the ring");
 	coalesced_buffer_drain(&buf, seen_entry, &got);
-	coalesced_buffer_destroy(&buf);
+	drained = got.n;
+	TEST_ASSERT(!destroy_errno(&c, buf.id), "destroying the ring failed");
+	/* Whatever landed between the drain and the destroy. */
+	coalesced_buffer_drain(&buf, seen_entry, &got);
 	pthread_join(thread, NULL);
 
-	expect_writes("drained before the close", &got, 0, got.n, PORT_A, 0, 1);
-	TEST_ASSERT(c.exits.n > 0, "no write exited after the buffer was closed");
-	/* After the close every write exits: the last ones, in order. */
-	first = CLOSE_BURST - c.exits.n;
-	expect_writes("exits after the close", &c.exits, 0, c.exits.n, PORT_A, first, 1);
-	printf("# %u writes: %u drained, %u lost with the unmapped ring, %u exits\n",
-	       CLOSE_BURST, got.n, first - got.n, c.exits.n);
+	TEST_ASSERT(c.exits.n > 0, "no write exited after the ring was destroyed");
+	expect_each_once("destroy while writing", &got, &c.exits, PORT_A, DESTROY_BURST);
+	printf("# %u writes: %u drained before the destroy, %u after, %u exits\n",
+	       DESTROY_BURST, drained, got.n - drained, c.exits.n);
+	buf.id = -1;	/* destroyed above: free the memory */
+	coalesced_buffer_destroy(&buf);
 
-	/* The VM goes on: a new buffer works as the first did. */
+	/* The VM goes on: a new ring works as the first did. */
 	c.exits.n = 0;
 	got.n = 0;
-	again = buffer_new(&c, 1);
-	bind_ok(&c, &again, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
+	again = buffer_new(&c, 101);
+	bind_ok(&again, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
 	run_burst(&c, 100, &b, 1);
 	coalesced_buffer_drain(&again, seen_entry, &got);
-	expect_writes("a new buffer after the close", &got, 0, 100, PORT_B, 0, 1);
-	TEST_ASSERT(c.exits.n == 0, "%u exits with the new buffer", c.exits.n);
-	for (i = 0; i < 3; i++)	/* closing twice is harmless */
+	expect_writes("a new ring after the destroy", &got, 0, 100, PORT_B, 0, 1);
+	TEST_ASSERT(c.exits.n == 0, "%u exits with the new ring", c.exits.n);
+	for (i = 0; i < 3; i++)	/* destroying twice is harmless */
 		coalesced_buffer_destroy(&again);
 
 	free(got.v);
 	ctx_free(&c);
 }
 
-/* ---- 7. buffers coming and going while the guest writes ------------ */
+/* ---- 7. rings coming and going while the guest writes ---------------- */
 
 #define CHURN_BURST	60000
 
 /*
- * Create a buffer, bind the guest's port to it, let writes land,
- * unregister (after which no write can reach the ring), drain, close;
- * again and again while the vCPU writes.  Every write must reach
- * userspace exactly once: in one of the rings, or as an exit.
+ * Create a ring, bind the guest's port to it, let writes land, unregister
+ * (after which no write can reach the ring), drain, destroy; again and
+ * again while the vCPU writes.  Every write must reach userspace exactly
+ * once: in one of the rings, or as an exit.
  */
 TEST_F_TIMEOUT(coalesced_buffer, churn_while_writing, CASE_TIMEOUT_S)
 {
+	static const u32 sizes[] = { 2, 50, 171, 1000 };
 	struct seen_list got = { 0 };
 	u32 rounds = 0, i, from;
 	struct coalesced_buffer buf;
-	u8 *count;
 	pthread_t thread;
 	struct writer w;
 	struct ctx c;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
 	ctx_init(&c);
 	w = (struct writer){ .c = &c, .count = CHURN_BURST };
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-		buf = buffer_new(&c, 1u << (rounds % 4));
-		bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+		buf = buffer_new_notify(&c, sizes[rounds % 4], 1);
+		bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 		coalesced_buffer_wait(&buf, rounds % 3);
-		TEST_ASSERT(!zone2(&c, &buf, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
+		TEST_ASSERT(!zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
 				   KVM_COALESCED_ZONE_PIO),
 			    "round %u: unregistering failed", rounds);
 		from = got.n;
@@ -842,92 +974,214 @@ TEST_F_TIMEOUT(coalesced_buffer, churn_while_writing, CASE_TIMEOUT_S)
 	}
 	pthread_join(thread, NULL);
 
-	count = calloc(CHURN_BURST, 1);
-	TEST_ASSERT(count, "no memory");
-	for (i = 0; i < got.n + c.exits.n; i++) {
-		const struct seen *ev = i < got.n ? &got.v[i] : &c.exits.v[i - got.n];
-
-		TEST_ASSERT(ev->addr == PORT_A && ev->data < CHURN_BURST,
-			    "a write of %u to 0x%lx was never made", ev->data, ev->addr);
-		count[ev->data]++;
-	}
-	for (i = 0; i < CHURN_BURST; i++)
-		TEST_ASSERT(count[i] == 1, "write %u reached userspace %u times, want once",
-			    i, count[i]);
-	printf("# %u writes: %u through %u buffers, %u exits\n",
+	expect_each_once("churn", &got, &c.exits, PORT_A, CHURN_BURST);
+	printf("# %u writes: %u through %u rings, %u exits\n",
 	       CHURN_BURST, got.n, rounds, c.exits.n);
-	free(count);
 	free(got.v);
 	ctx_free(&c);
 }
 
-/* ---- 8. VM destruction with buffers open ----------------------------- */
+/* ---- 8. fork() while the guest writes -------------------------------- */
 
-static long vmalloc_used_kb(void)
+#define FORK_BURST	40000
+#define FORK_ROUNDS	16
+
+/*
+ * The child of a VMM that forks while the vCPU writes: it closes and
+ * unmaps what it inherited in every order, scribbles on its copy of a
+ * private ring, and tries KVM on the parent's VM (which KVM refuses to
+ * any other process).  Returns the child's exit status: 0 if all was as
+ * expected.  No malloc() and no stdio here: other threads may have held
+ * their locks at the fork().
+ */
+static int child_round(const struct coalesced_buffer *buf, bool shared,
+		       int round)
 {
-	char line[128];
-	long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	struct kvm_coalesced_ring req = {
+		.addr = (uintptr_t)buf->ring, .entries = 2, .eventfd = -1,
+	};
 
-	TEST_ASSERT(f, "cannot open /proc/meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmallocUsed: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
+	switch (round % 4) {
+	case 0:
+		close(buf->vm_fd);
+		munmap(buf->ring, buf->bytes);
+		close(buf->eventfd);
+		break;
+	case 1:
+		munmap(buf->ring, buf->bytes);
+		close(buf->eventfd);
+		close(buf->vm_fd);
+		break;
+	case 2:
+		if (!shared) {	/* our copy of the pages, not the parent's */
+			buf->ring->first = 12345;
+			buf->ring->last = 12345;
+		}
+		if (ioctl(buf->vm_fd, KVM_DESTROY_COALESCED_RING,
+			  (unsigned long)buf->id) != -1 || errno != EIO)
+			return 1;
+		break;
+	default:
+		close(buf->eventfd);
+		if (ioctl(buf->vm_fd, KVM_CREATE_COALESCED_RING, &req) != -1 ||
+		    errno != EIO)
+			return 2;
+		close(buf->vm_fd);
+		munmap(buf->ring, buf->bytes);
+		break;
+	}
+	return 0;
 }
 
-#define LEAK_ROUNDS	40
+/* Fork @rounds children while a vCPU writes through @buf's ring. */
+static void fork_while_writing(struct ctx *c, struct coalesced_buffer *buf,
+			       bool shared)
+{
+	struct drainer d = { .buf = buf, .total = FORK_BURST };
+	pthread_t writer_thread, drain;
+	struct writer w = { .c = c, .count = FORK_BURST };
+	int round, status;
+	pid_t pid;
 
-TEST_F_TIMEOUT(coalesced_buffer, vm_destroy_with_buffer, CASE_TIMEOUT_S)
+	bind_ok(buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	pthread_create(&drain, NULL, drain_thread, &d);
+	pthread_create(&writer_thread, NULL, vcpu_thread, &w);
+	for (round = 0; round < FORK_ROUNDS; round++) {
+		pid = fork();
+		TEST_ASSERT(pid >= 0, "fork: %s", strerror(errno));
+		if (!pid)
+			_exit(child_round(buf, shared, round));
+		TEST_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			    !WEXITSTATUS(status),
+			    "%s ring, fork %d: the child's checks failed (status 0x%x)",
+			    shared ? "shared" : "private", round, status);
+	}
+	pthread_join(writer_thread, NULL);
+	/* The drainer counts exits in: it stops at every write. */
+	__atomic_store_n(&d.total, FORK_BURST - c->exits.n, __ATOMIC_RELEASE);
+	pthread_join(drain, NULL);
+	expect_each_once(shared ? "fork, shared ring" : "fork, private ring",
+			 &d.got, &c->exits, PORT_A, FORK_BURST);
+	printf("# %s ring, %d forks: %u writes in the ring, %u exits\n",
+	       shared ? "shared" : "private", FORK_ROUNDS, d.got.n, c->exits.n);
+	free(d.got.v);
+}
+
+TEST_F_TIMEOUT(coalesced_buffer, fork_while_writing, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
 	struct coalesced_buffer buf;
+	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)4096);
+	long pin_before = coalesced_vmpin_kb();
+	void *mem;
+	u32 i;
+	struct ctx c;
+
+	if (!max_entries)
+		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+
+	/* A private ring: the children get copies of its pinned pages. */
+	ctx_init(&c);
+	buf = buffer_new_notify(&c, 4096, 256);
+	fork_while_writing(&c, &buf, false);
+	coalesced_buffer_destroy(&buf);
+	ctx_free(&c);
+
+	/* A shared one: parent and children map the same pages. */
+	ctx_init(&c);
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	TEST_ASSERT(mem != MAP_FAILED, "mmap failed");
+	TEST_ASSERT(!coalesced_buffer_create_at(&buf, c.vm->fd, mem, 4096, 256),
+		    "a ring in shared memory: %s", strerror(errno));
+	fork_while_writing(&c, &buf, true);
+
+	/*
+	 * We unmap the ring while the vCPU writes, and KVM goes on writing
+	 * to the pages it pinned: no one sees those entries (our doing),
+	 * the ring fills up, and from then on every write exits, in order.
+	 */
+	coalesced_buffer_drain(&buf, seen_entry, &c.drained);
+	c.exits.n = 0;
+	munmap(mem, bytes);
+	run_burst(&c, 5000, &a, 1);
+	TEST_ASSERT(c.exits.n >= 5000 - 4095, "%u exits of 5000 writes into a ring no one drains",
+		    c.exits.n);
+	for (i = 0; i < c.exits.n; i++)
+		TEST_ASSERT(c.exits.v[i].data == 5000 - c.exits.n + i,
+			    "exit %u is write %u, want %u", i, c.exits.v[i].data,
+			    5000 - c.exits.n + i);
+	TEST_ASSERT(coalesced_vmpin_kb() > pin_before,
+		    "the unmapped ring's pages are not pinned any more");
+	/* The VM's end frees the ring: nothing stays pinned. */
+	ctx_free(&c);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB after the VM, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
+	buf.id = -1;
+	buf.ring = NULL;
+	coalesced_buffer_destroy(&buf);
+}
+
+/* ---- 9. VM destruction with rings in place ----------------------------- */
+
+#define LEAK_ROUNDS	40
+#define LEAK_ENTRIES	16384	/* 384 KiB: 15 MiB over the rounds, if leaked */
+
+TEST_F_TIMEOUT(coalesced_buffer, vm_destroy_with_rings, CASE_TIMEOUT_S)
+{
+	const struct target a = { PORT_A, true };
+	long pin_before = coalesced_vmpin_kb(), vmalloc_before, vmalloc_after;
+	struct coalesced_buffer buf;
 	struct seen_list got = { 0 };
-	long before, after;
 	struct ctx c;
 	int i;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
-	/* The ring outlives the VM's fds and still holds its entries. */
+	/* The VM goes first: its entries stay in our memory, unpinned. */
 	ctx_init(&c);
-	buf = buffer_new(&c, 4);
-	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	buf = buffer_new_notify(&c, 101, 50);
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	run_burst(&c, 100, &a, 1);
 	ctx_free(&c);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB after the VM, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
 	coalesced_buffer_drain(&buf, seen_entry, &got);
-	expect_writes("drained after the VM's fds were closed", &got, 0, 100, PORT_A, 0, 1);
+	expect_writes("drained after the VM is gone", &got, 0, 100, PORT_A, 0, 1);
+	buf.id = -1;		/* KVM's part went with the VM */
 	coalesced_buffer_destroy(&buf);
 
 	/* Both orders of teardown, with entries pending: nothing stays. */
-	before = vmalloc_used_kb();
+	vmalloc_before = coalesced_proc_kb("/proc/meminfo", "VmallocUsed");
 	for (i = 0; i < LEAK_ROUNDS; i++) {
 		ctx_init(&c);
-		buf = buffer_new(&c, 64);
-		bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-		bind_ok(&c, &buf, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+		buf = buffer_new_notify(&c, LEAK_ENTRIES, 10);
+		bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+		bind_ok(&buf, MMIO_GPA, MMIO_ZONE_SIZE, 0);
 		run_burst(&c, 50, &a, 1);
 		if (i & 1) {
 			ctx_free(&c);
+			buf.id = -1;
 			coalesced_buffer_destroy(&buf);
 		} else {
 			coalesced_buffer_destroy(&buf);
 			ctx_free(&c);
 		}
 	}
-	after = vmalloc_used_kb();
-	printf("# VmallocUsed %ld kB before, %ld kB after %d VMs with a 256 KiB buffer\n",
-	       before, after, LEAK_ROUNDS);
-	/* A leaked ring would be 256 KiB per round: 10 MiB in all. */
-	TEST_ASSERT(after - before < 4096,
-		    "VmallocUsed grew by %ld kB over %d rounds: buffers leak",
-		    after - before, LEAK_ROUNDS);
+	vmalloc_after = coalesced_proc_kb("/proc/meminfo", "VmallocUsed");
+	printf("# VmallocUsed %ld kB before, %ld after %d VMs with a %d KiB ring; VmPin %ld\n",
+	       vmalloc_before, vmalloc_after, LEAK_ROUNDS,
+	       (int)(KVM_COALESCED_RING_BYTES(LEAK_ENTRIES) / 1024), coalesced_vmpin_kb());
+	TEST_ASSERT(vmalloc_after - vmalloc_before < 4096,
+		    "VmallocUsed grew by %ld kB over %d rounds: the kernel's maps leak",
+		    vmalloc_after - vmalloc_before, LEAK_ROUNDS);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB after %d rounds, was %ld",
+		    coalesced_vmpin_kb(), LEAK_ROUNDS, pin_before);
 	free(got.v);
 }
 
-/* ---- 9. unregistering ------------------------------------------------ */
+/* ---- 10. unregistering ----------------------------------------------- */
 
 /* Write once to each target; which ones exited? A bit mask. */
 static u32 exit_mask(struct ctx *c, const struct target *t, u32 n,
@@ -964,15 +1218,15 @@ TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 	u32 mask;
 	struct ctx c;
 
-	if (!max_pages)
+	if (!max_entries)
 		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
 
 	ctx_init(&c);
-	buf = buffer_new(&c, 1);
-	other = buffer_new(&c, 1);
-	bind_ok(&c, &buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	bind_ok(&c, &buf, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
-	bind_ok(&c, &buf, MMIO_GPA, 4, 0);
+	buf = buffer_new(&c, 100);
+	other = buffer_new(&c, 100);
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&buf, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
+	bind_ok(&buf, MMIO_GPA, 4, 0);
 	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
 	mask = exit_mask(&c, t, 4, &buf);
 	TEST_ASSERT(mask == 0, "exits before unregistering: mask 0x%x", mask);
@@ -987,29 +1241,33 @@ TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 	TEST_ASSERT(mask == 1u << 3,
 		    "after the legacy unregister of 0x70 and 0xcf8: mask 0x%x, want 0x8", mask);
 
-	/* Another buffer's unregister does not touch ours. */
-	TEST_ASSERT(!zone2(&c, &other, KVM_UNREGISTER_COALESCED_MMIO2, 0, 0x10000,
-			   KVM_COALESCED_ZONE_PIO), "unregistering via another buffer failed");
+	/* Another ring's unregister does not touch ours. */
+	TEST_ASSERT(!zone2(&other, KVM_UNREGISTER_COALESCED_MMIO2, 0, 0x10000,
+			   KVM_COALESCED_ZONE_PIO), "unregistering via another ring failed");
 	mask = exit_mask(&c, t, 4, &buf);
-	TEST_ASSERT(mask == 1u << 3, "another buffer's unregister removed ours: mask 0x%x",
+	TEST_ASSERT(mask == 1u << 3, "another ring's unregister removed ours: mask 0x%x",
 		    mask);
 
 	/* Ours removes zones of its kind wholly inside the range. */
-	TEST_ASSERT(!zone2(&c, &buf, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
+	TEST_ASSERT(!zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
 			   KVM_COALESCED_ZONE_PIO), "unregistering port 0xcf8 failed");
 	mask = exit_mask(&c, t, 4, &buf);
 	TEST_ASSERT(mask == (1u << 0 | 1u << 3),
 		    "after unregistering 0xcf8: mask 0x%x, want 0x9", mask);
-	TEST_ASSERT(!zone2(&c, &buf, KVM_UNREGISTER_COALESCED_MMIO2, MMIO_GPA, 0x1000, 0),
+	TEST_ASSERT(!zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, MMIO_GPA, 0x1000, 0),
 		    "unregistering the MMIO page failed");
 	mask = exit_mask(&c, t, 4, &buf);
 	TEST_ASSERT(mask == (1u << 0 | 1u << 2 | 1u << 3),
 		    "after unregistering the MMIO page: mask 0x%x, want 0xd", mask);
-	TEST_ASSERT(fdinfo_get(buf.fd, "zones") == 1, "fdinfo: %lu zones left, want 1",
-		    fdinfo_get(buf.fd, "zones"));
+
+	/* Destroying the ring removes its last zone. */
+	coalesced_buffer_destroy(&buf);
+	c.exits.n = 0;
+	run_burst(&c, 4, t, 4);
+	TEST_ASSERT(c.exits.n == 4, "after destroying the ring: %u exits of 4, want 4",
+		    c.exits.n);
 
 	coalesced_buffer_destroy(&other);
-	coalesced_buffer_destroy(&buf);
 	ctx_free(&c);
 }
 
@@ -1017,13 +1275,13 @@ TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 
 /*
  * A kvm.ko without dedicated rings (Debian's stock one) must answer all
- * three ioctls with ENOTTY: any other answer means their numbers reached
+ * four ioctls with ENOTTY: any other answer means their numbers reached
  * some other ioctl's code, as 0xe1/0xe2 (KVM_SET/GET_DEVICE_ATTR's very
  * numbers) once did.
  */
 TEST_F_TIMEOUT(coalesced_buffer_stock, ioctls_enotty_without_cap, CASE_TIMEOUT_S)
 {
-	struct kvm_coalesced_mmio_buffer req = { .pages = 1 };
+	struct kvm_coalesced_ring req = { .entries = 2, .eventfd = -1 };
 	struct kvm_coalesced_mmio_zone2 zone = {
 		.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
 	};
@@ -1033,17 +1291,17 @@ TEST_F_TIMEOUT(coalesced_buffer_stock, ioctls_enotty_without_cap, CASE_TIMEOUT_S
 		unsigned long nr;
 		void *arg;
 	} calls[] = {
-		{ "KVM_CREATE_COALESCED_MMIO_BUFFER",
-		  KVM_CREATE_COALESCED_MMIO_BUFFER, &req },
+		{ "KVM_CREATE_COALESCED_RING", KVM_CREATE_COALESCED_RING, &req },
 		{ "KVM_REGISTER_COALESCED_MMIO2",
 		  KVM_REGISTER_COALESCED_MMIO2, &zone },
 		{ "KVM_UNREGISTER_COALESCED_MMIO2",
 		  KVM_UNREGISTER_COALESCED_MMIO2, &zone },
+		{ "KVM_DESTROY_COALESCED_RING", KVM_DESTROY_COALESCED_RING, NULL },
 	};
 	unsigned int i;
 	int r;
 
-	if (max_pages)
+	if (max_entries)
 		SKIP(return, "this kvm.ko has dedicated rings");
 
 	for (i = 0; i < ARRAY_SIZE(calls); i++) {
@@ -1061,11 +1319,11 @@ int main(int argc, char *argv[])
 {
 	int kvm = open_kvm_dev_path_or_exit();
 
-	max_pages = coalesced_buffer_max_pages(kvm);
+	max_entries = coalesced_buffer_max_entries(kvm);
 	close(kvm);
 	setbuf(stdout, NULL);
-	if (max_pages)
-		printf("# dedicated rings: up to %u pages\n", max_pages);
+	if (max_entries)
+		printf("# dedicated rings: up to %u entries\n", max_entries);
 	else
 		printf("# no KVM_CAP_COALESCED_MMIO2: %s\n",
 		       "this kvm.ko has no dedicated coalesced rings (stock?)");

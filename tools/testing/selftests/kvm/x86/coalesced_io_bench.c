@@ -90,7 +90,7 @@ struct bench_vcpu {
 	struct kvm_coalesced_mmio_ring *ring;
 	u32 ring_entries;
 #ifdef KVM_CAP_COALESCED_MMIO2
-	struct coalesced_buffer buf;	/* fd -1: none of its own */
+	struct coalesced_buffer buf;	/* id -1: none of its own */
 #endif
 	pthread_t thread;
 };
@@ -195,17 +195,17 @@ static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
 			       u32 writes, u16 port)
 {
 #ifdef KVM_CAP_COALESCED_MMIO2
-	u32 pages = coalesced_buffer_pages_for(writes,
-						    coalesced_buffer_max_pages(b->vm->fd));
+	u32 max = coalesced_buffer_max_entries(b->vm->fd);
+	/* The whole burst, and the one slot that always stays empty. */
+	u32 entries = min_t(u64, (u64)writes + 1, max);
 
 	/* Wake the drainer once per eighth of the ring, not per write. */
-	TEST_ASSERT(pages && !coalesced_buffer_create(&v->buf, b->vm->fd, pages,
-						      KVM_COALESCED_MMIO_RING_ENTRIES(pages *
-						      getpagesize()) / 8),
+	TEST_ASSERT(entries >= 16 &&
+		    !coalesced_buffer_create(&v->buf, b->vm->fd, entries,
+					     entries / 8),
 		    "cannot create a dedicated ring for %u writes", writes);
-	TEST_ASSERT(!coalesced_buffer_zone(&v->buf, b->vm->fd,
-					   KVM_REGISTER_COALESCED_MMIO2, port,
-					   4, KVM_COALESCED_ZONE_PIO),
+	TEST_ASSERT(!coalesced_buffer_zone(&v->buf, KVM_REGISTER_COALESCED_MMIO2,
+					   port, 4, KVM_COALESCED_ZONE_PIO),
 		    "cannot bind port 0x%x to the dedicated ring", port);
 	v->ring = v->buf.ring;
 	v->ring_entries = v->buf.entries;
@@ -276,7 +276,7 @@ static void bench_run(const char *name, enum bench_case kase, enum setup setup,
 		v->ring = legacy;
 		v->ring_entries = coalesced_ring_max();
 #ifdef KVM_CAP_COALESCED_MMIO2
-		v->buf.fd = -1;
+		v->buf = (struct coalesced_buffer)COALESCED_BUFFER_INIT;
 #endif
 		vcpu_args_set(vcpu[i], 1, port);
 		if (setup == RING_PER_VCPU || (setup == DEDICATED_RING && !i)) {

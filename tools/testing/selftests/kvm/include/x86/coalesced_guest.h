@@ -7,7 +7,9 @@
 #define SELFTEST_KVM_COALESCED_GUEST_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "kvm_util.h"
 #include "processor.h"
 
@@ -87,6 +89,32 @@ static inline int coalesced_timeout_scale(void)
 	const char *scale = getenv("TIMEOUT_SCALE");
 
 	return scale && atoi(scale) > 1 ? atoi(scale) : 1;
+}
+
+/*
+ * The number of a "<key>: <n> kB" line of /proc/self/status or
+ * /proc/meminfo (VmPin: the pinned memory of dedicated rings).
+ */
+static inline long coalesced_proc_kb(const char *path, const char *key)
+{
+	size_t len = strlen(key);
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen(path, "r");
+
+	TEST_ASSERT(f, "cannot open %s", path);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			kb = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	TEST_ASSERT(kb >= 0, "no '%s' in %s", key, path);
+	return kb;
+}
+
+/* This process's pinned memory (mm->pinned_vm), in kB. */
+static inline long coalesced_vmpin_kb(void)
+{
+	return coalesced_proc_kb("/proc/self/status", "VmPin");
 }
 
 /*
