@@ -5,14 +5,18 @@
  * fuzz: episodes of one or two vCPUs making random port and MMIO accesses
  * (coalesced or not, depending on the zones of the moment), while this
  * thread registers and unregisters valid and invalid zones, scribbles on
- * the ring's indices, drains the ring at random moments and destroys the
- * VM at a random point.  Every guest access must reach userspace exactly
- * once and in guest order, as a ring entry or as an exit.
+ * the rings' indices, drains them at random moments and destroys the VM
+ * at a random point.  A third of the episodes use dedicated rings, where
+ * the kernel has them: one per vCPU in this process's memory, of random
+ * size, that this thread also destroys and creates anew while its vCPU
+ * writes.  Every guest access must reach userspace exactly once and in
+ * guest order, as a ring entry or as an exit.
  *
  * failslab: the same writers, while this thread registers and unregisters
- * zones with slab allocation failures injected into its own ioctls (first
- * at every allocation in turn, with fail-nth, then at random): each
- * failure is a clean -ENOMEM and the VM keeps working.  Needs a kernel
+ * zones, and creates and destroys dedicated rings, with slab allocation
+ * failures injected into its own ioctls (first at every allocation in
+ * turn, with fail-nth, then at random): each failure is a clean -ENOMEM
+ * that leaves nothing pinned, and the VM keeps working.  Needs a kernel
  * with CONFIG_FAILSLAB and debugfs; skips otherwise.
  *
  * Usage: coalesced_io_fuzz [-s SEED] [-n OPS] [-t SECONDS]
@@ -49,6 +53,7 @@
 #define MAX_MODEL_ZONES	200		/* well below the bus's 1000 */
 
 #define FAILSLAB	"/sys/kernel/debug/failslab/"
+#define FAIL_PAGE_ALLOC	"/sys/kernel/debug/fail_page_alloc/"
 #define PARAM_DISABLE_PIO "/sys/module/kvm/parameters/disable_coalesced_pio"
 
 enum access_kind { PIO_OUT, PIO_IN, MMIO_WRITE, MMIO_READ };
@@ -112,6 +117,7 @@ struct episode;
 static u64 seed;
 static u64 host_rng;
 static bool ours;
+static bool have_rings;		/* KVM_CAP_COALESCED_MMIO2 */
 
 static u32 rnd(u32 n)
 {
@@ -122,6 +128,8 @@ struct zone {
 	u64 addr;
 	u32 size;
 	bool pio;
+	bool by_start;		/* KVM_COALESCED_ZONE_BY_START */
+	int ring;		/* the dedicated ring (its vCPU's); -1: legacy */
 };
 
 struct vcpu_state {
@@ -137,7 +145,10 @@ struct vcpu_state {
 
 struct episode {
 	struct kvm_vm *vm;
-	struct kvm_coalesced_mmio_ring *ring;
+	struct kvm_coalesced_mmio_ring *ring;	/* the legacy ring */
+	/* Dedicated episodes: vCPU n's zones are all on rings[n]. */
+	bool dedicated;
+	struct coalesced_buffer rings[FUZZ_VCPUS];
 	struct vcpu_state v[FUZZ_VCPUS];
 	int nr_vcpus;
 	struct target t[FUZZ_VCPUS][FUZZ_TARGETS];
@@ -148,8 +159,8 @@ struct episode {
 	 */
 	pthread_mutex_t lock;
 	bool hostile;		/* ring->last gets scribbled on too */
-	/* ring->first is out of range for a while; the real one is saved. */
-	bool scribbled;
+	/* scribbled->first is out of range for a while; the real one is saved. */
+	struct kvm_coalesced_mmio_ring *scribbled;
 	u32 saved_first, scribble;
 	bool stop;
 	struct zone model[MAX_MODEL_ZONES];	/* zones KVM should have */
@@ -160,6 +171,7 @@ struct episode {
 struct totals {
 	u64 ops, bad_ops, accesses, coalesced, exits, episodes;
 	u64 destroyed_pending, scribbles, injected, nth_points;
+	u64 dedicated_episodes, rings_created, rings_destroyed_writing;
 };
 
 static struct totals tot;
@@ -209,21 +221,23 @@ static void judge_entry(const struct kvm_coalesced_mmio *e, void *arg)
 }
 
 /*
- * Drain (or, with !consume, only look at) the ring; the lock is held.  In
- * hostile episodes the indices may be anything: never loop more than a
- * ring's worth and leave an out-of-range first alone.
+ * Drain (or, with !consume, only look at) one ring of @max entries; the
+ * lock is held.  In hostile episodes the indices may be anything: never
+ * loop more than a ring's worth and leave an out-of-range first alone.
  */
-static void drain_locked(struct episode *ep, bool consume)
+static void drain_ring_locked(struct episode *ep,
+			      struct kvm_coalesced_mmio_ring *ring, u32 max,
+			      bool consume)
 {
-	struct kvm_coalesced_mmio_ring *ring = ep->ring;
-	u32 max = coalesced_ring_max(), first, n;
+	bool scribbled = ep->scribbled == ring;
+	u32 first, n;
 
 	if (consume && !ep->hostile) {
 		/* A KVM that read the real first before the scribble may add more. */
-		if (ep->scribbled)
+		if (scribbled)
 			WRITE_ONCE(ring->first, ep->saved_first);
-		coalesced_ring_drain(ring, judge_entry, ep);
-		if (ep->scribbled) {
+		coalesced_ring_drain_n(ring, max, judge_entry, ep);
+		if (scribbled) {
 			ep->saved_first = ring->first;
 			WRITE_ONCE(ring->first, ep->scribble);
 		}
@@ -237,6 +251,20 @@ static void drain_locked(struct episode *ep, bool consume)
 		if (consume)
 			__atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
 	}
+}
+
+/* Every ring of the episode: the legacy one, or the vCPUs' own. */
+static void drain_locked(struct episode *ep, bool consume)
+{
+	int i;
+
+	if (!ep->dedicated) {
+		drain_ring_locked(ep, ep->ring, coalesced_ring_max(), consume);
+		return;
+	}
+	for (i = 0; i < ep->nr_vcpus; i++)
+		drain_ring_locked(ep, ep->rings[i].ring, ep->rings[i].entries,
+				  consume);
 }
 
 static void handle_exit(struct episode *ep, struct vcpu_state *v)
@@ -325,12 +353,33 @@ static struct target random_target(int id)
 	return t;
 }
 
-static void episode_start(struct episode *ep, int nr_vcpus, bool hostile)
+/*
+ * A new dedicated ring for vCPU @i, of a random size (2 entries fill at
+ * once, 4096 hardly ever), sometimes with an eventfd no one reads: KVM
+ * signals it all the same.
+ */
+static void ring_create(struct episode *ep, int i)
+{
+	static const u32 sizes[] = { 2, 3, 8, 64, 170, 1024, 4096 };
+	u32 entries = sizes[rnd(ARRAY_SIZE(sizes))];
+	u32 notify = rnd(2) ? 1 + rnd(entries - 1) : 0;
+
+	TEST_ASSERT(!coalesced_buffer_create(&ep->rings[i], ep->vm->fd, entries,
+					     notify),
+		    "seed %lu: creating a %u-entry ring (eventfd at %u): %s",
+		    seed, entries, notify, strerror(errno));
+	tot.rings_created++;
+}
+
+static void episode_start(struct episode *ep, int nr_vcpus, bool hostile,
+			  bool dedicated)
 {
 	struct kvm_vcpu *vcpus[FUZZ_VCPUS];
 	int i, j;
 
 	memset(ep, 0, sizeof(*ep));
+	for (i = 0; i < FUZZ_VCPUS; i++)
+		ep->rings[i] = (struct coalesced_buffer)COALESCED_BUFFER_INIT;
 	pthread_mutex_init(&ep->lock, NULL);
 	ep->nr_vcpus = nr_vcpus;
 	ep->hostile = hostile;
@@ -355,6 +404,10 @@ static void episode_start(struct episode *ep, int nr_vcpus, bool hostile)
 	ep->ring = coalesced_ring_map(ep->vm->fd, vcpus[0]->fd);
 	TEST_ASSERT(ep->ring, "cannot map the coalesced ring: %s",
 		    strerror(errno));
+	ep->dedicated = dedicated;
+	for (i = 0; dedicated && i < nr_vcpus; i++)
+		ring_create(ep, i);
+	tot.dedicated_episodes += dedicated;
 	for (i = 0; i < nr_vcpus; i++)
 		pthread_create(&ep->v[i].thread, NULL, vcpu_thread, &ep->v[i]);
 	tot.episodes++;
@@ -400,12 +453,32 @@ static void episode_end(struct episode *ep)
 	}
 	if (pending && ep->ring->first != ep->ring->last)
 		tot.destroyed_pending++;
+	for (i = 0; ep->dedicated && i < ep->nr_vcpus; i++) {
+		struct kvm_coalesced_mmio_ring *r = ep->rings[i].ring;
+
+		if (pending && r->first != r->last)
+			tot.destroyed_pending++;
+		/* Half the rings go with the VM, half before it. */
+		if (rnd(2))
+			ep->rings[i].id = -1;
+		else
+			coalesced_buffer_destroy(&ep->rings[i]);
+	}
 	munmap(ep->ring, getpagesize());
 	kvm_vm_free(ep->vm);
+	/* The VM took the rest with it: only our memory is left to free. */
+	for (i = 0; ep->dedicated && i < ep->nr_vcpus; i++) {
+		ep->rings[i].id = -1;
+		coalesced_buffer_destroy(&ep->rings[i]);
+	}
 }
 
 /* ---- zone operations and the model of what KVM holds ------------------ */
 
+/*
+ * One zone ioctl: @cmd the legacy one, or its *_MMIO2 twin for a zone of
+ * a dedicated ring (z.ring).  0 or -errno.
+ */
 static int zone_ioctl(struct episode *ep, unsigned long cmd, struct zone z,
 		      u32 flags)
 {
@@ -413,13 +486,32 @@ static int zone_ioctl(struct episode *ep, unsigned long cmd, struct zone z,
 		.addr = z.addr, .size = z.size, .pio = flags,
 	};
 
+	if (z.ring >= 0)
+		return coalesced_buffer_zone(&ep->rings[z.ring],
+					     cmd == KVM_REGISTER_COALESCED_MMIO ?
+					     KVM_REGISTER_COALESCED_MMIO2 :
+					     KVM_UNREGISTER_COALESCED_MMIO2,
+					     z.addr, z.size, flags) ? -errno : 0;
 	return ioctl(ep->vm->fd, cmd, &uz) ? -errno : 0;
 }
 
+/* The flags of zone @z. */
+static u32 zone_flags(const struct zone *z)
+{
+	return (z->pio ? KVM_COALESCED_ZONE_PIO : 0) |
+	       (z->by_start ? KVM_COALESCED_ZONE_BY_START : 0);
+}
+
+/*
+ * A zone in one vCPU's space, on that vCPU's ring in dedicated episodes;
+ * a quarter of them coalesce by start (where the kernel can).
+ */
 static struct zone random_zone(struct episode *ep)
 {
 	int id = rnd(ep->nr_vcpus);
-	struct zone z = { .pio = rnd(2) };
+	struct zone z = { .pio = rnd(2), .ring = ep->dedicated ? id : -1 };
+
+	z.by_start = ours && !rnd(4);
 
 	if (z.pio) {
 		z.addr = id * PORT_SPAN + (rnd(2) ? PORT_LOW : PORT_HIGH) + rnd(16);
@@ -433,11 +525,20 @@ static struct zone random_zone(struct episode *ep)
 
 /*
  * What registering @z must return; -ENOMEM only under fault injection.
- * The same zone twice is fine, as in mainline.
+ * The same zone twice is fine on the legacy ring, as in mainline; a
+ * dedicated ring's zone may not repeat any other zone's range.
  */
 static int model_register_result(struct episode *ep, struct zone z)
 {
-	return ep->bus_gone[z.pio] ? -ENOMEM : 0;
+	int i;
+
+	if (ep->bus_gone[z.pio])
+		return -ENOMEM;
+	for (i = 0; z.ring >= 0 && i < ep->nr_model; i++)
+		if (ep->model[i].pio == z.pio && ep->model[i].addr == z.addr &&
+		    ep->model[i].size == z.size)
+			return -EEXIST;
+	return 0;
 }
 
 /* Mainline's unregister rule: the zones that contain the whole range. */
@@ -448,9 +549,22 @@ static bool zone_contains(const struct zone *m, const struct zone *range)
 	       range->addr + range->size <= m->addr + m->size;
 }
 
+/* The *_MMIO2 rule: that ring's zones of the kind inside the range. */
+static bool zone_inside(const struct zone *m, const struct zone *range)
+{
+	return m->pio == range->pio && m->ring == range->ring &&
+	       m->addr >= range->addr &&
+	       m->addr + m->size <= range->addr + range->size;
+}
+
 static bool zone_same_bus(const struct zone *m, const struct zone *bus)
 {
 	return m->pio == bus->pio;
+}
+
+static bool zone_of_ring(const struct zone *m, const struct zone *ring)
+{
+	return m->ring == ring->ring;
 }
 
 /* Drop the model's zones that @match pairs with @key. */
@@ -469,7 +583,7 @@ static void model_remove(struct episode *ep,
 
 static void model_unregister(struct episode *ep, struct zone range)
 {
-	model_remove(ep, zone_contains, &range);
+	model_remove(ep, range.ring >= 0 ? zone_inside : zone_contains, &range);
 }
 
 /* A failed unregister destroyed that whole bus, our zones included. */
@@ -489,12 +603,11 @@ static void op_register(struct episode *ep)
 
 	if (ep->nr_model == MAX_MODEL_ZONES)
 		return;
-	r = zone_ioctl(ep, KVM_REGISTER_COALESCED_MMIO, z,
-		       z.pio ? KVM_COALESCED_ZONE_PIO : 0);
+	r = zone_ioctl(ep, KVM_REGISTER_COALESCED_MMIO, z, zone_flags(&z));
 	TEST_ASSERT(r == want,
-		    "seed %lu: registering %s zone 0x%lx+%u: %s, want %s",
-		    seed, z.pio ? "PIO" : "MMIO", z.addr, z.size, strerror(-r),
-		    strerror(-want));
+		    "seed %lu: registering %s zone 0x%lx+%u (flags 0x%x, ring %d): %s, want %s",
+		    seed, z.pio ? "PIO" : "MMIO", z.addr, z.size, zone_flags(&z),
+		    z.ring, strerror(-r), strerror(-want));
 	if (!r)
 		ep->model[ep->nr_model++] = z;
 }
@@ -509,10 +622,13 @@ static void op_unregister(struct episode *ep)
 		z.addr &= z.pio ? ~(u64)(PORT_SPAN - 1) : ~(u64)(getpagesize() - 1);
 		z.size = z.pio ? PORT_SPAN : getpagesize();
 	}
-	r = zone_ioctl(ep, KVM_UNREGISTER_COALESCED_MMIO, z,
-		       z.pio ? KVM_COALESCED_ZONE_PIO : 0);
-	TEST_ASSERT(!r, "seed %lu: unregistering %s range 0x%lx+%u: %s",
-		    seed, z.pio ? "PIO" : "MMIO", z.addr, z.size, strerror(-r));
+	/* Dedicated: through any vCPU's ring, which takes only its own. */
+	if (z.ring >= 0)
+		z.ring = rnd(ep->nr_vcpus);
+	r = zone_ioctl(ep, KVM_UNREGISTER_COALESCED_MMIO, z, zone_flags(&z));
+	TEST_ASSERT(!r, "seed %lu: unregistering %s range 0x%lx+%u (ring %d): %s",
+		    seed, z.pio ? "PIO" : "MMIO", z.addr, z.size, z.ring,
+		    strerror(-r));
 	model_unregister(ep, z);
 }
 
@@ -541,7 +657,7 @@ static void op_invalid(struct episode *ep)
 	};
 	int i = rnd(ARRAY_SIZE(bad)), r;
 	bool reg = bad[i].ours_only || rnd(2);
-	struct zone z = { .addr = bad[i].addr, .size = bad[i].size };
+	struct zone z = { .addr = bad[i].addr, .size = bad[i].size, .ring = -1 };
 
 	if (!ours && bad[i].ours_only)
 		return;
@@ -555,15 +671,108 @@ static void op_invalid(struct episode *ep)
 }
 
 /*
- * Point ring->first out of range for a moment: KVM must send every write
- * to userspace as an exit meanwhile.  In hostile episodes ring->last (and
- * first, in range) get any value at all; then only KVM's survival counts.
+ * Dedicated rings that must be refused, whatever the episode: bad
+ * creations (EINVAL, EFAULT), zones of a ring that does not exist or with
+ * pad set, a destroy of an id that was never given.
+ */
+static void op_invalid_ring(struct episode *ep)
+{
+	struct coalesced_buffer *buf = &ep->rings[rnd(ep->nr_vcpus)];
+	struct kvm_coalesced_mmio_zone2 zone = {
+		.addr = 0x70, .size = 1, .pio = KVM_COALESCED_ZONE_PIO,
+		.ring = 60000 + rnd(5000),
+	};
+	/* A ring like the vCPU's (in legacy episodes, any memory will do). */
+	struct kvm_coalesced_ring req = {
+		.addr = (uintptr_t)(buf->ring ? (void *)buf->ring : (void *)ep->ring),
+		.entries = buf->ring ? buf->entries : 2, .eventfd = -1,
+	};
+	int r, want = -EINVAL;
+
+	switch (rnd(6)) {
+	case 0:
+		req.entries = rnd(2);
+		break;
+	case 1:
+		req.addr += 4;
+		break;
+	case 2:
+		req.notify_entries = 1;
+		break;
+	case 3:
+		req.addr = 0x1000;	/* never mapped: nothing to pin */
+		want = -EFAULT;
+		break;
+	case 4:
+		r = ioctl(ep->vm->fd, rnd(2) ? KVM_REGISTER_COALESCED_MMIO2 :
+			  KVM_UNREGISTER_COALESCED_MMIO2, &zone) ? -errno : 0;
+		TEST_ASSERT(r == -ENOENT, "seed %lu: a zone of ring %u: %s, want ENOENT",
+			    seed, zone.ring, r ? strerror(-r) : "accepted");
+		tot.bad_ops++;
+		return;
+	default:
+		r = ioctl(ep->vm->fd, KVM_DESTROY_COALESCED_RING, 70000UL) ? -errno : 0;
+		TEST_ASSERT(r == -ENOENT, "seed %lu: destroying ring 70000: %s, want ENOENT",
+			    seed, r ? strerror(-r) : "accepted");
+		tot.bad_ops++;
+		return;
+	}
+	r = ioctl(ep->vm->fd, KVM_CREATE_COALESCED_RING, &req);
+	TEST_ASSERT(r < 0 && -errno == want,
+		    "seed %lu: creating a ring of %u entries at 0x%llx (eventfd %d at %u): %s, want %s",
+		    seed, req.entries, req.addr, req.eventfd, req.notify_entries,
+		    r < 0 ? strerror(errno) : "accepted", strerror(-want));
+	tot.bad_ops++;
+}
+
+/*
+ * Destroy a vCPU's ring while it writes, read what the ring still holds
+ * (our memory: nothing is lost), and give the vCPU a new one of another
+ * size.  The lock keeps the vCPU's exits meanwhile from being judged
+ * before those last entries.
+ */
+static void op_ring_churn(struct episode *ep)
+{
+	int i = rnd(ep->nr_vcpus), r;
+	struct coalesced_buffer *buf = &ep->rings[i];
+	struct zone key = { .ring = i };
+
+	pthread_mutex_lock(&ep->lock);
+	if (ep->scribbled == buf->ring) {
+		WRITE_ONCE(buf->ring->first, ep->saved_first);
+		ep->scribbled = NULL;
+	}
+	r = ioctl(ep->vm->fd, KVM_DESTROY_COALESCED_RING, (unsigned long)buf->id) ?
+	    -errno : 0;
+	TEST_ASSERT(!r, "seed %lu: destroying ring %d: %s", seed, buf->id,
+		    strerror(-r));
+	drain_ring_locked(ep, buf->ring, buf->entries, true);
+	model_remove(ep, zone_of_ring, &key);
+	buf->id = -1;
+	coalesced_buffer_destroy(buf);
+	ring_create(ep, i);
+	tot.rings_destroyed_writing++;
+	pthread_mutex_unlock(&ep->lock);
+}
+
+/*
+ * Point a ring's first out of range for a moment: KVM must send every
+ * write to it to userspace as an exit meanwhile.  In hostile episodes
+ * last (and first, in range) get any value at all; then only KVM's
+ * survival counts.
  */
 static void op_scribble(struct episode *ep)
 {
 	struct kvm_coalesced_mmio_ring *ring = ep->ring;
+	u32 max = coalesced_ring_max();
 
 	pthread_mutex_lock(&ep->lock);
+	if (ep->dedicated) {
+		struct coalesced_buffer *buf = &ep->rings[rnd(ep->nr_vcpus)];
+
+		ring = buf->ring;
+		max = buf->entries;
+	}
 	tot.scribbles++;
 	if (ep->hostile) {
 		if (rnd(2))
@@ -575,15 +784,18 @@ static void op_scribble(struct episode *ep)
 	}
 	drain_locked(ep, true);
 	ep->saved_first = ring->first;
-	ep->scribble = rnd(2) ? coalesced_ring_max() + rnd(1000) :
+	ep->scribble = rnd(2) ? max + rnd(1000) :
 				(u32)xorshift(&host_rng) | 0x80000000;
-	ep->scribbled = true;
+	ep->scribbled = ring;
 	WRITE_ONCE(ring->first, ep->scribble);
 	pthread_mutex_unlock(&ep->lock);
 	usleep(rnd(3000));
 	pthread_mutex_lock(&ep->lock);
-	WRITE_ONCE(ring->first, ep->saved_first);
-	ep->scribbled = false;
+	/* A churn may have replaced that ring meanwhile and restored it. */
+	if (ep->scribbled == ring) {
+		WRITE_ONCE(ring->first, ep->saved_first);
+		ep->scribbled = NULL;
+	}
 	pthread_mutex_unlock(&ep->lock);
 }
 
@@ -610,6 +822,9 @@ static void print_totals(const char *what, double secs)
 	       what, tot.accesses, tot.coalesced, tot.exits);
 	printf("# %s: %lu VMs destroyed with entries pending\n",
 	       what, tot.destroyed_pending);
+	printf("# %s: %lu dedicated-ring episodes, %lu rings created, %lu destroyed in use\n",
+	       what, tot.dedicated_episodes, tot.rings_created,
+	       tot.rings_destroyed_writing);
 }
 
 static void test_fuzz(u64 max_ops, double max_s)
@@ -620,20 +835,25 @@ static void test_fuzz(u64 max_ops, double max_s)
 	while (tot.ops < max_ops && now() - t0 < max_s) {
 		u32 ops = 10 + rnd(150), i;
 
-		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), !rnd(8));
+		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), !rnd(8),
+			      have_rings && !rnd(3));
 		for (i = 0; i < ops && tot.ops < max_ops; i++, tot.ops++) {
 			u32 op = rnd(100);
 
 			if (op < 40)
 				op_register(&ep);
-			else if (op < 65)
+			else if (op < 62)
 				op_unregister(&ep);
-			else if (op < 75)
+			else if (op < 70)
 				op_invalid(&ep);
-			else if (op < 85)
+			else if (op < 74 && have_rings)
+				op_invalid_ring(&ep);
+			else if (op < 84)
 				op_drain(&ep);
-			else if (op < 92)
+			else if (op < 91)
 				op_scribble(&ep);
+			else if (op < 95 && ep.dedicated)
+				op_ring_churn(&ep);
 			usleep(rnd(2000));
 		}
 		episode_end(&ep);
@@ -652,56 +872,132 @@ static void write_file(const char *path, const char *val)
 	close(fd);
 }
 
-static void failslab_setup(const char *probability)
+/* One fault-injection point (a debugfs directory): failures for us only. */
+static void fault_setup(const char *dir, const char *probability)
 {
-	write_file(FAILSLAB "task-filter", "Y");
-	/* KVM allocates with GFP_KERNEL_ACCOUNT: do not skip those. */
-	write_file(FAILSLAB "ignore-gfp-wait", "N");
-	write_file(FAILSLAB "verbose", "0");
-	write_file(FAILSLAB "interval", "1");
-	write_file(FAILSLAB "times", "-1");
-	write_file(FAILSLAB "space", "0");
-	write_file(FAILSLAB "probability", probability);
+	char path[128];
+	static const char *const attrs[][2] = {
+		{ "task-filter", "Y" },
+		/* KVM allocates with GFP_KERNEL_ACCOUNT: do not skip those. */
+		{ "ignore-gfp-wait", "N" },
+		{ "verbose", "0" },
+		{ "interval", "1" },
+		{ "times", "-1" },
+		{ "space", "0" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, attrs[i][0]);
+		write_file(path, attrs[i][1]);
+	}
+	snprintf(path, sizeof(path), "%sprobability", dir);
+	write_file(path, probability);
 }
 
 /*
- * One zone ioctl with allocation failures armed for this thread only:
- * @nth > 0 fails its nth allocation (fail-nth), 0 fails at random.
- * Sets *injected when a failure was injected.
+ * Slab allocations fail at random with @probability; with
+ * CONFIG_FAIL_PAGE_ALLOC, fail-nth reaches page allocations too (of any
+ * order, user pages included: pinning a dedicated ring faults its pages
+ * in), but never at random, where a page fault of ours could fail.
  */
+static void failslab_setup(const char *probability)
+{
+	fault_setup(FAILSLAB, probability);
+	if (access(FAIL_PAGE_ALLOC "probability", W_OK))
+		return;
+	fault_setup(FAIL_PAGE_ALLOC, "0");
+	write_file(FAIL_PAGE_ALLOC "ignore-gfp-highmem", "N");
+	write_file(FAIL_PAGE_ALLOC "min-order", "0");
+}
+
+/*
+ * Arm allocation failures for this thread only: @nth > 0 fails its nth
+ * allocation (fail-nth), 0 fails at random (make-it-fail).  Returns the
+ * fd fault_disarm() takes.
+ */
+static int fault_arm(int nth)
+{
+	char buf[16];
+	int fd;
+
+	if (!nth) {
+		fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+		TEST_ASSERT(fd >= 0, "no make-it-fail: %s", strerror(errno));
+		TEST_ASSERT(write(fd, "1", 1) == 1, "cannot set make-it-fail");
+		return fd;
+	}
+	fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	TEST_ASSERT(fd >= 0, "no fail-nth: %s", strerror(errno));
+	snprintf(buf, sizeof(buf), "%d", nth);
+	TEST_ASSERT(write(fd, buf, strlen(buf)) > 0, "cannot arm fail-nth: %s",
+		    strerror(errno));
+	return fd;
+}
+
+/*
+ * Disarm what fault_arm() armed; the call in between returned @r.  Was a
+ * failure injected?  fail-nth says so exactly (it reads 0 once it fired);
+ * at random, an -ENOMEM is taken for one.
+ */
+static bool fault_disarm(int fd, int nth, int r)
+{
+	bool injected;
+	char buf[16];
+	ssize_t n;
+
+	if (!nth) {
+		TEST_ASSERT(write(fd, "0", 1) == 1, "cannot clear make-it-fail");
+		close(fd);
+		return r == -ENOMEM;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	TEST_ASSERT(n > 0, "cannot read fail-nth: %s", strerror(errno));
+	buf[n] = 0;
+	injected = atoi(buf) == 0;
+	if (!injected)
+		TEST_ASSERT(write(fd, "0", 1) > 0, "cannot disarm fail-nth");
+	close(fd);
+	return injected;
+}
+
+/* One zone ioctl with allocation failures armed (fault_arm()). */
 static int zone_ioctl_failing(struct episode *ep, unsigned long cmd,
 			      struct zone z, int nth, bool *injected)
 {
-	char path[64], buf[16];
-	int fd, r;
-	ssize_t n;
+	int fd = fault_arm(nth);
+	int r = zone_ioctl(ep, cmd, z, zone_flags(&z));
 
-	if (nth) {
-		snprintf(path, sizeof(path), "/proc/thread-self/fail-nth");
-		fd = open(path, O_RDWR);
-		TEST_ASSERT(fd >= 0, "no %s: %s", path, strerror(errno));
-		snprintf(buf, sizeof(buf), "%d", nth);
-		TEST_ASSERT(write(fd, buf, strlen(buf)) > 0,
-			    "cannot arm fail-nth: %s", strerror(errno));
-		r = zone_ioctl(ep, cmd, z, z.pio ? KVM_COALESCED_ZONE_PIO : 0);
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		TEST_ASSERT(n > 0, "cannot read fail-nth: %s", strerror(errno));
-		buf[n] = 0;
-		/* 0: the failure was injected; else disarm it. */
-		*injected = atoi(buf) == 0;
-		if (!*injected)
-			TEST_ASSERT(write(fd, "0", 1) > 0, "cannot disarm fail-nth");
-		close(fd);
-		return r;
-	}
-	fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
-	TEST_ASSERT(fd >= 0, "no make-it-fail: %s", strerror(errno));
-	TEST_ASSERT(write(fd, "1", 1) == 1, "cannot set make-it-fail");
-	r = zone_ioctl(ep, cmd, z, z.pio ? KVM_COALESCED_ZONE_PIO : 0);
-	TEST_ASSERT(write(fd, "0", 1) == 1, "cannot clear make-it-fail");
-	close(fd);
-	*injected = r == -ENOMEM;
+	*injected = fault_disarm(fd, nth, r);
 	return r;
+}
+
+/*
+ * Give vCPU @i a new ring with allocation failures armed: each one a clean
+ * -ENOMEM that leaves nothing pinned (VmPin as before); then a ring all
+ * the same, so that the episode goes on.  Returns whether one was
+ * injected.
+ */
+static bool ring_create_failing(struct episode *ep, int i, int nth)
+{
+	long pinned = coalesced_vmpin_kb();
+	int fd = fault_arm(nth), r;
+	bool injected;
+
+	r = coalesced_buffer_create(&ep->rings[i], ep->vm->fd, 64, 8) ? -errno : 0;
+	injected = fault_disarm(fd, nth, r);
+	if (!r) {
+		tot.rings_created++;
+		return injected;
+	}
+	TEST_ASSERT(r == -ENOMEM && (injected || !nth),
+		    "seed %lu: creating a ring with failures armed: %s", seed,
+		    strerror(-r));
+	TEST_ASSERT(coalesced_vmpin_kb() == pinned,
+		    "seed %lu: VmPin %ld kB after a failed create, was %ld", seed,
+		    coalesced_vmpin_kb(), pinned);
+	ring_create(ep, i);
+	return true;
 }
 
 /*
@@ -711,7 +1007,7 @@ static int zone_ioctl_failing(struct episode *ep, unsigned long cmd,
  */
 static bool bus_destroyed(struct episode *ep, bool pio)
 {
-	struct zone probe = { .pio = pio, .size = 1,
+	struct zone probe = { .pio = pio, .size = 1, .ring = -1,
 		.addr = pio ? 0xfff0 : MMIO_BASE - 0x1000 };
 	u32 flags = pio ? KVM_COALESCED_ZONE_PIO : 0;
 	int r = zone_ioctl(ep, KVM_REGISTER_COALESCED_MMIO, probe, flags);
@@ -774,39 +1070,88 @@ static void expect_progress(struct episode *ep, u64 n)
 	}
 }
 
-/* Every allocation of each ioctl in turn, in a fresh VM each time. */
+/*
+ * Replace vCPU @i's ring, the destroy and the create with allocation
+ * failures armed (@nth_destroy, @nth_create as for fault_arm(); -1: not
+ * armed).  Destroy always succeeds: a bus that cannot shrink is destroyed
+ * with the zones on it.  Returns whether a failure was injected.
+ */
+static bool ring_churn_failing(struct episode *ep, int i, int nth_destroy,
+			       int nth_create)
+{
+	struct coalesced_buffer *buf = &ep->rings[i];
+	struct zone key = { .ring = i };
+	bool injected;
+	int fd, r;
+
+	pthread_mutex_lock(&ep->lock);
+	fd = nth_destroy < 0 ? -1 : fault_arm(nth_destroy);
+	r = ioctl(ep->vm->fd, KVM_DESTROY_COALESCED_RING, (unsigned long)buf->id) ?
+	    -errno : 0;
+	injected = fd >= 0 && fault_disarm(fd, nth_destroy, r);
+	TEST_ASSERT(!r, "seed %lu: destroying ring %d with failures armed: %s",
+		    seed, buf->id, strerror(-r));
+	drain_ring_locked(ep, buf->ring, buf->entries, true);
+	model_remove(ep, zone_of_ring, &key);
+	buf->id = -1;
+	coalesced_buffer_destroy(buf);
+	if (nth_create < 0)
+		ring_create(ep, i);
+	else
+		injected |= ring_create_failing(ep, i, nth_create);
+	pthread_mutex_unlock(&ep->lock);
+	return injected;
+}
+
+/*
+ * Every allocation of each ioctl in turn, in a fresh VM each time: zone
+ * register and unregister, legacy and (where the kernel has them) on a
+ * dedicated ring, then ring destroy and create.
+ */
 static void failslab_every_point(void)
 {
 	int kind, nth;
 
-	for (kind = 0; kind < 4; kind++) {
-		bool reg = kind < 2, pio = kind & 1, injected = true;
+	for (kind = 0; kind < (have_rings ? 10 : 4); kind++) {
+		bool reg = kind % 4 < 2, pio = kind & 1, injected = true;
+		bool dedicated = kind >= 4;
 
-		for (nth = 1; injected && nth < 20; nth++) {
+		for (nth = 1; injected && nth < 40; nth++) {
 			struct episode ep;
 			struct zone z = { .pio = pio, .size = 4,
-				.addr = pio ? PORT_HIGH + 8 : MMIO_BASE };
+				.addr = pio ? PORT_HIGH + 8 : MMIO_BASE,
+				.ring = dedicated ? 0 : -1 };
 			int r;
 
-			episode_start(&ep, 1, false);
+			episode_start(&ep, 1, false, dedicated);
 			/*
 			 * Something to unregister (a range inside it: the
 			 * rule is mainline's), and a neighbor to register.
 			 */
 			ep.model[ep.nr_model++] = z;
 			TEST_ASSERT(!zone_ioctl(&ep, KVM_REGISTER_COALESCED_MMIO, z,
-						pio ? KVM_COALESCED_ZONE_PIO : 0),
+						zone_flags(&z)),
 				    "registering 0x%lx failed", z.addr);
-			z.addr -= 8;
-			r = zone_ioctl_failing(&ep, reg ? KVM_REGISTER_COALESCED_MMIO :
-					       KVM_UNREGISTER_COALESCED_MMIO,
-					       reg ? z : (struct zone){ .pio = pio,
-					       .addr = z.addr + 9, .size = 2 },
-					       nth, &injected);
+			if (kind >= 8) {
+				injected = ring_churn_failing(&ep, 0, kind == 8 ? nth : -1,
+							      kind == 9 ? nth : -1);
+				r = 0;
+			} else {
+				struct zone range = z;
+
+				z.addr -= 8;
+				/* Legacy: a range inside the zone; MMIO2: around it. */
+				range.addr += dedicated ? -1 : 1;
+				range.size = dedicated ? 6 : 2;
+				r = zone_ioctl_failing(&ep, reg ? KVM_REGISTER_COALESCED_MMIO :
+						       KVM_UNREGISTER_COALESCED_MMIO,
+						       reg ? z : range, nth, &injected);
+			}
 			TEST_ASSERT(r == 0 || (injected && r == -ENOMEM),
-				    "%s a %s zone, allocation %d failing: %s (injected: %d)",
-				    reg ? "registering" : "unregistering",
-				    pio ? "PIO" : "MMIO", nth, strerror(-r), injected);
+				    "kind %d (%s a %s zone%s), allocation %d failing: %s (injected: %d)",
+				    kind, reg ? "registering" : "unregistering",
+				    pio ? "PIO" : "MMIO", dedicated ? " of a dedicated ring" : "",
+				    nth, strerror(-r), injected);
 			if (injected) {
 				tot.injected++;
 				tot.nth_points++;
@@ -830,15 +1175,19 @@ static void test_failslab(u64 max_ops, double max_s)
 	memset(&tot, 0, sizeof(tot));
 	failslab_setup("30");
 	failslab_every_point();
-	printf("# fail-nth: failed each of %lu allocations of register and unregister in turn\n",
-	       tot.nth_points);
+	printf("# fail-nth: failed each of %lu allocations of register and unregister%s in turn\n",
+	       tot.nth_points, have_rings ? ", ring destroy and create" : "");
 
 	while (tot.ops < max_ops && now() - t0 < max_s) {
 		u32 ops = 20 + rnd(100), i;
 
-		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), false);
+		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), false,
+			      have_rings && !rnd(3));
 		for (i = 0; i < ops && tot.ops < max_ops; i++) {
-			failing_op(&ep, rnd(3), 0);
+			if (ep.dedicated && !rnd(10))
+				tot.injected += ring_churn_failing(&ep, rnd(ep.nr_vcpus), 0, 0);
+			else
+				failing_op(&ep, rnd(3), 0);
 			usleep(rnd(1000));
 		}
 		expect_progress(&ep, 50);
@@ -903,6 +1252,7 @@ int main(int argc, char *argv[])
 	setbuf(stdout, NULL);
 	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART: kicks KVM_RUN */
 	ours = !access(PARAM_DISABLE_PIO, F_OK);
+	have_rings = kvm_check_cap(KVM_CAP_COALESCED_MMIO2) > 0;
 
 	ksft_print_header();
 	ksft_set_plan(2);
