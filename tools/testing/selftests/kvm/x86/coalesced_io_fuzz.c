@@ -1110,7 +1110,13 @@ static bool ring_churn_failing(struct episode *ep, int i, int nth_destroy,
  */
 static void failslab_every_point(void)
 {
-	int kind, nth;
+	static const char *const kinds[] = {
+		"register MMIO", "register PIO", "unregister MMIO",
+		"unregister PIO", "register2 MMIO", "register2 PIO",
+		"unregister2 MMIO", "unregister2 PIO", "ring destroy",
+		"ring create",
+	};
+	int kind, nth, points[ARRAY_SIZE(kinds)] = { 0 };
 
 	for (kind = 0; kind < (have_rings ? 10 : 4); kind++) {
 		bool reg = kind % 4 < 2, pio = kind & 1, injected = true;
@@ -1155,11 +1161,16 @@ static void failslab_every_point(void)
 			if (injected) {
 				tot.injected++;
 				tot.nth_points++;
+				points[kind]++;
 			}
 			expect_progress(&ep, 50);
 			episode_end(&ep);
 		}
 	}
+	printf("# fail-nth, allocations failed in turn:");
+	for (kind = 0; kind < (have_rings ? 10 : 4); kind++)
+		printf("%s %s %d", kind ? "," : "", kinds[kind], points[kind]);
+	printf("\n");
 }
 
 static void test_failslab(u64 max_ops, double max_s)
@@ -1178,6 +1189,8 @@ static void test_failslab(u64 max_ops, double max_s)
 	printf("# fail-nth: failed each of %lu allocations of register and unregister%s in turn\n",
 	       tot.nth_points, have_rings ? ", ring destroy and create" : "");
 
+	/* The random part gets its own time: the part above takes a while. */
+	t0 = now();
 	while (tot.ops < max_ops && now() - t0 < max_s) {
 		u32 ops = 20 + rnd(100), i;
 
