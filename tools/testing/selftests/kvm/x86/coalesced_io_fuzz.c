@@ -726,33 +726,128 @@ static void op_invalid_ring(struct episode *ep)
 }
 
 /*
- * Destroy a vCPU's ring while it writes, read what the ring still holds
- * (our memory: nothing is lost), and give the vCPU a new one of another
- * size.  The lock keeps the vCPU's exits meanwhile from being judged
- * before those last entries.
+ * Arm allocation failures for this thread only: @nth > 0 fails its nth
+ * allocation (fail-nth), 0 fails at random (make-it-fail).  Returns the
+ * fd fault_disarm() takes.
  */
-static void op_ring_churn(struct episode *ep)
+static int fault_arm(int nth)
 {
-	int i = rnd(ep->nr_vcpus), r;
+	char buf[16];
+	int fd;
+
+	if (!nth) {
+		fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+		TEST_ASSERT(fd >= 0, "no make-it-fail: %s", strerror(errno));
+		TEST_ASSERT(write(fd, "1", 1) == 1, "cannot set make-it-fail");
+		return fd;
+	}
+	fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	TEST_ASSERT(fd >= 0, "no fail-nth: %s", strerror(errno));
+	snprintf(buf, sizeof(buf), "%d", nth);
+	TEST_ASSERT(write(fd, buf, strlen(buf)) > 0, "cannot arm fail-nth: %s",
+		    strerror(errno));
+	return fd;
+}
+
+/*
+ * Disarm what fault_arm() armed; the call in between returned @r.  Was a
+ * failure injected?  fail-nth says so exactly (it reads 0 once it fired);
+ * at random, an -ENOMEM is taken for one.
+ */
+static bool fault_disarm(int fd, int nth, int r)
+{
+	bool injected;
+	char buf[16];
+	ssize_t n;
+
+	if (!nth) {
+		TEST_ASSERT(write(fd, "0", 1) == 1, "cannot clear make-it-fail");
+		close(fd);
+		return r == -ENOMEM;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	TEST_ASSERT(n > 0, "cannot read fail-nth: %s", strerror(errno));
+	buf[n] = 0;
+	injected = atoi(buf) == 0;
+	if (!injected)
+		TEST_ASSERT(write(fd, "0", 1) > 0, "cannot disarm fail-nth");
+	close(fd);
+	return injected;
+}
+
+/*
+ * Give vCPU @i a new ring with allocation failures armed: each one a clean
+ * -ENOMEM that leaves nothing pinned (VmPin as before); then a ring all
+ * the same, so that the episode goes on.  Returns whether one was
+ * injected.
+ */
+static bool ring_create_failing(struct episode *ep, int i, int nth)
+{
+	long pinned = coalesced_vmpin_kb();
+	int fd = fault_arm(nth), r;
+	bool injected;
+
+	r = coalesced_buffer_create(&ep->rings[i], ep->vm->fd, 64, 8) ? -errno : 0;
+	injected = fault_disarm(fd, nth, r);
+	if (!r) {
+		tot.rings_created++;
+		return injected;
+	}
+	TEST_ASSERT(r == -ENOMEM && (injected || !nth),
+		    "seed %lu: creating a ring with failures armed: %s", seed,
+		    strerror(-r));
+	TEST_ASSERT(coalesced_vmpin_kb() == pinned,
+		    "seed %lu: VmPin %ld kB after a failed create, was %ld", seed,
+		    coalesced_vmpin_kb(), pinned);
+	ring_create(ep, i);
+	return true;
+}
+
+/*
+ * Replace vCPU @i's ring while the vCPU writes: destroy it, read what it
+ * still holds (our memory: nothing is lost), give the vCPU a new one.
+ * The lock keeps the vCPU's exits meanwhile from being judged before
+ * those last entries.  With @nth_destroy or @nth_create >= 0 (as for
+ * fault_arm(); -1: not armed), that ioctl runs with allocation failures
+ * armed; destroy always succeeds, since a bus that cannot shrink is
+ * destroyed with the zones on it.  Returns whether a failure was
+ * injected.
+ */
+static bool ring_replace(struct episode *ep, int i, int nth_destroy,
+			 int nth_create)
+{
 	struct coalesced_buffer *buf = &ep->rings[i];
 	struct zone key = { .ring = i };
+	bool injected;
+	int fd, r;
 
 	pthread_mutex_lock(&ep->lock);
 	if (ep->scribbled == buf->ring) {
 		WRITE_ONCE(buf->ring->first, ep->saved_first);
 		ep->scribbled = NULL;
 	}
+	fd = nth_destroy < 0 ? -1 : fault_arm(nth_destroy);
 	r = ioctl(ep->vm->fd, KVM_DESTROY_COALESCED_RING, (unsigned long)buf->id) ?
 	    -errno : 0;
+	injected = fd >= 0 && fault_disarm(fd, nth_destroy, r);
 	TEST_ASSERT(!r, "seed %lu: destroying ring %d: %s", seed, buf->id,
 		    strerror(-r));
 	drain_ring_locked(ep, buf->ring, buf->entries, true);
 	model_remove(ep, zone_of_ring, &key);
 	buf->id = -1;
 	coalesced_buffer_destroy(buf);
-	ring_create(ep, i);
+	if (nth_create < 0)
+		ring_create(ep, i);
+	else
+		injected |= ring_create_failing(ep, i, nth_create);
 	tot.rings_destroyed_writing++;
 	pthread_mutex_unlock(&ep->lock);
+	return injected;
+}
+
+static void op_ring_churn(struct episode *ep)
+{
+	ring_replace(ep, rnd(ep->nr_vcpus), -1, -1);
 }
 
 /*
@@ -911,56 +1006,6 @@ static void failslab_setup(const char *probability)
 	write_file(FAIL_PAGE_ALLOC "min-order", "0");
 }
 
-/*
- * Arm allocation failures for this thread only: @nth > 0 fails its nth
- * allocation (fail-nth), 0 fails at random (make-it-fail).  Returns the
- * fd fault_disarm() takes.
- */
-static int fault_arm(int nth)
-{
-	char buf[16];
-	int fd;
-
-	if (!nth) {
-		fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
-		TEST_ASSERT(fd >= 0, "no make-it-fail: %s", strerror(errno));
-		TEST_ASSERT(write(fd, "1", 1) == 1, "cannot set make-it-fail");
-		return fd;
-	}
-	fd = open("/proc/thread-self/fail-nth", O_RDWR);
-	TEST_ASSERT(fd >= 0, "no fail-nth: %s", strerror(errno));
-	snprintf(buf, sizeof(buf), "%d", nth);
-	TEST_ASSERT(write(fd, buf, strlen(buf)) > 0, "cannot arm fail-nth: %s",
-		    strerror(errno));
-	return fd;
-}
-
-/*
- * Disarm what fault_arm() armed; the call in between returned @r.  Was a
- * failure injected?  fail-nth says so exactly (it reads 0 once it fired);
- * at random, an -ENOMEM is taken for one.
- */
-static bool fault_disarm(int fd, int nth, int r)
-{
-	bool injected;
-	char buf[16];
-	ssize_t n;
-
-	if (!nth) {
-		TEST_ASSERT(write(fd, "0", 1) == 1, "cannot clear make-it-fail");
-		close(fd);
-		return r == -ENOMEM;
-	}
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	TEST_ASSERT(n > 0, "cannot read fail-nth: %s", strerror(errno));
-	buf[n] = 0;
-	injected = atoi(buf) == 0;
-	if (!injected)
-		TEST_ASSERT(write(fd, "0", 1) > 0, "cannot disarm fail-nth");
-	close(fd);
-	return injected;
-}
-
 /* One zone ioctl with allocation failures armed (fault_arm()). */
 static int zone_ioctl_failing(struct episode *ep, unsigned long cmd,
 			      struct zone z, int nth, bool *injected)
@@ -970,34 +1015,6 @@ static int zone_ioctl_failing(struct episode *ep, unsigned long cmd,
 
 	*injected = fault_disarm(fd, nth, r);
 	return r;
-}
-
-/*
- * Give vCPU @i a new ring with allocation failures armed: each one a clean
- * -ENOMEM that leaves nothing pinned (VmPin as before); then a ring all
- * the same, so that the episode goes on.  Returns whether one was
- * injected.
- */
-static bool ring_create_failing(struct episode *ep, int i, int nth)
-{
-	long pinned = coalesced_vmpin_kb();
-	int fd = fault_arm(nth), r;
-	bool injected;
-
-	r = coalesced_buffer_create(&ep->rings[i], ep->vm->fd, 64, 8) ? -errno : 0;
-	injected = fault_disarm(fd, nth, r);
-	if (!r) {
-		tot.rings_created++;
-		return injected;
-	}
-	TEST_ASSERT(r == -ENOMEM && (injected || !nth),
-		    "seed %lu: creating a ring with failures armed: %s", seed,
-		    strerror(-r));
-	TEST_ASSERT(coalesced_vmpin_kb() == pinned,
-		    "seed %lu: VmPin %ld kB after a failed create, was %ld", seed,
-		    coalesced_vmpin_kb(), pinned);
-	ring_create(ep, i);
-	return true;
 }
 
 /*
@@ -1071,39 +1088,6 @@ static void expect_progress(struct episode *ep, u64 n)
 }
 
 /*
- * Replace vCPU @i's ring, the destroy and the create with allocation
- * failures armed (@nth_destroy, @nth_create as for fault_arm(); -1: not
- * armed).  Destroy always succeeds: a bus that cannot shrink is destroyed
- * with the zones on it.  Returns whether a failure was injected.
- */
-static bool ring_churn_failing(struct episode *ep, int i, int nth_destroy,
-			       int nth_create)
-{
-	struct coalesced_buffer *buf = &ep->rings[i];
-	struct zone key = { .ring = i };
-	bool injected;
-	int fd, r;
-
-	pthread_mutex_lock(&ep->lock);
-	fd = nth_destroy < 0 ? -1 : fault_arm(nth_destroy);
-	r = ioctl(ep->vm->fd, KVM_DESTROY_COALESCED_RING, (unsigned long)buf->id) ?
-	    -errno : 0;
-	injected = fd >= 0 && fault_disarm(fd, nth_destroy, r);
-	TEST_ASSERT(!r, "seed %lu: destroying ring %d with failures armed: %s",
-		    seed, buf->id, strerror(-r));
-	drain_ring_locked(ep, buf->ring, buf->entries, true);
-	model_remove(ep, zone_of_ring, &key);
-	buf->id = -1;
-	coalesced_buffer_destroy(buf);
-	if (nth_create < 0)
-		ring_create(ep, i);
-	else
-		injected |= ring_create_failing(ep, i, nth_create);
-	pthread_mutex_unlock(&ep->lock);
-	return injected;
-}
-
-/*
  * Every allocation of each ioctl in turn, in a fresh VM each time: zone
  * register and unregister, legacy and (where the kernel has them) on a
  * dedicated ring, then ring destroy and create.
@@ -1139,8 +1123,8 @@ static void failslab_every_point(void)
 						zone_flags(&z)),
 				    "registering 0x%lx failed", z.addr);
 			if (kind >= 8) {
-				injected = ring_churn_failing(&ep, 0, kind == 8 ? nth : -1,
-							      kind == 9 ? nth : -1);
+				injected = ring_replace(&ep, 0, kind == 8 ? nth : -1,
+							kind == 9 ? nth : -1);
 				r = 0;
 			} else {
 				struct zone range = z;
@@ -1198,7 +1182,7 @@ static void test_failslab(u64 max_ops, double max_s)
 			      have_rings && !rnd(3));
 		for (i = 0; i < ops && tot.ops < max_ops; i++) {
 			if (ep.dedicated && !rnd(10))
-				tot.injected += ring_churn_failing(&ep, rnd(ep.nr_vcpus), 0, 0);
+				tot.injected += ring_replace(&ep, rnd(ep.nr_vcpus), 0, 0);
 			else
 				failing_op(&ep, rnd(3), 0);
 			usleep(rnd(1000));
