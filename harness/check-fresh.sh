@@ -20,8 +20,8 @@ echo "fresh:debootstrap pass minimal bookworm, git and make in $(($(date +%s) - 
 
 # The host's compile cache, hard-linked into the root: the QEMU that make
 # builds there is the one the host has just built (make check builds it
-# first), so its objects come from the cache instead of 12 minutes of
-# compiling. Configure, the preprocessing of every miss and every link
+# first), so its objects come from the cache instead of about 9 minutes
+# of compiling. Configure, the preprocessing of every miss and every link
 # still run in the root, with its own packages: one that the README's
 # make fails to install still fails the check.
 cache=$(ccache -k cache_dir 2>/dev/null) || cache=

@@ -642,8 +642,9 @@ static int pinned_vm_charge(struct mm_struct *mm, unsigned long npages)
 }
 
 /*
- * Undo whatever part of ring_pin() and ring_alloc() was done: the ring is
- * in no zone and not in kvm->coalesced_rings any more (or never was).
+ * Undo whatever part of kvm_vm_ioctl_create_coalesced_ring() and
+ * ring_pin() was done: the ring is in no zone and not in
+ * kvm->coalesced_rings any more (or never was).
  */
 static void ring_free(struct kvm *kvm, struct coalesced_ring *ring)
 {
