@@ -294,8 +294,8 @@ static __always_inline bool zone_takes(const struct coalesced_zone *zone,
  * The write callbacks return nonzero, so that the write exits to
  * userspace like an uncoalesced one, when the zone does not take it, when
  * the ring is full or when an index userspace left in the ring is out of
- * range.  Legacy and dedicated zones have ops of their own, so that
- * neither path tests which ring it writes to.
+ * range.  Each kind of zone has ops of its own (zone_ops()), so that no
+ * path tests which ring it writes to or whether the ring has an eventfd.
  */
 
 /* A zone of the legacy ring. */
@@ -317,9 +317,35 @@ static int legacy_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 	return r > 0 ? 0 : -EOPNOTSUPP;
 }
 
-/* A zone of a dedicated ring. */
+/*
+ * A zone of a dedicated ring without an eventfd: drained at exits, as
+ * the legacy ring is, so its path is the legacy one's with the ring's
+ * own lock and size.
+ */
 static int ring_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 			   gpa_t addr, int len, const void *val)
+{
+	struct coalesced_zone *zone = to_zone(dev);
+	struct coalesced_ring *ring = zone->ring;
+	int r;
+
+	if (!zone_takes(zone, addr, len))
+		return -EOPNOTSUPP;
+
+	spin_lock(&ring->lock);
+	r = ring_append(ring->ring, ring->slots, addr, len, val, zone->pio,
+			false);
+	spin_unlock(&ring->lock);
+	count_write(vcpu, zone, r);
+	return r > 0 ? 0 : -EOPNOTSUPP;
+}
+
+/*
+ * A zone of a dedicated ring with an eventfd, which needs the ring's
+ * count of entries after each append.
+ */
+static int notify_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
+			     gpa_t addr, int len, const void *val)
 {
 	struct coalesced_zone *zone = to_zone(dev);
 	struct coalesced_ring *ring = zone->ring;
@@ -340,9 +366,8 @@ static int ring_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 	 * Once per rise to the threshold: producers add one entry at a
 	 * time and the consumer only takes them away, so the ring cannot
 	 * go past notify_entries without being at it after some append.
-	 * Without an eventfd notify_entries is 0, which r never is.  The
-	 * eventfd orders itself: its count is updated under its own lock,
-	 * which the reader takes too.
+	 * The eventfd orders itself: its count is updated under its own
+	 * lock, which the reader takes too.
 	 */
 	if (unlikely(r == ring->notify_entries))
 		eventfd_signal(ring->eventfd);
@@ -358,6 +383,20 @@ static const struct kvm_io_device_ops ring_zone_ops = {
 	.destructor	= coalesced_zone_destructor,
 	.write		= ring_zone_write,
 };
+
+static const struct kvm_io_device_ops notify_zone_ops = {
+	.destructor	= coalesced_zone_destructor,
+	.write		= notify_zone_write,
+};
+
+/* The write path of a zone of @ring; NULL is the legacy ring. */
+static const struct kvm_io_device_ops *
+zone_ops(const struct coalesced_ring *ring)
+{
+	if (!ring)
+		return &legacy_zone_ops;
+	return ring->eventfd ? &notify_zone_ops : &ring_zone_ops;
+}
 
 /* A zone or a range from userspace, either ioctl generation. */
 struct zone_request {
@@ -455,6 +494,7 @@ static int add_zone_locked(struct kvm *kvm, struct coalesced_zone *zone,
 		    other->len == zone->len)
 			return -EEXIST;
 
+	kvm_iodevice_init(&zone->dev, zone_ops(zone->ring));
 	r = kvm_io_bus_register_dev(kvm, zone_bus(zone->pio), zone->start,
 				    zone->bus_len, &zone->dev);
 	if (!r)
@@ -477,8 +517,6 @@ static int register_zone(struct kvm *kvm, const struct zone_request *req)
 	zone = kzalloc_obj(*zone, GFP_KERNEL_ACCOUNT);
 	if (!zone)
 		return -ENOMEM;
-	kvm_iodevice_init(&zone->dev, req->dedicated ? &ring_zone_ops :
-						       &legacy_zone_ops);
 	zone->kvm = kvm;
 	zone->start = req->addr;
 	zone->len = req->size;
