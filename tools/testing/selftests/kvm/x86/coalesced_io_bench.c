@@ -189,7 +189,8 @@ static void add_ioeventfd(struct kvm_vm *vm, u64 port)
 
 /*
  * A dedicated ring for @writes entries, drained by @v's thread, with
- * @port bound to it.
+ * @port bound to it; an eventfd only for a thread that waits on it (the
+ * others drain at exits, as with the legacy ring).
  */
 static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
 			       u32 writes, u16 port)
@@ -200,9 +201,10 @@ static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
 	u32 entries = min_t(u64, (u64)writes + 1, max);
 
 	/* Wake the drainer once per eighth of the ring, not per write. */
+	u32 notify = b->drainer == POLLING_THREAD ? entries / 8 : 0;
+
 	TEST_ASSERT(entries >= 16 &&
-		    !coalesced_buffer_create(&v->buf, b->vm->fd, entries,
-					     entries / 8),
+		    !coalesced_buffer_create(&v->buf, b->vm->fd, entries, notify),
 		    "cannot create a dedicated ring for %u writes", writes);
 	TEST_ASSERT(!coalesced_buffer_zone(&v->buf, KVM_REGISTER_COALESCED_MMIO2,
 					   port, 4, KVM_COALESCED_ZONE_PIO),
