@@ -15,6 +15,8 @@
 #   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
 #   make bench           cost of a port write: exit, coalesced, mainline, floor,
 #                        counted in instructions (BENCH_MODE=wallclock: time)
+#   make bench-vmm       QEMU with coalescing off, the legacy ring, a dedicated
+#                        ring: a nested Linux guest's exits and times, 4 workloads
 #   make install         (root) our modules for the running Debian 12/13 kernel
 #   make uninstall       (root) back to the stock modules
 #   make dkms            a DKMS tree in build/<base>/dkms for "dkms add"
@@ -40,7 +42,7 @@ endif
 
 .PHONY: check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh \
-	check-install check-debian13 qemu
+	check-install check-debian13 qemu bench-vmm
 
 all: demo
 
@@ -114,6 +116,10 @@ check-debug: debug-kernel initramfs
 bench: initramfs
 	@echo "==> make bench: the cost of a port write, ours vs stock (SCALE=$(SCALE), BENCH_MODE=$(or $(BENCH_MODE),icount))"
 	@SCALE=$(SCALE) $(H)/bench.sh
+
+bench-vmm: initramfs qemu-image
+	@echo "==> make bench-vmm: a Linux guest in our QEMU, coalescing off, legacy ring, dedicated ring"
+	@$(H)/vmm.sh table
 
 lint: base
 	@echo "==> checkpatch --strict, sparse and W=1 on what we own"

@@ -3,9 +3,10 @@
 # Pack build/initramfs/qemu.cpio.gz: Debian's qemu-system-x86_64, ours
 # (make qemu: Debian's source with qemu/patches) as
 # /opt/qemu-patched/bin/qemu-system-x86_64, every library ldd lists for
-# either, SeaBIOS and the x86 option ROMs, seabios-boot and linux-guest,
-# and the nested Linux guest: the test VM's own kernel as /guest/vmlinuz
-# and /guest/initrd.cpio.gz (busybox and guest-init). vm-run.sh appends
+# either, SeaBIOS and the x86 option ROMs, seabios-boot, linux-guest and
+# vmm-run, and the nested Linux guest: the test VM's own kernel as
+# /guest/vmlinuz and /guest/initrd.cpio.gz (busybox, guest-init,
+# guest-work, e1000.ko). vm-run.sh appends
 # it to the base image for the end-to-end tests only.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
@@ -22,7 +23,7 @@ OUT=$BUILD/initramfs/qemu.cpio.gz
 [ -x "$OUR_QEMU" ] || die "build/qemu/bin/qemu-system-x86_64 is missing; run 'make qemu', which builds it."
 [ -f "$GUEST_KERNEL" ] || die "$GUEST_KERNEL is missing; run 'make vmkernel', which provides it."
 newer=1
-for f in "$QEMU" "$OUR_QEMU" "$GUEST_KERNEL" "$TOP"/harness/{seabios-boot,linux-guest,guest-init}; do
+for f in "$QEMU" "$OUR_QEMU" "$GUEST_KERNEL" "$TOP"/harness/{seabios-boot,linux-guest,guest-init,guest-work,vmm-run}; do
 	[ -f "$OUT" ] && [ "$OUT" -nt "$f" ] || newer=0
 done
 [ "$newer" = 1 ] && exit 0
@@ -46,12 +47,22 @@ for rom in kvmvapic.bin linuxboot.bin linuxboot_dma.bin multiboot.bin \
 	   multiboot_dma.bin pvh.bin; do
 	cp -L "/usr/share/qemu/$rom" "$ROOT/usr/share/qemu/"
 done
-cp "$TOP/harness/seabios-boot" "$TOP/harness/linux-guest" "$ROOT/bin/"
-# The nested guest: the test VM's kernel, busybox and guest-init.
-mkdir -p "$ROOT/guest" "$ROOT/guest-root/bin"
+cp "$TOP/harness/seabios-boot" "$TOP/harness/linux-guest" "$TOP/harness/vmm-run" "$ROOT/bin/"
+# The nested guest: the test VM's kernel, busybox, guest-init and
+# guest-work, and the kernel's e1000 module where it has one as a module
+# (Debian's kernels; vmm-run's net workload skips without it).
+mkdir -p "$ROOT/guest" "$ROOT/guest-root/bin" "$ROOT/guest-root/lib"
 cp "$GUEST_KERNEL" "$ROOT/guest/vmlinuz"
 cp "$BUSYBOX" "$ROOT/guest-root/bin/busybox"
 cp "$TOP/harness/guest-init" "$ROOT/guest-root/init"
+cp "$TOP/harness/guest-work" "$ROOT/guest-root/bin/"
+e1000=$BUILD/vmkernel/lib/modules/$KVER/kernel/drivers/net/ethernet/intel/e1000/e1000.ko
+if [ -f "$e1000" ]; then
+	cp "$e1000" "$ROOT/guest-root/lib/"
+elif [ -f "$e1000.xz" ]; then
+	need_cmd xz xz-utils
+	xz -dc "$e1000.xz" >"$ROOT/guest-root/lib/e1000.ko"
+fi
 (cd "$ROOT/guest-root" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$ROOT/guest/initrd.cpio.gz"
 rm -rf "$ROOT/guest-root"
 (cd "$ROOT" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$OUT"
