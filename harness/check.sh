@@ -105,6 +105,19 @@ if [ "$MODULES" != none ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" seabio
 	e2e=$OUT/e2e.results
 fi
 
+# QEMU on dedicated rings (vmm.sh): 18 nested boots, on the default
+# base only, whose kernel (Debian 12's) is also the nested guest's.
+vmm=
+if [ "$MODULES" = ours ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" vmm"* ]]; }; then
+	vmm=$OUT/vmm.results
+	if [ "$BASE" = "$DEFAULT_BASE" ]; then
+		step "a Linux guest in our QEMU: coalescing off, legacy ring, dedicated ring"
+		"$TOP/harness/vmm.sh" check >"$vmm"
+	else
+		echo "vmm skip the QEMU end-to-end checks run on BASE=$DEFAULT_BASE (make bench-vmm runs them on any base with Debian's kernel)" >"$vmm"
+	fi
+fi
+
 bench=
 if [ -n "$lanes" ]; then
 	step "the bench twice: its instruction counts repeat"
@@ -199,7 +212,7 @@ if [ -n "$e2e" ]; then
 		tap "$verdict" "$name" "$reason"
 	done <"$e2e"
 fi
-for results in $host $bench $fresh $deb13; do
+for results in $vmm $host $bench $fresh $deb13; do
 	while read -r name verdict reason; do
 		tap "$verdict" "$name" "$reason"
 	done <"$results"
