@@ -318,6 +318,26 @@ static int legacy_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 }
 
 /*
+ * Append a write that @zone takes to its dedicated ring, under the ring's
+ * lock, and count it in @vcpu's stats; ring_append()'s result.
+ */
+static __always_inline int ring_zone_append(struct kvm_vcpu *vcpu,
+					    const struct coalesced_zone *zone,
+					    gpa_t addr, int len,
+					    const void *val, bool want_used)
+{
+	struct coalesced_ring *ring = zone->ring;
+	int r;
+
+	spin_lock(&ring->lock);
+	r = ring_append(ring->ring, ring->slots, addr, len, val, zone->pio,
+			want_used);
+	spin_unlock(&ring->lock);
+	count_write(vcpu, zone, r);
+	return r;
+}
+
+/*
  * A zone of a dedicated ring without an eventfd: drained at exits, as
  * the legacy ring is, so its path is the legacy one's with the ring's
  * own lock and size.
@@ -326,18 +346,11 @@ static int ring_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 			   gpa_t addr, int len, const void *val)
 {
 	struct coalesced_zone *zone = to_zone(dev);
-	struct coalesced_ring *ring = zone->ring;
-	int r;
 
 	if (!zone_takes(zone, addr, len))
 		return -EOPNOTSUPP;
-
-	spin_lock(&ring->lock);
-	r = ring_append(ring->ring, ring->slots, addr, len, val, zone->pio,
-			false);
-	spin_unlock(&ring->lock);
-	count_write(vcpu, zone, r);
-	return r > 0 ? 0 : -EOPNOTSUPP;
+	return ring_zone_append(vcpu, zone, addr, len, val, false) > 0 ?
+	       0 : -EOPNOTSUPP;
 }
 
 /*
@@ -348,17 +361,11 @@ static int notify_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 			     gpa_t addr, int len, const void *val)
 {
 	struct coalesced_zone *zone = to_zone(dev);
-	struct coalesced_ring *ring = zone->ring;
 	int r;
 
 	if (!zone_takes(zone, addr, len))
 		return -EOPNOTSUPP;
-
-	spin_lock(&ring->lock);
-	r = ring_append(ring->ring, ring->slots, addr, len, val, zone->pio,
-			true);
-	spin_unlock(&ring->lock);
-	count_write(vcpu, zone, r);
+	r = ring_zone_append(vcpu, zone, addr, len, val, true);
 	if (r <= 0)
 		return -EOPNOTSUPP;
 
@@ -369,8 +376,8 @@ static int notify_zone_write(struct kvm_vcpu *vcpu, struct kvm_io_device *dev,
 	 * The eventfd orders itself: its count is updated under its own
 	 * lock, which the reader takes too.
 	 */
-	if (unlikely(r == ring->notify_entries))
-		eventfd_signal(ring->eventfd);
+	if (unlikely(r == zone->ring->notify_entries))
+		eventfd_signal(zone->ring->eventfd);
 	return 0;
 }
 
