@@ -3,7 +3,8 @@
 # make check-all: make check on every base (bases/*.conf), the default
 # first (with FRESH as given), each after building what it needs, then
 # one line with the totals: "N passed, N failed, N skipped". A base whose
-# build stops before its tests counts as one failure.
+# build stops before its tests counts as one failure. The failures are
+# repeated just above the totals, so that a log's tail names them.
 # PRUNE=1 (CI sets it): remove build/<base> once its check is done, so
 # that the disk holds one base at a time (see BASE_DISK_GB in bases/).
 source "$(dirname "$0")/lib.sh"
@@ -17,7 +18,7 @@ prune() {
 	rm -rf "${TOP:?}/build/$1"
 }
 
-total_pass=0 total_fail=0 total_skip=0 summary=''
+total_pass=0 total_fail=0 total_skip=0 summary='' failures=''
 for base in $(known_bases); do
 	log=$TOP/build/check-all.$base.log
 	mkdir -p "$TOP/build"
@@ -46,12 +47,16 @@ for base in $(known_bases); do
 		counts="0 passed, 1 failed, 0 skipped"
 	fi
 	read -r p _ f _ s _ <<<"${counts//,/}"
+	failed_here=$(grep -E '^not ok ' "$log" | sed "s/^not ok [0-9]* /# BASE=$base: not ok /") || true
+	[ -z "$failed_here" ] || failures="$failures
+$failed_here"
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
 	total_skip=$((total_skip + ${s:-0}))
 	summary="$summary
 # BASE=$base: $counts in $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s"
 	[ "${PRUNE:-0}" = 1 ] && prune "$base"
 done
+[ -z "$failures" ] || echo "# check-all failures:$failures"
 echo "# check-all:$summary"
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" = 0 ]
