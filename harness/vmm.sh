@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # vmm.sh table|check: QEMU on dedicated rings, end to end. In the test VM,
 # on our modules, vmm-run boots the nested Linux guest (the test VM's own
-# kernel: Debian's on BASE=6.1 and 6.12) in our QEMU for each workload
-# (boot, rtc, vga, net; guest-work) in each coalescing mode (off, legacy,
-# ring), all with the same QEMU binary, on q35 (the table) or on q35 and
-# pc (the checks).
+# kernel: Debian's on BASE=6.1 and 6.12) in our QEMU once per coalescing
+# mode (off, legacy, ring), all with the same QEMU binary, and each boot
+# runs every workload (boot, rtc, vga, net; guest-work) in turn, on q35
+# (the table) or on q35 and pc (the checks).
 #   table  make bench-vmm: prints the table and writes
 #          build/<base>/vmm/results.csv, table.txt and vmm.png.
 #   report the table and the plot again from the last table's results.
@@ -24,18 +24,22 @@ run=1
 # clock (README, known issues), came through 21 of 21 times.
 export VM_ICOUNT=1
 if [ "$WHAT" = table ]; then
-	WORKS=${VMM_WORKS:-boot rtc vga net}
+	WORKS=${VMM_WORKS:-boot rtc vga vgamem net}
 	MACHINES=q35
 	PC_WORKS=
 	OUT=$BUILD/vmm
 else
-	# The boot fills the legacy ring; the others read back what they
-	# wrote. On pc, the two index/data pairs only (CI's time).
-	WORKS=${VMM_WORKS:-boot rtc vga net}
-	PC_WORKS=${VMM_PC_WORKS:-rtc vga}
+	# The boot and vgamem fill the legacy ring; the others read back
+	# what they wrote. All of them on both machines: a boot runs them
+	# all.
+	WORKS=${VMM_WORKS:-boot rtc vga vgamem net}
+	PC_WORKS=${VMM_PC_WORKS:-$WORKS}
 	MACHINES="q35 pc"
 	OUT=$BUILD/vmm-check
 fi
+# The workloads whose span holds nothing but coalesced writes: their
+# exits are compared between the rings.
+EXITS_COMPARED=vgamem
 mkdir -p "$OUT"
 
 # works_on MACHINE: the workloads run on it.
@@ -43,20 +47,22 @@ works_on() {
 	if [ "$1" = pc ]; then echo "$PC_WORKS"; else echo "$WORKS"; fi
 }
 
-# run_all: every workload in every mode, in one test VM.
+# run_all: every mode on every machine, one nested boot each that runs
+# all of the machine's workloads, in one test VM.
 run_all() {
+	local works list
 	"$TOP/harness/qemu-image.sh" >&2
 	: >"$OUT/plan"
 	for mc in $MACHINES; do
-		for w in $(works_on "$mc"); do
-			for m in $MODES; do
-				# Three boots at most (two retries), of up to
-				# 300 s each.
-				echo "vmm-$mc-$w-$m 960 vmm-run $w $m $mc" >>"$OUT/plan"
-			done
+		works=$(works_on "$mc")
+		list=$(echo "$works" | tr -s ' ' ',')
+		for m in $MODES; do
+			# Three boots at most (two retries), each up to 150 s
+			# to the first workload and 150 s for each.
+			echo "vmm-$mc-$m $((450 * ($(echo "$works" | wc -w) + 1))) vmm-run $list $m $mc" >>"$OUT/plan"
 		done
 	done
-	step "$(wc -l <"$OUT/plan") nested guest runs: workloads $WORKS${PC_WORKS:+ (on pc: $PC_WORKS)}, modes $MODES, machines $MACHINES (icount)" >&2
+	step "$(wc -l <"$OUT/plan") nested guest boots (icount), one per mode and machine, each running workloads $WORKS${PC_WORKS:+ (on pc: $PC_WORKS)}; modes $MODES, machines $MACHINES" >&2
 	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
 		"$TOP/harness/vm-run.sh" ours "$OUT/plan" "$OUT" >"$OUT/progress.log" 2>&1 || true
 	tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
@@ -129,16 +135,28 @@ if [ "$WHAT" = check ]; then
 			fi
 			echo "vmm-$mc-$w-same-result $verdict$reason"
 
-			# Fewer exits with the dedicated ring where the legacy one filled.
-			full=$(field "$w" legacy 10)
-			[ -n "$full" ] && [ -n "$(field "$w" ring 6)" ] || continue
+			# Where the legacy ring filled: the dedicated ring never
+			# did, and where nothing but coalesced writes happen
+			# (vgamem), that leaves fewer exits. Elsewhere the
+			# guest's own exits (the PIT calibration's reads of
+			# 0x42, the serial port's polling) vary with its timing
+			# between the modes by more than a full ring saves.
+			full=$(field "$w" legacy 10) rfull=$(field "$w" ring 10)
+			[ -n "$full" ] && [ -n "$rfull" ] || continue
 			le=$(field "$w" legacy 6) re=$(field "$w" ring 6)
-			if [ "$full" = 0 ]; then
+			name=vmm-$mc-$w-ring-exits
+			if [ "$full" = 0 ] && [[ " $EXITS_COMPARED " == *" $w "* ]]; then
+				echo "$name fail the legacy ring never filled: $w no longer writes enough between two flushes"
+			elif [ "$full" = 0 ]; then
 				continue	# nothing for a bigger ring to save
+			elif [ "$rfull" != 0 ]; then
+				echo "$name fail the dedicated ring was full $rfull times (the legacy ring $full)"
+			elif [[ " $EXITS_COMPARED " != *" $w "* ]]; then
+				echo "$name pass the dedicated ring never full, the legacy ring $full times; $re exits against $le (not compared: they vary with the guest's timing)"
 			elif [ "$re" -lt "$le" ]; then
-				echo "vmm-$mc-$w-ring-exits pass $re exits with the dedicated ring, $le with the legacy ring ($full of them because it was full)"
+				echo "$name pass $re exits with the dedicated ring, $le with the legacy ring ($full of them because it was full)"
 			else
-				echo "vmm-$mc-$w-ring-exits fail $re exits with the dedicated ring, not fewer than the legacy ring's $le ($full of them because it was full)"
+				echo "$name fail $re exits with the dedicated ring, not fewer than the legacy ring's $le ($full of them because it was full)"
 			fi
 		done
 	done
@@ -152,17 +170,17 @@ mc=q35
 	echo "QEMU on dedicated rings: the nested Linux guest ($KVER) in our QEMU, -M q35, e1000, VGA, RTC"
 	echo "exits: to userspace during the workload (KVM's kvm_userspace_exit); ticks: 10 ms of the test VM's"
 	echo "clock (icount: 10^7 instructions); guest ms: the workload's time by the guest's clock"
-	printf '%-5s %-7s %9s %7s %7s %9s %7s %9s %7s %9s %7s %9s\n' \
+	printf '%-6s %-7s %9s %7s %7s %9s %7s %9s %7s %9s %7s %9s\n' \
 		work mode exits PIO MMIO coalesced full guest_ms x_legacy vCPU main other
 	for w in $WORKS; do
 		for m in $MODES; do
 			if [ -z "$(field "$w" "$m" 4)" ]; then
-				printf '%-5s %-7s (no figures: %s)\n' "$w" "$m" "$(why_not "$w" "$m")"
+				printf '%-6s %-7s (no figures: %s)\n' "$w" "$m" "$(why_not "$w" "$m")"
 				continue
 			fi
 			lm=$(field "$w" legacy 5)
 			awk -F, -v w="$w" -v m="$m" -v mc="$mc" -v lm="${lm:-0}" '$1 == w && $2 == m && $3 == mc {
-				printf "%-5s %-7s %9d %7d %7d %9d %7d %9d %7s %9d %7d %9d\n", $1, $2, $6, $7, $8,
+				printf "%-6s %-7s %9d %7d %7d %9d %7d %9d %7s %9d %7d %9d\n", $1, $2, $6, $7, $8,
 					$9, $10, $5, (lm > 0 ? sprintf("%.2f", $5 / lm) : "-"), $11, $12, $13 }' "$OUT/results.csv"
 		done
 		ports=$(sed -n "s/^@@VMM-PORTS $w legacy $mc //p" "$OUT/console.txt" | head -1)
