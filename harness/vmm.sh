@@ -37,8 +37,8 @@ else
 	MACHINES="q35 pc"
 	OUT=$BUILD/vmm-check
 fi
-# The workloads whose span holds nothing but coalesced writes: their
-# exits are compared between the rings.
+# The workloads whose span holds nothing but coalesced MMIO writes and
+# their read-back: their MMIO exits are compared between the rings.
 EXITS_COMPARED=vgamem
 mkdir -p "$OUT"
 
@@ -136,14 +136,17 @@ if [ "$WHAT" = check ]; then
 			echo "vmm-$mc-$w-same-result $verdict$reason"
 
 			# Where the legacy ring filled: the dedicated ring never
-			# did, and where nothing but coalesced writes happen
-			# (vgamem), that leaves fewer exits. Elsewhere the
-			# guest's own exits (the PIT calibration's reads of
-			# 0x42, the serial port's polling) vary with its timing
-			# between the modes by more than a full ring saves.
+			# did, and where nothing but coalesced writes to MMIO
+			# and their read-back happen (vgamem), that leaves fewer
+			# MMIO exits. The guest's own exits vary with its timing
+			# between the modes by more than a full ring saves: in
+			# the boot, by thousands (the PIT calibration's reads of
+			# 0x42, the serial port's polling); in vgamem on pc, by
+			# a dozen PIO exits (its clock's reads).
 			full=$(field "$w" legacy 10) rfull=$(field "$w" ring 10)
 			[ -n "$full" ] && [ -n "$rfull" ] || continue
 			le=$(field "$w" legacy 6) re=$(field "$w" ring 6)
+			le_mmio=$(field "$w" legacy 8) re_mmio=$(field "$w" ring 8)
 			name=vmm-$mc-$w-ring-exits
 			if [ "$full" = 0 ] && [[ " $EXITS_COMPARED " == *" $w "* ]]; then
 				echo "$name fail the legacy ring never filled: $w no longer writes enough between two flushes"
@@ -153,10 +156,10 @@ if [ "$WHAT" = check ]; then
 				echo "$name fail the dedicated ring was full $rfull times (the legacy ring $full)"
 			elif [[ " $EXITS_COMPARED " != *" $w "* ]]; then
 				echo "$name pass the dedicated ring never full, the legacy ring $full times; $re exits against $le (not compared: they vary with the guest's timing)"
-			elif [ "$re" -lt "$le" ]; then
-				echo "$name pass $re exits with the dedicated ring, $le with the legacy ring ($full of them because it was full)"
+			elif [ "$re_mmio" -lt "$le_mmio" ]; then
+				echo "$name pass $re_mmio MMIO exits with the dedicated ring, $le_mmio with the legacy ring ($full of them because it was full); all exits $re against $le"
 			else
-				echo "$name fail $re exits with the dedicated ring, not fewer than the legacy ring's $le ($full of them because it was full)"
+				echo "$name fail $re_mmio MMIO exits with the dedicated ring, not fewer than the legacy ring's $le_mmio ($full of them because it was full)"
 			fi
 		done
 	done
