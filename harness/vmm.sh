@@ -24,6 +24,9 @@ run=1
 # clock (README, known issues), came through 21 of 21 times.
 export VM_ICOUNT=1
 if [ "$WHAT" = table ]; then
+	# vga: a few thousand lines for the table, 300 in the check (CI's
+	# time).
+	VGA_LINES=${VMM_VGA_LINES:-2000}
 	WORKS=${VMM_WORKS:-boot rtc vga vgamem net}
 	MACHINES=q35
 	PC_WORKS=
@@ -34,6 +37,7 @@ else
 	# all.
 	WORKS=${VMM_WORKS:-boot rtc vga vgamem net}
 	PC_WORKS=${VMM_PC_WORKS:-$WORKS}
+	VGA_LINES=${VMM_VGA_LINES:-300}
 	MACHINES="q35 pc"
 	OUT=$BUILD/vmm-check
 fi
@@ -58,11 +62,12 @@ run_all() {
 		list=$(echo "$works" | tr -s ' ' ',')
 		for m in $MODES; do
 			# Three boots at most (two retries), each up to 150 s
-			# to the first workload and 150 s for each.
-			echo "vmm-$mc-$m $((450 * ($(echo "$works" | wc -w) + 1))) vmm-run $list $m $mc" >>"$OUT/plan"
+			# to the first workload and vmm-run's WORK_LIMIT for
+			# each.
+			echo "vmm-$mc-$m $((3 * (150 + (150 + VGA_LINES / 10) * $(echo "$works" | wc -w)))) vmm-run $list $m $mc $VGA_LINES" >>"$OUT/plan"
 		done
 	done
-	step "$(wc -l <"$OUT/plan") nested guest boots (icount), one per mode and machine, each running workloads $WORKS${PC_WORKS:+ (on pc: $PC_WORKS)}; modes $MODES, machines $MACHINES" >&2
+	step "$(wc -l <"$OUT/plan") nested guest boots (icount), one per mode and machine, each running workloads $WORKS${PC_WORKS:+ (on pc: $PC_WORKS)} (vga: $VGA_LINES lines); modes $MODES, machines $MACHINES" >&2
 	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
 		"$TOP/harness/vm-run.sh" ours "$OUT/plan" "$OUT" >"$OUT/progress.log" 2>&1 || true
 	tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
@@ -172,7 +177,7 @@ mc=q35
 {
 	echo "QEMU on dedicated rings: the nested Linux guest ($KVER) in our QEMU, -M q35, e1000, VGA, RTC"
 	echo "exits: to userspace during the workload (KVM's kvm_userspace_exit); ticks: 10 ms of the test VM's"
-	echo "clock (icount: 10^7 instructions); guest ms: the workload's time by the guest's clock"
+	echo "clock (icount: 10^7 instructions); guest ms: the workload's time by the guest's clock; vga: $VGA_LINES lines"
 	printf '%-6s %-7s %9s %7s %7s %9s %7s %9s %7s %9s %7s %9s\n' \
 		work mode exits PIO MMIO coalesced full guest_ms x_legacy vCPU main other
 	for w in $WORKS; do
