@@ -4,8 +4,8 @@
 # on our modules, vmm-run boots the nested Linux guest (the test VM's own
 # kernel: Debian's on BASE=6.1 and 6.12) in our QEMU once per coalescing
 # mode (off, legacy, ring), all with the same QEMU binary, and each boot
-# runs every workload (boot, rtc, vga, net; guest-work) in turn, on q35
-# (the table) or on q35 and pc (the checks).
+# runs every workload (boot, rtc, vga, vgamem, net; guest-work) in turn,
+# on q35 (the table) or on q35 and pc (the checks).
 #   table  make bench-vmm: prints the table and writes
 #          build/<base>/vmm/results.csv, table.txt and vmm.png.
 #   report the table and the plot again from the last table's results.
@@ -41,6 +41,9 @@ else
 	MACHINES="q35 pc"
 	OUT=$BUILD/vmm-check
 fi
+# Seconds a workload may take in vmm-run: 150, and 20 more for every
+# 200 lines of vga.
+WORK_LIMIT=$((150 + VGA_LINES / 10))
 # The workloads whose span holds nothing but coalesced MMIO writes and
 # their read-back: their MMIO exits are compared between the rings.
 EXITS_COMPARED=vgamem
@@ -62,9 +65,9 @@ run_all() {
 		list=$(echo "$works" | tr -s ' ' ',')
 		for m in $MODES; do
 			# Three boots at most (two retries), each up to 150 s
-			# to the first workload and vmm-run's WORK_LIMIT for
-			# each.
-			echo "vmm-$mc-$m $((3 * (150 + (150 + VGA_LINES / 10) * $(echo "$works" | wc -w)))) vmm-run $list $m $mc $VGA_LINES" >>"$OUT/plan"
+			# (vmm-run's START_LIMIT) to the first workload and
+			# WORK_LIMIT for each.
+			echo "vmm-$mc-$m $((3 * (150 + WORK_LIMIT * $(echo "$works" | wc -w)))) vmm-run $list $m $mc $VGA_LINES $WORK_LIMIT" >>"$OUT/plan"
 		done
 	done
 	step "$(wc -l <"$OUT/plan") nested guest boots (icount), one per mode and machine, each running workloads $WORKS${PC_WORKS:+ (on pc: $PC_WORKS)} (vga: $VGA_LINES lines); modes $MODES, machines $MACHINES" >&2
