@@ -134,43 +134,67 @@ apt_base() {
 		-o APT::Sandbox::User=root "$@"
 }
 
-# apt_lists WHAT: take $APT_DIR/sources.list.new as the private sources
-# (the lists are refetched when they changed) and fetch the package lists
-# of WHAT when they are missing or older than a day (Debian replaces point
-# releases).
+# apt_lists WHAT SOURCES: make the output of the function SOURCES the
+# private sources (the lists are refetched when they changed) and fetch the
+# package lists of WHAT when they are missing or older than a day (Debian
+# replaces point releases). Scripts of one make run call this at the same
+# time (check.sh's host lanes beside its VM): a lock on build/<base>/apt
+# lets one at a time write the sources and run apt-get update, and the
+# others then find the lists fresh.
 apt_lists() {
-	local stamp=$APT_DIR/lists/.updated
-	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
-	if ! cmp -s "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"; then
-		mv "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"
+	local what=$1 sources=$2 stamp=$APT_DIR/lists/.updated lock new
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" \
+		"$APT_DIR/sources.list.d"
+	exec {lock}>"$APT_DIR/lock"
+	flock "$lock"
+	# Our own file until it is complete: another caller's never shows.
+	new=$(mktemp "$APT_DIR/sources.list.XXXXXX")
+	"$sources" >"$new"
+	[ -s "$new" ] || { rm -f "$new"; die "$(apt_no_sources_hint "$what")"; }
+	if cmp -s "$new" "$APT_DIR/sources.list"; then
+		rm -f "$new"
+	else
+		mv "$new" "$APT_DIR/sources.list"
 		rm -f "$stamp"
 	fi
-	rm -f "$APT_DIR/sources.list.new"
-	[ -n "$(find "$stamp" -mmin -1440 2>/dev/null)" ] && return 0
-	step "apt-get update of $1 in ${APT_DIR#"$TOP"/}" >&2
-	apt_base apt-get update -q >"$APT_DIR/update.log" 2>&1 ||
-		{ tail -5 "$APT_DIR/update.log" >&2
-		  die "apt-get update of $1 failed (output above); check the network and the host's apt mirror."; }
-	touch "$stamp"
+	if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
+		step "apt-get update of $what in ${APT_DIR#"$TOP"/}" >&2
+		apt_base apt-get update -q >"$APT_DIR/update.log" 2>&1 ||
+			{ tail -5 "$APT_DIR/update.log" >&2
+			  die "apt-get update of $what failed (output above); check the network and the host's apt mirror."; }
+		touch "$stamp"
+	fi
+	exec {lock}>&-
+}
+
+# apt_no_sources_hint WHAT: why WHAT has no sources, and the fix.
+apt_no_sources_hint() {
+	echo "the host's apt sources name no Debian suite for $1; add one to /etc/apt/sources.list.d."
+}
+
+# base_sources: the base's private sources: the host's own (BASE_SUITES
+# "host"; its .sources files go to build/<base>/apt/sources.list.d) or the
+# suites BASE_SUITES names on the host's mirror.
+base_sources() {
+	local suite mirror
+	if [ "$BASE_SUITES" = host ]; then
+		rm -f "$APT_DIR"/sources.list.d/*
+		cp /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
+			"$APT_DIR/sources.list.d/" 2>/dev/null || true
+		# sources.list may be empty: the lines are then in sources.list.d.
+		cat /etc/apt/sources.list 2>/dev/null || true
+		echo "# BASE=$BASE: the host's suites"
+		return 0
+	fi
+	mirror=$(debian_mirror)
+	for suite in $BASE_SUITES; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
+	done
 }
 
 # apt_setup: write the base's private sources and fetch its package lists.
 apt_setup() {
-	local suite mirror
-	mkdir -p "$APT_DIR/sources.list.d"
-	: >"$APT_DIR/sources.list.new"
-	if [ "$BASE_SUITES" = host ]; then
-		[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$APT_DIR/sources.list.new"
-		rm -f "$APT_DIR"/sources.list.d/*
-		cp /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
-			"$APT_DIR/sources.list.d/" 2>/dev/null || true
-	else
-		mirror=$(debian_mirror)
-		for suite in $BASE_SUITES; do
-			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
-		done >"$APT_DIR/sources.list.new"
-	fi
-	apt_lists "BASE=$BASE's private package lists ($BASE_SUITES)"
+	apt_lists "BASE=$BASE's private package lists ($BASE_SUITES)" base_sources
 }
 
 # apt_candidate PACKAGE: the version apt would fetch from the base's lists.

@@ -39,6 +39,23 @@ srcver=$(dpkg-query -W -f='${source:Version}' qemu-system-x86)
 
 APT_DIR=$Q/apt
 
+# qemu_src_sources: private deb-src lists, the host's Debian suites as source.
+qemu_src_sources() {
+	{
+		cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+			awk 'function emit(   n, i, a) {
+				if (u && s) { n = split(s, a, " "); for (i = 1; i <= n; i++)
+					print "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] " u " " a[i] " " c }
+				u = s = "" }
+			     /^URIs:/ { u = $2 } /^Suites:/ { s = $0; sub(/^Suites: */, "", s) }
+			     /^Components:/ { c = $0; sub(/^Components: */, "", c) }
+			     /^$/ { emit() } END { emit() }'
+		if [ -f /etc/apt/sources.list ]; then
+			awk '$1 == "deb" { $1 = "deb-src"; print }' /etc/apt/sources.list
+		fi
+	} | sort -u
+}
+
 # What the binary is made from: when this changes, it is rebuilt.
 patch_list() {
 	if [ -f "$PATCHES/series" ]; then
@@ -54,24 +71,7 @@ fi
 
 if [ "$(cat "$Q/.src-version" 2>/dev/null)" != "$srcver" ]; then
 	need_disk 2 "QEMU's source and build"
-	# Private deb-src lists: the host's Debian suites, as source.
-	mkdir -p "$APT_DIR/sources.list.d"
-	{
-		cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-			awk 'function emit(   n, i, a) {
-				if (u && s) { n = split(s, a, " "); for (i = 1; i <= n; i++)
-					print "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] " u " " a[i] " " c }
-				u = s = "" }
-			     /^URIs:/ { u = $2 } /^Suites:/ { s = $0; sub(/^Suites: */, "", s) }
-			     /^Components:/ { c = $0; sub(/^Components: */, "", c) }
-			     /^$/ { emit() } END { emit() }'
-		if [ -f /etc/apt/sources.list ]; then
-			awk '$1 == "deb" { $1 = "deb-src"; print }' /etc/apt/sources.list
-		fi
-	} | sort -u >"$APT_DIR/sources.list.new"
-	[ -s "$APT_DIR/sources.list.new" ] ||
-		die "the host's apt sources name no Debian suite to fetch QEMU's source from; add one to /etc/apt/sources.list.d."
-	apt_lists "QEMU's deb-src lists"
+	apt_lists "QEMU's deb-src lists" qemu_src_sources
 	step "downloading and unpacking Debian's QEMU source $srcver into build/qemu/src"
 	rm -rf "$Q/dl" "$SRC"
 	mkdir -p "$Q/dl"
