@@ -87,6 +87,16 @@ if ! [ -f "$OBJ/.config" ] || [ "$FRAGMENT" -nt "$OBJ/.config" ]; then
 	[ -z "$bad" ] || die "Kconfig dropped or changed$bad; fix their dependencies in ${FRAGMENT#"$TOP"/}."
 fi
 
+# A base older than our code (BASE_COMPAT, bases/<base>.conf): its compat
+# header goes into the engine's object only, as modules.sh does for the
+# out-of-tree build. arch/x86/kvm builds it as $(KVM)/coalesced_mmio.o,
+# KVM being ../../../virt/kvm (virt/kvm/Makefile.kvm), and Kbuild looks
+# its flags up under that name.
+compat=()
+if [ "$MODE" = debug ] && [ -n "${BASE_COMPAT:-}" ]; then
+	compat=("CFLAGS_../../../virt/kvm/coalesced_mmio.o=-include $TOP/bases/$BASE_COMPAT")
+fi
+
 step "building $WHAT in ${OBJ#"$TOP"/} (log: ${LOG#"$TOP"/}; 10 to 20 min the first time)"
 # Show progress: the number of objects compiled so far, every 30 s.
 (
@@ -98,7 +108,7 @@ ticker=$!
 trap 'kill $ticker 2>/dev/null' EXIT
 start=$SECONDS
 # shellcheck disable=SC2086
-kmake -j"$(nproc)" $TARGETS >>"$LOG" 2>&1 ||
+kmake -j"$(nproc)" "${compat[@]}" $TARGETS >>"$LOG" 2>&1 ||
 	{ grep -B2 -A8 -E 'error|Error' "$LOG" | tail -40 >&2
 	  die "$WHAT failed to build (errors above, full log ${LOG#"$TOP"/}); fix the code or ${FRAGMENT#"$TOP"/}."; }
 release=$(kmake -s kernelrelease)
