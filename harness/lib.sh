@@ -150,7 +150,8 @@ apt_lists() {
 	# Our own file until it is complete: another caller's never shows.
 	new=$(mktemp "$APT_DIR/sources.list.XXXXXX")
 	"$sources" >"$new"
-	[ -s "$new" ] || { rm -f "$new"; die "$(apt_no_sources_hint "$what")"; }
+	[ -s "$new" ] || { rm -f "$new"
+		die "the host's apt sources name no Debian suite for $what; add one to /etc/apt/sources.list.d."; }
 	if cmp -s "$new" "$APT_DIR/sources.list"; then
 		rm -f "$new"
 	else
@@ -167,11 +168,6 @@ apt_lists() {
 	exec {lock}>&-
 }
 
-# apt_no_sources_hint WHAT: why WHAT has no sources, and the fix.
-apt_no_sources_hint() {
-	echo "the host's apt sources name no Debian suite for $1; add one to /etc/apt/sources.list.d."
-}
-
 # base_sources: the base's private sources: the host's own (BASE_SUITES
 # "host"; its .sources files go to build/<base>/apt/sources.list.d) or the
 # suites BASE_SUITES names on the host's mirror.
@@ -181,7 +177,9 @@ base_sources() {
 		rm -f "$APT_DIR"/sources.list.d/*
 		cp /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
 			"$APT_DIR/sources.list.d/" 2>/dev/null || true
-		# sources.list may be empty: the lines are then in sources.list.d.
+		# The host's sources.list may be empty or missing (its suites
+		# are in sources.list.d): the comment keeps ours from being
+		# empty, which apt_lists refuses.
 		cat /etc/apt/sources.list 2>/dev/null || true
 		echo "# BASE=$BASE: the host's suites"
 		return 0
