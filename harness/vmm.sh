@@ -41,8 +41,10 @@ else
 	MACHINES="q35 pc"
 	OUT=$BUILD/vmm-check
 fi
-# Seconds a workload may take in vmm-run: 150, and 20 more for every
-# 200 lines of vga.
+# vmm-run's limits, in seconds: a boot reaches the first workload in
+# 20-40 s (up to 90 s on a loaded host), and a workload takes 150, and 20
+# more for every 200 lines of vga.
+START_LIMIT=150
 WORK_LIMIT=$((150 + VGA_LINES / 10))
 # The workloads whose span holds nothing but coalesced MMIO writes and
 # their read-back: their MMIO exits are compared between the rings.
@@ -64,10 +66,10 @@ run_all() {
 		works=$(works_on "$mc")
 		list=$(echo "$works" | tr -s ' ' ',')
 		for m in $MODES; do
-			# Three boots at most (two retries), each up to 150 s
-			# (vmm-run's START_LIMIT) to the first workload and
-			# WORK_LIMIT for each.
-			echo "vmm-$mc-$m $((3 * (150 + WORK_LIMIT * $(echo "$works" | wc -w)))) vmm-run $list $m $mc $VGA_LINES $WORK_LIMIT" >>"$OUT/plan"
+			# Three boots at most (two retries), each up to
+			# START_LIMIT to the first workload and WORK_LIMIT for
+			# each.
+			echo "vmm-$mc-$m $((3 * (START_LIMIT + WORK_LIMIT * $(echo "$works" | wc -w)))) vmm-run $list $m $mc $VGA_LINES $START_LIMIT $WORK_LIMIT" >>"$OUT/plan"
 		done
 	done
 	step "$(wc -l <"$OUT/plan") nested guest boots (icount), one per mode and machine, each running workloads $WORKS${PC_WORKS:+ (on pc: $PC_WORKS)} (vga: $VGA_LINES lines); modes $MODES, machines $MACHINES" >&2
