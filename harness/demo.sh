@@ -12,11 +12,8 @@ ITERATIONS=${ITERATIONS:-2000}
 OUT=$BUILD/demo
 mkdir -p "$OUT"
 # A module's identity: its GNU build ID, in the .ko and in /sys/module.
-build_id() {
-	readelf -n "$1" | awk '/Build ID/ { print $3 }'
-}
-ours_src=$(build_id "$BUILD/modules/ours/kvm.ko")
-stock_src=$(build_id "$BUILD/initramfs/root/modules/stock/kvm.ko")
+ours_src=$(module_build_id "$BUILD/modules/ours/kvm.ko")
+stock_src=$(module_build_id "$BUILD/initramfs/root/modules/stock/kvm.ko")
 
 cat >"$OUT/plan" <<PLAN
 identity 30 echo "kvm.ko in the VM: build ID \$(od -An -v -tx1 /sys/module/kvm/notes/.note.gnu.build-id | tr -d ' \\n' | tail -c 40), taint '\$(cat /sys/module/kvm/taint)', disable_coalesced_pio parameter: \$([ -e /sys/module/kvm/parameters/disable_coalesced_pio ] && echo present || echo absent)"

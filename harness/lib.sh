@@ -36,6 +36,12 @@ install_uapi_headers() {
 		  die "headers_install failed in $tree (its output above, all of it in $obj/headers.log); fix what it names, then run 'make' again."; }
 }
 
+# module_build_id KO: the GNU build ID of a module file, as the VM shows
+# it for the loaded module (/sys/module/<name>/notes).
+module_build_id() {
+	readelf -n "$1" | awk '/Build ID/ { print $3 }'
+}
+
 # need_disk GB WHAT: stop when the disk that holds build/ has less than
 # GB GiB free, naming WHAT needs it (a full disk stops tar or tee halfway,
 # with a message that hides the cause).

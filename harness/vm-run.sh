@@ -66,6 +66,25 @@ first_unrun() {
 	done
 }
 
+# The module set under test, proven: the build ID of every kvm module the
+# VM loads must be that of the file we mean to test (ours as built in
+# build/<base>/modules/ours, Debian's as unpacked from its package), and
+# ours must not be Debian's. Anything else stops the run at once.
+# OURS_MODULES: another build of ours (make check-mutants).
+declare -A want_id=()
+if [ "$MODULES" != none ]; then
+	stock_dir=$BUILD/initramfs/root/modules/stock
+	set_dir=${OURS_MODULES:-$BUILD/modules/ours}
+	[ "$MODULES" = stock ] && set_dir=$stock_dir
+	for ko in kvm kvm-amd; do
+		[ -f "$set_dir/$ko.ko" ] || die "$set_dir/$ko.ko is missing; run 'make' to build the $MODULES modules."
+		want_id[${ko//-/_}]=$(module_build_id "$set_dir/$ko.ko")
+	done
+	[ "$MODULES" = stock ] || [ "${want_id[kvm]}" != "$(module_build_id "$stock_dir/kvm.ko")" ] ||
+		die "$set_dir/kvm.ko is Debian's stock kvm.ko, not ours; run 'make clean' and 'make' to build ours."
+fi
+module_error=
+
 BOOT_LIMIT=${BOOT_LIMIT:-120}	# seconds from qemu start to @@MODULES
 STEP_SLACK=${STEP_SLACK:-60}	# seconds between tests, beyond a test's own limit
 start=1
@@ -79,6 +98,7 @@ while [ "$start" -le "$total" ]; do
 	current=
 	done_seen=
 	booted=
+	declare -A seen_id=()
 	boot_log=$OUT/console.$start.log
 	rm -f "$OUT/qemu.pid"
 	# Progress watchdog: the VM must boot, start the next test and end
@@ -105,6 +125,16 @@ while [ "$start" -le "$total" ]; do
 		case "$line" in
 		"@@ERROR "*)
 			echo "  ${line#@@ERROR }" >&2 ;;
+		*"@@MODULE-ERROR "*)	# the first may follow SeaBIOS's escape codes
+			module_error="the VM could not load the $MODULES modules (${line#*@@MODULE-ERROR }); see $OUT/console.log"
+			kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true ;;
+		*"@@MODULE "*)
+			read -r mod id <<<"${line#*@@MODULE }"
+			seen_id[$mod]=$id
+			if [ "$id" != "${want_id[$mod]:-}" ]; then
+				module_error="the VM loaded $mod with build ID ${id:-none}, not the $MODULES one (${want_id[$mod]:-unknown}); run 'make' to pack the modules under test into the VM again"
+				kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+			fi ;;
 		"@@START "*)
 			read -r _ current name <<<"$line"
 			read -r _ limit _ <<<"${lines[current - 1]}"
@@ -117,6 +147,11 @@ while [ "$start" -le "$total" ]; do
 			deadline=$((SECONDS + STEP_SLACK))
 			current= ;;
 		*"@@MODULES "*)	# may follow SeaBIOS's escape codes on one line
+			for mod in "${!want_id[@]}"; do
+				[ -n "${seen_id[$mod]:-}" ] && continue
+				module_error="the VM never reported the build ID of $mod (harness/init's @@MODULE lines)"
+				kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+			done
 			deadline=$((SECONDS + STEP_SLACK))
 			booted=1 ;;
 		"@@DONE")
@@ -128,6 +163,7 @@ while [ "$start" -le "$total" ]; do
 		-kernel "$KERNEL" -initrd "$OUT/initrd.gz" \
 		-append "console=ttyS0 quiet panic=-1 ci.modules=$MODULES ci.start=$start $EXTRA" \
 		2>"$OUT/qemu.stderr" | tee "$boot_log")
+	[ -z "$module_error" ] || die "$module_error."
 	[ -n "$done_seen" ] && break
 	if [ -z "$booted" ]; then
 		echo "  the VM did not boot; console tail:"

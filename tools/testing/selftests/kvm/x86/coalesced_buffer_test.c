@@ -28,6 +28,7 @@
 #include "processor.h"
 #include "coalesced_ring.h"
 #include "coalesced_guest.h"
+#include "coalesced_kvm.h"
 #include "kselftest_harness.h"
 
 #define PORT_A		0xcf8	/* 4-byte zones */
@@ -316,7 +317,7 @@ TEST_F_TIMEOUT(coalesced_buffer, create_ring, CASE_TIMEOUT_S)
 	u8 *mem, *ro, *hole;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
 	TEST_ASSERT(max_entries == max, "KVM_CAP_COALESCED_MMIO2 is %u, want %u",
@@ -450,7 +451,7 @@ TEST_F_TIMEOUT(coalesced_buffer, zone_errors, CASE_TIMEOUT_S)
 	struct ctx c, other;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
 	ctx_init(&other);
@@ -552,7 +553,7 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 	struct ctx c;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
 	/* The burst, and the slot that always stays empty: not one more. */
@@ -613,7 +614,7 @@ TEST_F_TIMEOUT(coalesced_buffer, by_start, CASE_TIMEOUT_S)
 	struct ctx c;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	for (flag = 0; flag <= KVM_COALESCED_ZONE_BY_START;
 	     flag += KVM_COALESCED_ZONE_BY_START) {
@@ -659,7 +660,7 @@ TEST_F_TIMEOUT(coalesced_buffer, full_ring_isolated, CASE_TIMEOUT_S)
 	struct ctx c;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
 	buf_a = buffer_new(&c, 151);
@@ -782,7 +783,7 @@ TEST_F_TIMEOUT(coalesced_buffer, eventfd, CASE_TIMEOUT_S)
 	int efd;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	/* The threshold itself: silent at 99 entries, a signal at 100. */
 	ctx_init(&c);
@@ -890,7 +891,7 @@ TEST_F_TIMEOUT(coalesced_buffer, destroy_while_writing, CASE_TIMEOUT_S)
 	struct ctx c;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
 	buf = buffer_new_notify(&c, 4096, 1);
@@ -951,7 +952,7 @@ TEST_F_TIMEOUT(coalesced_buffer, churn_while_writing, CASE_TIMEOUT_S)
 	struct ctx c;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
 	w = (struct writer){ .c = &c, .count = CHURN_BURST };
@@ -1083,7 +1084,7 @@ TEST_F_TIMEOUT(coalesced_buffer, fork_while_writing, CASE_TIMEOUT_S)
 	struct ctx c;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	/* A private ring: the children get copies of its pinned pages. */
 	ctx_init(&c);
@@ -1142,7 +1143,7 @@ TEST_F_TIMEOUT(coalesced_buffer, vm_destroy_with_rings, CASE_TIMEOUT_S)
 	int i;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	/* The VM goes first: its entries stay in our memory, unpinned. */
 	ctx_init(&c);
@@ -1224,7 +1225,7 @@ TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 	struct ctx c;
 
 	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_MMIO2");
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
 	buf = buffer_new(&c, 100);
@@ -1307,7 +1308,7 @@ TEST_F_TIMEOUT(coalesced_buffer_stock, ioctls_enotty_without_cap, CASE_TIMEOUT_S
 	int r;
 
 	if (max_entries)
-		SKIP(return, "this kvm.ko has dedicated rings");
+		SKIP(return, "COALESCED_KVM=ours: a case for the stock kvm.ko");
 
 	for (i = 0; i < ARRAY_SIZE(calls); i++) {
 		r = ioctl(vm->fd, calls[i].nr, calls[i].arg);
@@ -1323,14 +1324,15 @@ TEST_F_TIMEOUT(coalesced_buffer_stock, ioctls_enotty_without_cap, CASE_TIMEOUT_S
 int main(int argc, char *argv[])
 {
 	int kvm = open_kvm_dev_path_or_exit();
+	bool ours;
 
+	setbuf(stdout, NULL);
+	ours = coalesced_kvm_expect_ours();
 	max_entries = coalesced_buffer_max_entries(kvm);
 	close(kvm);
-	setbuf(stdout, NULL);
-	if (max_entries)
+	if (ours)
 		printf("# dedicated rings: up to %u entries\n", max_entries);
 	else
-		printf("# no KVM_CAP_COALESCED_MMIO2: %s\n",
-		       "this kvm.ko has no dedicated coalesced rings (stock?)");
+		printf("# the stock kvm.ko: no dedicated coalesced rings\n");
 	return test_harness_run(argc, argv);
 }

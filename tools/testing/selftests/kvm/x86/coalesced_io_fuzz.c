@@ -40,6 +40,7 @@
 #include "processor.h"
 #include "coalesced_ring.h"
 #include "coalesced_guest.h"
+#include "coalesced_kvm.h"
 
 #define FUZZ_VCPUS	2
 #define FUZZ_TARGETS	32
@@ -54,7 +55,6 @@
 
 #define FAILSLAB	"/sys/kernel/debug/failslab/"
 #define FAIL_PAGE_ALLOC	"/sys/kernel/debug/fail_page_alloc/"
-#define PARAM_DISABLE_PIO "/sys/module/kvm/parameters/disable_coalesced_pio"
 
 enum access_kind { PIO_OUT, PIO_IN, MMIO_WRITE, MMIO_READ };
 
@@ -116,8 +116,7 @@ struct episode;
 
 static u64 seed;
 static u64 host_rng;
-static bool ours;
-static bool have_rings;		/* KVM_CAP_COALESCED_MMIO2 */
+static bool ours;		/* this implementation, with dedicated rings */
 
 static u32 rnd(u32 n)
 {
@@ -931,7 +930,7 @@ static void test_fuzz(u64 max_ops, double max_s)
 		u32 ops = 10 + rnd(150), i;
 
 		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), !rnd(8),
-			      have_rings && !rnd(3));
+			      ours && !rnd(3));
 		for (i = 0; i < ops && tot.ops < max_ops; i++, tot.ops++) {
 			u32 op = rnd(100);
 
@@ -941,7 +940,7 @@ static void test_fuzz(u64 max_ops, double max_s)
 				op_unregister(&ep);
 			else if (op < 70)
 				op_invalid(&ep);
-			else if (op < 74 && have_rings)
+			else if (op < 74 && ours)
 				op_invalid_ring(&ep);
 			else if (op < 84)
 				op_drain(&ep);
@@ -1102,7 +1101,7 @@ static void failslab_every_point(void)
 	};
 	int kind, nth, points[ARRAY_SIZE(kinds)] = { 0 };
 
-	for (kind = 0; kind < (have_rings ? 10 : 4); kind++) {
+	for (kind = 0; kind < (ours ? 10 : 4); kind++) {
 		bool reg = kind % 4 < 2, pio = kind & 1, injected = true;
 		bool dedicated = kind >= 4;
 
@@ -1152,7 +1151,7 @@ static void failslab_every_point(void)
 		}
 	}
 	printf("# fail-nth, allocations failed in turn:");
-	for (kind = 0; kind < (have_rings ? 10 : 4); kind++)
+	for (kind = 0; kind < (ours ? 10 : 4); kind++)
 		printf("%s %s %d", kind ? "," : "", kinds[kind], points[kind]);
 	printf("\n");
 }
@@ -1171,7 +1170,7 @@ static void test_failslab(u64 max_ops, double max_s)
 	failslab_setup("30");
 	failslab_every_point();
 	printf("# fail-nth: failed each of %lu allocations of register and unregister%s in turn\n",
-	       tot.nth_points, have_rings ? ", ring destroy and create" : "");
+	       tot.nth_points, ours ? ", ring destroy and create" : "");
 
 	/* The random part gets its own time: the part above takes a while. */
 	t0 = now();
@@ -1179,7 +1178,7 @@ static void test_failslab(u64 max_ops, double max_s)
 		u32 ops = 20 + rnd(100), i;
 
 		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), false,
-			      have_rings && !rnd(3));
+			      ours && !rnd(3));
 		for (i = 0; i < ops && tot.ops < max_ops; i++) {
 			if (ep.dedicated && !rnd(10))
 				tot.injected += ring_replace(&ep, rnd(ep.nr_vcpus), 0, 0);
@@ -1248,8 +1247,7 @@ int main(int argc, char *argv[])
 		seed = (u64)time(NULL) ^ ((u64)getpid() << 32);
 	setbuf(stdout, NULL);
 	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART: kicks KVM_RUN */
-	ours = !access(PARAM_DISABLE_PIO, F_OK);
-	have_rings = kvm_check_cap(KVM_CAP_COALESCED_MMIO2) > 0;
+	ours = coalesced_kvm_expect_ours();
 
 	ksft_print_header();
 	ksft_set_plan(2);
