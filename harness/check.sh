@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # make check: run every test of tests.conf in the VM with $MODULES, then
 # lint what we own. Prints TAP, one line per test (one per case for tests
-# that print kselftest TAP themselves), then "N passed, N failed, N skipped".
+# that print kselftest TAP themselves), each retry (a boot or a run tried
+# again) as a "# retried:" line, then "N passed, N failed, N skipped,
+# N retried".
 # DEBUG_KERNEL=1 (make check-debug): the same tests on build/debug-kernel,
 # KVM built in, plus its boot log and a final kmemleak scan; any kernel
 # report fails the test that was running.
@@ -80,11 +82,13 @@ if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
 	[ -z "$fresh$deb13" ] || start_lane root_lane
 fi
 
+# Every run starts with the boot's kernel log, module loading included:
+# a report there fails it. The debug kernel ends with a kmemleak scan.
+{ echo "kernel/boot_log 60 kernel-reports boot"
+  cat "$OUT/plan"
+  [ "$MODULES" != none ] || echo "kernel/kmemleak 300 kernel-reports kmemleak"; } >"$OUT/plan.full"
+mv "$OUT/plan.full" "$OUT/plan"
 if [ "$MODULES" = none ]; then
-	{ echo "kernel/boot_log 60 kernel-reports boot"
-	  cat "$OUT/plan"
-	  echo "kernel/kmemleak 300 kernel-reports kmemleak"; } >"$OUT/plan.debug"
-	mv "$OUT/plan.debug" "$OUT/plan"
 	step "running $(wc -l <"$OUT/plan") tests in the VM on the debug kernel (KVM built in)"
 else
 	step "running $(wc -l <"$OUT/plan") tests in the VM with the $MODULES modules"
@@ -135,9 +139,15 @@ if [ -n "$lanes" ]; then
 	[ -s "$lint" ] || echo "lint:build 1" >>"$lint"
 fi
 
-passed=0 failed=0 skipped=0 n=0
-# tap STATUS NAME [REASON]: one TAP line and the totals.
+passed=0 failed=0 skipped=0 retried=0 n=0
+# tap STATUS NAME [REASON]: one TAP line and the totals; a retry (a boot
+# or a run tried again) is no test of its own: a diagnostic line, counted.
 tap() {
+	if [ "$1" = retry ]; then
+		retried=$((retried + 1))
+		echo "# retried: $2${3:+: $3}"
+		return
+	fi
 	n=$((n + 1))
 	case "$1" in
 	pass) passed=$((passed + 1)); echo "ok $n $2${3:+ # $3}" ;;
@@ -178,6 +188,9 @@ show_tail() {
 }
 
 echo "TAP version 13"
+while read -r name reason; do
+	tap retry "$name" "$reason"
+done <"$OUT/retries"
 while read -r name rc secs; do
 	log=$OUT/logs/${name//\//_}.log
 	short=${name##*/}
@@ -219,9 +232,9 @@ for results in $vmm $host $bench $fresh $deb13; do
 done
 if [ -n "$lint" ]; then
 	while read -r name rc; do
-		if [ "$rc" = 0 ]; then tap pass "$name"; else tap fail "$name" "see build/lint/"; fi
+		if [ "$rc" = 0 ]; then tap pass "$name"; else tap fail "$name" "see $BUILD_REL/lint/"; fi
 	done <"$lint"
 fi
 echo "1..$n"
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed, $skipped skipped, $retried retried"
 [ "$failed" = 0 ]

@@ -42,6 +42,30 @@ module_build_id() {
 	readelf -n "$1" | awk '/Build ID/ { print $3 }'
 }
 
+# vm_run_verdicts OUT NAME: for a vm-run.sh run into OUT whose steps
+# own results are judged elsewhere (e2e.sh, vmm.sh): "NAME pass|fail
+# <why>" on whether every step of the plan ran to its end with no kernel
+# report (WARNING, BUG, KASAN, lockdep, RCU stall: harness/init's scan),
+# no watchdog kill and no death of the VM, with the report's first lines;
+# then a "<step> retry <why>" line for each time the VM was booted again.
+vm_run_verdicts() {
+	local out=$1 name=$2 planned ran bad report
+	planned=$(grep -c -v -e '^#' -e '^[[:space:]]*$' "$out/plan")
+	ran=$(wc -l <"$out/results")
+	bad=$(awk '$2 == 250 { printf "%s: a kernel report; ", $1 }
+		$2 == "crashed" { printf "%s: the VM died while it ran; ", $1 }
+		$2 == "noboot" { printf "%s: the VM did not boot; ", $1 }
+		$2 == 137 { printf "%s: killed by its watchdog; ", $1 }' "$out/results")
+	[ "$ran" = "$planned" ] || bad="$bad$ran of $planned steps ran; "
+	if [ -n "$bad" ]; then
+		report=$(tr -d '\r' <"$out/console.log" | grep -A6 -m1 '^# kernel report:' | tr -s ' \n' ' ' | cut -c1-600)
+		echo "$name fail $bad${report:+$report }(console: ${out#"$TOP"/}/console.log)"
+	else
+		echo "$name pass $ran steps, no kernel report, no VM death"
+	fi
+	[ ! -s "$out/retries" ] || sed 's/^\([^ ]*\) /\1 retry /' "$out/retries"
+}
+
 # need_disk GB WHAT: stop when the disk that holds build/ has less than
 # GB GiB free, naming WHAT needs it (a full disk stops tar or tee halfway,
 # with a message that hides the cause).

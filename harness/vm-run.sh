@@ -45,6 +45,7 @@ command -v qemu-system-x86_64 >/dev/null ||
 
 mkdir -p "$OUT"
 : >"$OUT/results"
+: >"$OUT/retries"	# "<step> <why>": each time the VM is booted again
 : >"$OUT/console.log"
 mapfile -t lines < <(grep -v -e '^#' -e '^[[:space:]]*$' "$PLAN")
 total=${#lines[@]}
@@ -161,7 +162,7 @@ while [ "$start" -le "$total" ]; do
 		-accel tcg,thread="$TCG_THREAD" "${icount[@]}" \
 		-m "$MEM" -smp "$smp" -nographic -no-reboot -nodefaults -serial stdio -pidfile "$OUT/qemu.pid" \
 		-kernel "$KERNEL" -initrd "$OUT/initrd.gz" \
-		-append "console=ttyS0 quiet panic=-1 ci.modules=$MODULES ci.start=$start $EXTRA" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check ci.modules=$MODULES ci.start=$start $EXTRA" \
 		2>"$OUT/qemu.stderr" | tee "$boot_log")
 	[ -z "$module_error" ] || die "$module_error."
 	[ -n "$done_seen" ] && break
@@ -183,6 +184,8 @@ while [ "$start" -le "$total" ]; do
 			start=$next
 			retried=$start
 			echo "  the VM stopped between tests; booting it again from test $start"
+			read -r name _ <<<"${lines[start - 1]}"
+			echo "$name the VM stopped before this step began; booted again from it (console: $boot_log)" >>"$OUT/retries"
 			continue
 		fi
 		# Stopped there twice: count that test as crashed and go on.
