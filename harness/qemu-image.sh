@@ -23,7 +23,7 @@ OUT=$BUILD/initramfs/qemu.cpio.gz
 [ -x "$OUR_QEMU" ] || die "build/qemu/bin/qemu-system-x86_64 is missing; run 'make qemu', which builds it."
 [ -f "$GUEST_KERNEL" ] || die "$GUEST_KERNEL is missing; run 'make vmkernel', which provides it."
 newer=1
-for f in "$QEMU" "$OUR_QEMU" "$GUEST_KERNEL" "$TOP"/harness/{seabios-boot,linux-guest,guest-init,guest-work,vmm-run}; do
+for f in "$QEMU" "$OUR_QEMU" "$GUEST_KERNEL" "$TOP"/harness/{seabios-boot,linux-guest,nested-qemu,guest-init,guest-work,vmm-run}; do
 	[ -f "$OUT" ] && [ "$OUT" -nt "$f" ] || newer=0
 done
 [ "$newer" = 1 ] && exit 0
@@ -47,7 +47,7 @@ for rom in kvmvapic.bin linuxboot.bin linuxboot_dma.bin multiboot.bin \
 	   multiboot_dma.bin pvh.bin; do
 	cp -L "/usr/share/qemu/$rom" "$ROOT/usr/share/qemu/"
 done
-cp "$TOP/harness/seabios-boot" "$TOP/harness/linux-guest" "$TOP/harness/vmm-run" "$ROOT/bin/"
+cp "$TOP/harness/seabios-boot" "$TOP/harness/linux-guest" "$TOP/harness/vmm-run" "$TOP/harness/nested-qemu" "$ROOT/bin/"
 # The nested guest: the test VM's kernel, busybox, guest-init and
 # guest-work, and the kernel's e1000 module where it has one as a module
 # (Debian's kernels; vmm-run's net workload skips without it).
