@@ -15,6 +15,8 @@
 #   make check-debug     the same on a KASAN/lockdep/failslab/kmemleak kernel
 #   make bench           cost of a port write: exit, coalesced, mainline, floor,
 #                        counted in instructions (BENCH_MODE=wallclock: time)
+#   make hang-rate       how often the nested Linux guest's boot hangs: ours and
+#                        stock modules, coalescing on and off (BOOTS=25 each)
 #   make bench-vmm       QEMU with coalescing off, the legacy ring, a dedicated
 #                        ring: a nested Linux guest's exits and times, 4 workloads
 #   make install         (root) our modules for the running Debian 12/13 kernel
@@ -35,14 +37,14 @@ SCALE ?= 1
 ifeq ($(origin BASE),undefined)
 BASE := $(shell sed -n 's/^DEFAULT_BASE=//p' $(H)/lib.sh)
 endif
-export BASE MODULES TESTS VERBOSE SEED FRESH PRUNE
+export BASE MODULES TESTS VERBOSE SEED FRESH PRUNE BOOTS
 ifdef KVER
 export KVER
 endif
 
 .PHONY: check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh \
-	check-install check-debian13 qemu bench-vmm
+	check-install check-debian13 qemu bench-vmm hang-rate
 
 all: demo
 
@@ -120,6 +122,10 @@ bench: initramfs
 bench-vmm: initramfs qemu-image
 	@echo "==> make bench-vmm: a Linux guest in our QEMU, coalescing off, legacy ring, dedicated ring"
 	@$(H)/vmm.sh table
+
+hang-rate: initramfs qemu-image
+	@echo "==> make hang-rate: nested Linux boots, ours and stock, coalescing on and off"
+	@$(H)/hang-rate.sh
 
 lint: base
 	@echo "==> checkpatch --strict, sparse and W=1 on what we own"
