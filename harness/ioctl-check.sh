@@ -5,7 +5,8 @@
 # problem, nothing when all is well: an ioctl we add (one the pristine
 # base does not define) whose number equals another ioctl's, whose nr
 # another KVMIO ioctl of any architecture uses, or whose nr a pending
-# upstream series is known to claim.
+# upstream series is known to claim; and each ioctl our uapi patches
+# define that the header does not have as one of ours (never checked).
 source "$(dirname "$0")/lib.sh"
 
 LINUX=${LINUX_TREE:-$BUILD/linux}
@@ -36,6 +37,19 @@ kvmio_defines() {
 
 # Names the pristine base defines; every other KVMIO ioctl is ours.
 git -C "$LINUX" show "pristine:$UAPI" | kvmio_defines | awk '{ print $1 }' | sort -u >"$OUT/base-names"
+
+# The KVMIO ioctls our patches (as this base applies them) add to the
+# uapi header: every one must be found below, or nothing was checked.
+while read -r patch; do
+	case "$patch" in ''|'#'*) continue ;; esac
+	file=$(base_patch "$patch")
+	[ -z "$file" ] || awk -v uapi="b/$UAPI" '
+		/^\+\+\+ / { in_uapi = ($2 == uapi); next }
+		/^diff --git / { in_uapi = 0 }
+		in_uapi && /^\+/ { print substr($0, 2) }' "$file"
+done <"$TOP/patches/series" | kvmio_defines | awk '{ print $1 }' | sort -u >"$OUT/patch-names"
+[ -s "$OUT/patch-names" ] ||
+	die "no KVMIO ioctl found in the uapi parts of patches/; the check would check nothing: fix the extraction in ${BASH_SOURCE[0]#"$TOP"/}."
 
 # Compile every KVMIO macro of the installed header; print its number.
 {
@@ -91,5 +105,9 @@ awk -v reserved="$RESERVED_NRS" '
 					told[archname[k]] = 1
 				}
 		}
-	}' "$OUT/base-names" "$OUT/all-arch-nrs" "$OUT/numbers.txt" 2>"$OUT/ours.txt" | tee "$OUT/problems.txt"
+	}' "$OUT/base-names" "$OUT/all-arch-nrs" "$OUT/numbers.txt" 2>"$OUT/ours.txt" >"$OUT/problems.txt"
+# Fewer of ours than the patches define: those were never checked.
+awk '{ print $1 }' "$OUT/ours.txt" | sort -u | comm -23 "$OUT/patch-names" - |
+	sed "s|\$| is defined by patches/ but not one of ours in $LINUX/$UAPI|" >>"$OUT/problems.txt"
+cat "$OUT/problems.txt"
 [ ! -s "$OUT/problems.txt" ]
