@@ -725,6 +725,38 @@ static void op_invalid_ring(struct episode *ep)
 }
 
 /*
+ * Each fault-injection point counts its "times" down by one for every
+ * failure it injects, fail-nth's included, when it starts from a number
+ * (fault_setup() sets FAULT_BUDGET) rather than -1, unlimited.
+ */
+#define FAULT_BUDGET	1000000000L
+
+/* What is left of FAULT_BUDGET at @dir; FAULT_BUDGET without @dir. */
+static long fault_times(const char *dir)
+{
+	char path[128];
+	long left;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%stimes", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return FAULT_BUDGET;
+	TEST_ASSERT(fscanf(f, "%ld", &left) == 1, "cannot read %s", path);
+	fclose(f);
+	return left;
+}
+
+/* Failures injected so far, counted by failslab and fail_page_alloc. */
+static u64 faults_injected(void)
+{
+	return 2 * FAULT_BUDGET - fault_times(FAILSLAB) -
+	       fault_times(FAIL_PAGE_ALLOC);
+}
+
+static u64 faults_at_arm;
+
+/*
  * Arm allocation failures for this thread only: @nth > 0 fails its nth
  * allocation (fail-nth), 0 fails at random (make-it-fail).  Returns the
  * fd fault_disarm() takes.
@@ -734,6 +766,7 @@ static int fault_arm(int nth)
 	char buf[16];
 	int fd;
 
+	faults_at_arm = faults_injected();
 	if (!nth) {
 		fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
 		TEST_ASSERT(fd >= 0, "no make-it-fail: %s", strerror(errno));
@@ -749,29 +782,38 @@ static int fault_arm(int nth)
 }
 
 /*
- * Disarm what fault_arm() armed; the call in between returned @r.  Was a
- * failure injected?  fail-nth says so exactly (it reads 0 once it fired);
- * at random, an -ENOMEM is taken for one.
+ * Disarm what fault_arm() armed; the call in between returned @r.  How
+ * many failures were injected meanwhile (into tot.injected)?  At random,
+ * what the injection points counted; with fail-nth, 1 if it fired (it
+ * reads 0 then), and the points must have counted that one failure.
  */
-static bool fault_disarm(int fd, int nth, int r)
+static u32 fault_disarm(int fd, int nth, int r)
 {
-	bool injected;
+	u64 counted;
 	char buf[16];
 	ssize_t n;
+	u32 fired;
 
 	if (!nth) {
 		TEST_ASSERT(write(fd, "0", 1) == 1, "cannot clear make-it-fail");
 		close(fd);
-		return r == -ENOMEM;
+		counted = faults_injected() - faults_at_arm;
+		tot.injected += counted;
+		return counted;
 	}
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	TEST_ASSERT(n > 0, "cannot read fail-nth: %s", strerror(errno));
 	buf[n] = 0;
-	injected = atoi(buf) == 0;
-	if (!injected)
+	fired = atoi(buf) == 0;
+	if (!fired)
 		TEST_ASSERT(write(fd, "0", 1) > 0, "cannot disarm fail-nth");
 	close(fd);
-	return injected;
+	counted = faults_injected() - faults_at_arm;
+	TEST_ASSERT(counted == fired,
+		    "seed %lu: fail-nth %d %s, but failslab and fail_page_alloc counted %lu failures (returned %d)",
+		    seed, nth, fired ? "fired" : "did not fire", counted, r);
+	tot.injected += fired;
+	return fired;
 }
 
 /*
@@ -792,9 +834,9 @@ static bool ring_create_failing(struct episode *ep, int i, int nth)
 		tot.rings_created++;
 		return injected;
 	}
-	TEST_ASSERT(r == -ENOMEM && (injected || !nth),
-		    "seed %lu: creating a ring with failures armed: %s", seed,
-		    strerror(-r));
+	TEST_ASSERT(r == -ENOMEM && injected,
+		    "seed %lu: creating a ring with failures armed: %s (%s injected)",
+		    seed, strerror(-r), injected ? "a failure" : "no failure");
 	TEST_ASSERT(coalesced_vmpin_kb() == pinned,
 		    "seed %lu: VmPin %ld kB after a failed create, was %ld", seed,
 		    coalesced_vmpin_kb(), pinned);
@@ -976,7 +1018,8 @@ static void fault_setup(const char *dir, const char *probability)
 		{ "ignore-gfp-wait", "N" },
 		{ "verbose", "0" },
 		{ "interval", "1" },
-		{ "times", "-1" },
+		/* Counted down by each failure: faults_injected(). */
+		{ "times", "1000000000" },
 		{ "space", "0" },
 	};
 	unsigned int i;
@@ -1052,9 +1095,8 @@ static void failing_op(struct episode *ep, bool reg, int nth)
 	r = zone_ioctl_failing(ep, cmd, z, nth, &injected);
 	tot.ops++;
 	if (r == -ENOMEM && want != -ENOMEM) {
-		TEST_ASSERT(injected || !nth,
+		TEST_ASSERT(injected,
 			    "seed %lu: -ENOMEM without an injected failure", seed);
-		tot.injected++;
 		if (!reg)
 			model_bus_destroyed(ep, z.pio);
 		return;
@@ -1142,7 +1184,6 @@ static void failslab_every_point(void)
 				    pio ? "PIO" : "MMIO", dedicated ? " of a dedicated ring" : "",
 				    nth, strerror(-r), injected);
 			if (injected) {
-				tot.injected++;
 				tot.nth_points++;
 				points[kind]++;
 			}
@@ -1154,12 +1195,18 @@ static void failslab_every_point(void)
 	for (kind = 0; kind < (ours ? 10 : 4); kind++)
 		printf("%s %s %d", kind ? "," : "", kinds[kind], points[kind]);
 	printf("\n");
+	/* Each of these ioctls allocates: a kind never failed went untested. */
+	for (kind = 0; kind < (ours ? 10 : 4); kind++)
+		TEST_ASSERT(points[kind] > 0,
+			    "fail-nth: no allocation of %s failed, so none was tested",
+			    kinds[kind]);
 }
 
 static void test_failslab(u64 max_ops, double max_s)
 {
 	double t0 = now();
 	struct episode ep;
+	u64 nth_injected;
 
 	if (access(FAILSLAB "probability", W_OK)) {
 		printf("# SKIP no %s: a kernel without CONFIG_FAILSLAB or debugfs\n",
@@ -1171,6 +1218,7 @@ static void test_failslab(u64 max_ops, double max_s)
 	failslab_every_point();
 	printf("# fail-nth: failed each of %lu allocations of register and unregister%s in turn\n",
 	       tot.nth_points, ours ? ", ring destroy and create" : "");
+	nth_injected = tot.injected;
 
 	/* The random part gets its own time: the part above takes a while. */
 	t0 = now();
@@ -1181,7 +1229,7 @@ static void test_failslab(u64 max_ops, double max_s)
 			      ours && !rnd(3));
 		for (i = 0; i < ops && tot.ops < max_ops; i++) {
 			if (ep.dedicated && !rnd(10))
-				tot.injected += ring_replace(&ep, rnd(ep.nr_vcpus), 0, 0);
+				ring_replace(&ep, rnd(ep.nr_vcpus), 0, 0);
 			else
 				failing_op(&ep, rnd(3), 0);
 			usleep(rnd(1000));
@@ -1190,8 +1238,12 @@ static void test_failslab(u64 max_ops, double max_s)
 		episode_end(&ep);
 	}
 	write_file(FAILSLAB "probability", "0");
-	printf("# failslab: %lu allocation failures injected\n", tot.injected);
+	printf("# failslab: %lu allocation failures injected, %lu of them at random\n",
+	       tot.injected, tot.injected - nth_injected);
 	print_totals("failslab", now() - t0);
+	TEST_ASSERT(tot.injected - nth_injected > 0,
+		    "seed %lu: %lu operations at random, and failslab injected no failure",
+		    seed, tot.ops);
 }
 
 /* ---- main ------------------------------------------------------------ */
