@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1287,6 +1288,213 @@ TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 
 	coalesced_buffer_destroy(&other);
 	ctx_free(&c);
+}
+
+/* ---- 11. ioctls racing from several threads -------------------------- */
+
+#define RACE_THREADS	4
+#define RACE_BURST	20000
+#define RACE_MIN_ROUNDS	200
+#define RACE_ENTRIES	64
+
+/*
+ * A thread that creates a ring in memory of its own, binds PORT_A to it,
+ * unbinds and destroys rings of random ids (others' too), and destroys its
+ * own, round after round.  Each ioctl may only fail with the error that
+ * the other threads' doing explains.
+ */
+struct racer {
+	struct ctx *c;
+	struct writer *w;
+	struct kvm_coalesced_mmio_ring *mem;
+	struct seen_list got;
+	unsigned int seed;
+	u32 rounds, bound;
+};
+
+static void *race_thread(void *arg)
+{
+	struct racer *r = arg;
+	int vm_fd = r->c->vm->fd;
+
+	while (r->rounds < RACE_MIN_ROUNDS ||
+	       !__atomic_load_n(&r->w->done, __ATOMIC_ACQUIRE)) {
+		u32 entries = 2 + rand_r(&r->seed) % (RACE_ENTRIES - 1);
+		struct kvm_coalesced_ring req = {
+			.addr = (uintptr_t)r->mem, .entries = entries,
+			.eventfd = -1,
+		};
+		struct kvm_coalesced_mmio_zone2 z = {
+			.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+		};
+		u32 from = r->got.n, i;
+		int id, ret;
+
+		memset(r->mem, 0, KVM_COALESCED_RING_BYTES(RACE_ENTRIES));
+		id = ioctl(vm_fd, KVM_CREATE_COALESCED_RING, &req);
+		TEST_ASSERT(id >= 0, "round %u: creating a ring: %s", r->rounds,
+			    strerror(errno));
+		/* Another thread's ring may hold the zone, or have lost it. */
+		z.ring = id;
+		ret = ioctl(vm_fd, KVM_REGISTER_COALESCED_MMIO2, &z);
+		TEST_ASSERT(!ret || errno == EEXIST || errno == ENOENT,
+			    "round %u: binding PORT_A: %s", r->rounds, strerror(errno));
+		r->bound += !ret;
+		/* Someone's ring, maybe none: 0 or ENOENT. */
+		z.ring = rand_r(&r->seed) % 16;
+		ret = ioctl(vm_fd, KVM_UNREGISTER_COALESCED_MMIO2, &z);
+		TEST_ASSERT(!ret || errno == ENOENT,
+			    "round %u: unbinding from ring %u: %s", r->rounds, z.ring,
+			    strerror(errno));
+		if (!(rand_r(&r->seed) % 4)) {
+			ret = ioctl(vm_fd, KVM_DESTROY_COALESCED_RING,
+				    (unsigned long)(rand_r(&r->seed) % 16));
+			TEST_ASSERT(!ret || errno == ENOENT,
+				    "round %u: destroying a random ring: %s",
+				    r->rounds, strerror(errno));
+		}
+		if (rand_r(&r->seed) % 2)
+			sched_yield();
+		/*
+		 * Ours is gone after this, whatever it returns: ENOENT means
+		 * that another thread destroyed it (and maybe gave its id to
+		 * a new ring, which this destroys instead).
+		 */
+		ret = ioctl(vm_fd, KVM_DESTROY_COALESCED_RING, (unsigned long)id);
+		TEST_ASSERT(!ret || errno == ENOENT, "round %u: destroying ring %d: %s",
+			    r->rounds, id, strerror(errno));
+		coalesced_ring_drain_n(r->mem, entries, seen_entry, &r->got);
+		for (i = from + 1; i < r->got.n; i++)
+			TEST_ASSERT(r->got.v[i].data > r->got.v[i - 1].data,
+				    "round %u: write %u after write %u in one ring",
+				    r->rounds, r->got.v[i].data, r->got.v[i - 1].data);
+		r->rounds++;
+	}
+	return NULL;
+}
+
+/* For qsort(): by the write's number. */
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+
+	return x->data < y->data ? -1 : x->data > y->data;
+}
+
+/* Two threads destroy the same ring at once. */
+struct destroyer {
+	struct ctx *c;
+	pthread_barrier_t *barrier;
+	int *id;
+	int err;
+	bool stop;
+};
+
+static void *destroy_thread(void *arg)
+{
+	struct destroyer *d = arg;
+
+	for (;;) {
+		pthread_barrier_wait(d->barrier);
+		if (__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+			return NULL;
+		d->err = destroy_errno(d->c, *d->id);
+		pthread_barrier_wait(d->barrier);
+	}
+}
+
+#define DOUBLE_DESTROY_ROUNDS	300
+
+TEST_F_TIMEOUT(coalesced_buffer, concurrent_ioctls, CASE_TIMEOUT_S)
+{
+	struct racer r[RACE_THREADS];
+	struct destroyer d[2];
+	pthread_t threads[RACE_THREADS], writer_thread;
+	pthread_barrier_t barrier;
+	struct seen_list got = { 0 };
+	long pin_before = coalesced_vmpin_kb();
+	u32 rounds = 0, bound = 0, i, j, ok;
+	struct writer w;
+	struct ctx c;
+	int id;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	/*
+	 * Create, bind, unbind and destroy racing while the vCPU writes to
+	 * the port they fight over: every write in exactly one ring, or an
+	 * exit, each in order.
+	 */
+	ctx_init(&c);
+	w = (struct writer){ .c = &c, .count = RACE_BURST };
+	for (i = 0; i < RACE_THREADS; i++) {
+		r[i] = (struct racer){ .c = &c, .w = &w, .seed = i + 1 };
+		r[i].mem = mmap(NULL, KVM_COALESCED_RING_BYTES(RACE_ENTRIES),
+				PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		TEST_ASSERT(r[i].mem != MAP_FAILED, "mmap failed");
+	}
+	pthread_create(&writer_thread, NULL, vcpu_thread, &w);
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_create(&threads[i], NULL, race_thread, &r[i]);
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_join(threads[i], NULL);
+	pthread_join(writer_thread, NULL);
+	for (i = 0; i < RACE_THREADS; i++) {
+		for (j = 0; j < r[i].got.n; j++)
+			seen_push(&got, r[i].got.v[j].addr, r[i].got.v[j].data, true);
+		rounds += r[i].rounds;
+		bound += r[i].bound;
+		free(r[i].got.v);
+		munmap(r[i].mem, KVM_COALESCED_RING_BYTES(RACE_ENTRIES));
+	}
+	/* The rings' lists are in order each, not with each other: sort. */
+	qsort(got.v, got.n, sizeof(*got.v), seen_cmp);
+	expect_each_once("racing ioctls", &got, &c.exits, PORT_A, RACE_BURST);
+	printf("# %u rounds in %d threads, PORT_A bound %u times: %u writes in rings, %u exits\n",
+	       rounds, RACE_THREADS, bound, got.n, c.exits.n);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before,
+		    "VmPin %ld kB after every ring is destroyed, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
+
+	/* Two threads destroy one ring: one gets 0, the other ENOENT. */
+	pthread_barrier_init(&barrier, NULL, 3);
+	for (i = 0; i < 2; i++) {
+		d[i] = (struct destroyer){ .c = &c, .barrier = &barrier, .id = &id };
+		pthread_create(&threads[i], NULL, destroy_thread, &d[i]);
+	}
+	for (i = 0; i < DOUBLE_DESTROY_ROUNDS; i++) {
+		struct coalesced_buffer buf = buffer_new(&c, 2 + i % 100);
+
+		bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+		id = buf.id;
+		pthread_barrier_wait(&barrier);		/* go */
+		pthread_barrier_wait(&barrier);		/* both done */
+		ok = !d[0].err + !d[1].err;
+		TEST_ASSERT(ok == 1 && (d[0].err == ENOENT || d[1].err == ENOENT),
+			    "round %u: two destroys of ring %d got %s and %s, want one 0 and one ENOENT",
+			    i, id, strerror(d[0].err), strerror(d[1].err));
+		TEST_ASSERT(destroy_errno(&c, id) == ENOENT, "ring %d outlived both destroys", id);
+		buf.id = -1;
+		coalesced_buffer_destroy(&buf);
+	}
+	d[0].stop = true;
+	d[1].stop = true;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	pthread_barrier_wait(&barrier);
+	for (i = 0; i < 2; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&barrier);
+
+	/* PORT_A is bound to nothing now: a write exits. */
+	c.exits.n = 0;
+	run_burst(&c, 1, &(struct target){ PORT_A, true }, 1);
+	TEST_ASSERT(c.exits.n == 1, "a write after every ring is gone: %u exits, want 1",
+		    c.exits.n);
+	free(got.v);
+	ctx_free(&c);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB at the end, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
 }
 
 /* ---- main ------------------------------------------------------------ */
