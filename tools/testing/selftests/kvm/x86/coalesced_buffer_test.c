@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1495,6 +1496,147 @@ TEST_F_TIMEOUT(coalesced_buffer, concurrent_ioctls, CASE_TIMEOUT_S)
 	ctx_free(&c);
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB at the end, was %ld",
 		    coalesced_vmpin_kb(), pin_before);
+}
+
+/* ---- 12. rings in every kind of memory ------------------------------- */
+
+/* A page of the guest's own memory, behind memslot 0. */
+static u8 guest_ring_page[4096] __aligned(4096);
+
+/*
+ * A ring of @entries at @mem, which must work: the burst fills it to one
+ * free slot, in order, and the writes after that exit, in order; VmPin
+ * grows while it exists and is back after the destroy.
+ */
+static void ring_works_in(struct ctx *c, const char *what, void *mem, u32 entries)
+{
+	const struct target a = { PORT_A, true };
+	long pin_before = coalesced_vmpin_kb();
+	struct seen_list got = { 0 };
+	struct coalesced_buffer buf;
+
+	memset(mem, 0, KVM_COALESCED_RING_BYTES((size_t)entries));
+	TEST_ASSERT(!coalesced_buffer_create_at(&buf, c->vm->fd, mem, entries, 0),
+		    "%s: creating a %u-entry ring: %s", what, entries, strerror(errno));
+	TEST_ASSERT(coalesced_vmpin_kb() > pin_before, "%s: VmPin did not grow", what);
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	c->exits.n = 0;
+	run_burst(c, entries + 9, &a, 1);
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	expect_writes(what, &got, 0, entries - 1, PORT_A, 0, 1);
+	expect_writes(what, &c->exits, 0, 10, PORT_A, entries - 1, 1);
+	coalesced_buffer_destroy(&buf);		/* not our memory: kept */
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "%s: VmPin %ld kB after destroy, was %ld",
+		    what, coalesced_vmpin_kb(), pin_before);
+	printf("# %s: %u-entry ring works\n", what, entries);
+	free(got.v);
+}
+
+TEST_F_TIMEOUT(coalesced_buffer, ring_memory_kinds, CASE_TIMEOUT_S)
+{
+	const u32 entries = 1000;
+	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)entries);
+	char dir[] = "/tmp/coalesced-tmpfs-XXXXXX", path[64];
+	struct ctx c;
+	void *mem;
+	int fd;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	ctx_init(&c);
+	/* A shared memfd (shmem), and a second view of the same pages. */
+	fd = memfd_create("coalesced-ring", MFD_CLOEXEC);
+	TEST_ASSERT(fd >= 0 && !ftruncate(fd, bytes), "memfd: %s", strerror(errno));
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	TEST_ASSERT(mem != MAP_FAILED, "mmap of the memfd: %s", strerror(errno));
+	ring_works_in(&c, "shared memfd", mem, entries);
+	munmap(mem, bytes);
+	close(fd);
+
+	/* A file on a tmpfs of our own, mapped shared and private. */
+	TEST_ASSERT(mkdtemp(dir) && !mount("tmpfs", dir, "tmpfs", 0, "size=1m"),
+		    "mounting a tmpfs on %s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/ring", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	TEST_ASSERT(fd >= 0 && !ftruncate(fd, bytes), "%s: %s", path, strerror(errno));
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	TEST_ASSERT(mem != MAP_FAILED, "mmap of %s: %s", path, strerror(errno));
+	ring_works_in(&c, "tmpfs file, MAP_SHARED", mem, entries);
+	munmap(mem, bytes);
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	TEST_ASSERT(mem != MAP_FAILED, "mmap of %s: %s", path, strerror(errno));
+	ring_works_in(&c, "tmpfs file, MAP_PRIVATE", mem, entries);
+	munmap(mem, bytes);
+	close(fd);
+	TEST_ASSERT(!umount2(dir, MNT_DETACH) && !rmdir(dir), "unmounting %s: %s", dir,
+		    strerror(errno));
+
+	/*
+	 * The guest's own memory, behind a memslot: KVM pins the pages the
+	 * guest sees, and writes the entries there.
+	 */
+	mem = addr_gva2hva(c.vm, (gva_t)guest_ring_page);
+	ring_works_in(&c, "guest memory", mem, 100);
+
+	ctx_free(&c);
+}
+
+#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+#define HUGE_SIZE	(2UL << 20)
+
+static long read_long(const char *path)
+{
+	char line[32] = "";
+	FILE *f = fopen(path, "r");
+
+	TEST_ASSERT(f && fgets(line, sizeof(line), f), "cannot read %s", path);
+	fclose(f);
+	return strtol(line, NULL, 10);
+}
+
+static bool write_long(const char *path, long val)
+{
+	FILE *f = fopen(path, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fprintf(f, "%ld\n", val) > 0;
+	return !fclose(f) && ok;
+}
+
+TEST_F_TIMEOUT(coalesced_buffer, ring_in_hugetlb, CASE_TIMEOUT_S)
+{
+	long old = -1;
+	struct ctx c;
+	u8 *mem;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	mem = mmap(NULL, 2 * HUGE_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (mem == MAP_FAILED && !access(NR_HUGEPAGES, W_OK)) {
+		old = read_long(NR_HUGEPAGES);
+		write_long(NR_HUGEPAGES, old + 2);
+		mem = mmap(NULL, 2 * HUGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	}
+	if (mem == MAP_FAILED) {
+		if (old >= 0)
+			write_long(NR_HUGEPAGES, old);
+		SKIP(return, "no two 2 MiB hugepages could be reserved (%s)", strerror(errno));
+	}
+
+	ctx_init(&c);
+	ring_works_in(&c, "hugetlb", mem, 1000);
+	/* Across the boundary of two hugepages. */
+	ring_works_in(&c, "hugetlb, across two hugepages", mem + HUGE_SIZE - 4096 - 8, 1000);
+	ctx_free(&c);
+	munmap(mem, 2 * HUGE_SIZE);
+	if (old >= 0)
+		write_long(NR_HUGEPAGES, old);
 }
 
 /* ---- main ------------------------------------------------------------ */
