@@ -1639,6 +1639,169 @@ TEST_F_TIMEOUT(coalesced_buffer, ring_in_hugetlb, CASE_TIMEOUT_S)
 		write_long(NR_HUGEPAGES, old);
 }
 
+/* ---- 13. munmap(), MADV_DONTNEED and mremap() while the vCPU writes ---- */
+
+#define REMAP_BURST	20000
+#define REMAP_ENTRIES	512
+
+enum remap_op { REMAP_MUNMAP, REMAP_DONTNEED, REMAP_MREMAP };
+
+static const char * const remap_names[] = {
+	"munmap() and mmap() again", "MADV_DONTNEED", "mremap()",
+};
+
+/*
+ * A ring in @fd (a memfd; -1: private anonymous memory) that the vCPU
+ * writes to while we drain it and, after the first writes, do @op to its
+ * mapping.  Returns the ring entries we saw in @got.
+ */
+static void remap_while_writing(enum remap_op op, bool shared,
+				struct seen_list *got, struct ctx *c)
+{
+	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)REMAP_ENTRIES);
+	struct coalesced_buffer buf;
+	pthread_t thread;
+	struct writer w;
+	void *mem, *to;
+	int fd = -1, flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	u32 i;
+
+	if (shared) {
+		fd = memfd_create("coalesced-ring", MFD_CLOEXEC);
+		TEST_ASSERT(fd >= 0 && !ftruncate(fd, bytes), "memfd: %s", strerror(errno));
+		flags = MAP_SHARED;
+	}
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, fd, 0);
+	TEST_ASSERT(mem != MAP_FAILED, "mmap: %s", strerror(errno));
+	TEST_ASSERT(!coalesced_buffer_create_at(&buf, c->vm->fd, mem, REMAP_ENTRIES, 0),
+		    "creating the ring: %s", strerror(errno));
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+
+	w = (struct writer){ .c = c, .count = REMAP_BURST };
+	pthread_create(&thread, NULL, vcpu_thread, &w);
+	while (got->n < 1000 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+		coalesced_buffer_drain(&buf, seen_entry, got);
+
+	switch (op) {
+	case REMAP_MUNMAP:
+		TEST_ASSERT(!munmap(mem, bytes), "munmap: %s", strerror(errno));
+		usleep(1000);
+		if (shared)	/* the memfd's pages again, the ones KVM pinned */
+			mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		else
+			mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+		TEST_ASSERT(mem != MAP_FAILED, "mmap: %s", strerror(errno));
+		break;
+	case REMAP_DONTNEED:
+		TEST_ASSERT(!madvise(mem, bytes, MADV_DONTNEED), "madvise: %s",
+			    strerror(errno));
+		break;
+	case REMAP_MREMAP:
+		to = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		TEST_ASSERT(to != MAP_FAILED, "mmap: %s", strerror(errno));
+		mem = mremap(mem, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+		TEST_ASSERT(mem == to, "mremap: %s", strerror(errno));
+		break;
+	}
+	buf.ring = mem;
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
+		coalesced_buffer_drain(&buf, seen_entry, got);
+	pthread_join(thread, NULL);
+	coalesced_buffer_drain(&buf, seen_entry, got);
+
+	/* The private copies we see now are not what KVM writes to. */
+	if (!shared && op != REMAP_MREMAP)
+		for (i = 0; i < bytes; i++)
+			TEST_ASSERT(!((u8 *)mem)[i],
+				    "%s: KVM wrote to the fresh private page at byte %u",
+				    remap_names[op], i);
+	coalesced_buffer_destroy(&buf);
+	munmap(mem, bytes);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Private memory unmapped or zapped: KVM goes on with the pinned pages,
+ * which we no longer see.  Its entries from our last drain on, exactly
+ * REMAP_ENTRIES - 1 up to the full ring, are out of our view; every
+ * other write is in the ring before them or an exit, once and in order,
+ * and every write after them exits.
+ */
+static void private_ring_lost_view(const char *what, const struct seen_list *got,
+				   const struct seen_list *exits)
+{
+	const struct seen_list *lists[] = { got, exits };
+	u8 *count = calloc(REMAP_BURST, 1);
+	u32 l, i, lo = REMAP_BURST, hi = 0, hidden = 0;
+
+	TEST_ASSERT(count, "no memory");
+	for (l = 0; l < 2; l++)
+		for (i = 0; i < lists[l]->n; i++) {
+			u32 data = lists[l]->v[i].data;
+
+			TEST_ASSERT(data < REMAP_BURST && !count[data]++ &&
+				    (!i || data > lists[l]->v[i - 1].data),
+				    "%s: write %u twice, out of order or never made", what, data);
+		}
+	for (i = 0; i < REMAP_BURST; i++) {
+		if (count[i])
+			continue;
+		hidden++;
+		lo = i < lo ? i : lo;
+		hi = i;
+	}
+	TEST_ASSERT(hidden == REMAP_ENTRIES - 1 && hi - lo + 1 == hidden,
+		    "%s of a private ring: %u writes out of view (%u to %u), want %u in a row",
+		    what, hidden, lo, hi, REMAP_ENTRIES - 1);
+	for (i = 0; i < got->n; i++)
+		TEST_ASSERT(got->v[i].data < lo, "%s: write %u in the ring after the unseen ones",
+			    what, got->v[i].data);
+	free(count);
+}
+
+TEST_F_TIMEOUT(coalesced_buffer, remap_while_writing, CASE_TIMEOUT_S)
+{
+	static const struct {
+		enum remap_op op;
+		bool shared;
+	} rows[] = {
+		{ REMAP_MUNMAP, true }, { REMAP_DONTNEED, true },
+		{ REMAP_MREMAP, false },
+		{ REMAP_DONTNEED, false }, { REMAP_MUNMAP, false },
+	};
+	long pin_before = coalesced_vmpin_kb();
+	struct seen_list got = { 0 };
+	struct ctx c;
+	u32 k;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	for (k = 0; k < ARRAY_SIZE(rows); k++) {
+		const char *what = remap_names[rows[k].op];
+		const char *kind = rows[k].shared ? "memfd" : "private";
+		bool lossless = rows[k].shared || rows[k].op == REMAP_MREMAP;
+
+		ctx_init(&c);
+		got.n = 0;
+		remap_while_writing(rows[k].op, rows[k].shared, &got, &c);
+		TEST_ASSERT(coalesced_vmpin_kb() == pin_before,
+			    "%s: VmPin %ld kB after destroy, was %ld", what,
+			    coalesced_vmpin_kb(), pin_before);
+		if (lossless) {
+			/* Same pages in view again: all of them, in order. */
+			expect_each_once(what, &got, &c.exits, PORT_A, REMAP_BURST);
+		} else {
+			private_ring_lost_view(what, &got, &c.exits);
+		}
+		printf("# %s of a %s ring: %u writes in the ring, %u exits\n", what,
+		       kind, got.n, c.exits.n);
+		ctx_free(&c);
+	}
+	free(got.v);
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 /*
