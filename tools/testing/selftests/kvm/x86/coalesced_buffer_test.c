@@ -1802,6 +1802,157 @@ TEST_F_TIMEOUT(coalesced_buffer, remap_while_writing, CASE_TIMEOUT_S)
 	free(got.v);
 }
 
+/* ---- 14. running out of ring ids, and a full I/O bus ------------------ */
+
+#define ID_RING_ENTRIES	2
+
+TEST_F_TIMEOUT(coalesced_buffer, out_of_ring_ids, CASE_TIMEOUT_S)
+{
+	const size_t one = KVM_COALESCED_RING_BYTES((size_t)ID_RING_ENTRIES);
+	const u32 nr = KVM_COALESCED_RING_MAX_ENTRIES;	/* 65536 ids too */
+	long pin_before = coalesced_vmpin_kb();
+	struct kvm_coalesced_ring req = { .entries = ID_RING_ENTRIES, .eventfd = -1 };
+	u8 *mem, *used;
+	struct ctx c;
+	int id, err;
+	u32 i;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	/*
+	 * 65536 rings of 2 entries, 48 bytes each, side by side: 3 MiB of
+	 * memory, but a page or two charged to each, 256 MiB in all, over
+	 * any RLIMIT_MEMLOCK: we have CAP_IPC_LOCK.
+	 */
+	ctx_init(&c);
+	mem = mmap(NULL, (nr + 1) * one, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	used = calloc(nr, 1);
+	TEST_ASSERT(mem != MAP_FAILED && used, "no memory");
+	for (i = 0; i < nr; i++) {
+		req.addr = (uintptr_t)(mem + i * one);
+		id = ioctl(c.vm->fd, KVM_CREATE_COALESCED_RING, &req);
+		TEST_ASSERT(id >= 0 && id < (int)nr && !used[id],
+			    "ring %u of %u: id %d (%s), want a new one below %u",
+			    i, nr, id, id < 0 ? strerror(errno) : "", nr);
+		used[id] = 1;
+	}
+	req.addr = (uintptr_t)(mem + nr * one);
+	id = ioctl(c.vm->fd, KVM_CREATE_COALESCED_RING, &req);
+	err = id < 0 ? errno : 0;
+	TEST_ASSERT(id < 0 && err == ENOSPC,
+		    "ring %u: %d (%s), want ENOSPC", nr + 1, id, strerror(err));
+	printf("# %u rings in one VM, the next one ENOSPC; VmPin %ld kB\n", nr,
+	       coalesced_vmpin_kb() - pin_before);
+
+	/* A freed id is given again, and then the VM is full again. */
+	TEST_ASSERT(!destroy_errno(&c, 12345), "destroying ring 12345 failed");
+	id = ioctl(c.vm->fd, KVM_CREATE_COALESCED_RING, &req);
+	TEST_ASSERT(id == 12345, "after destroying ring 12345 got id %d (%s), want 12345",
+		    id, id < 0 ? strerror(errno) : "");
+	TEST_ASSERT(ioctl(c.vm->fd, KVM_CREATE_COALESCED_RING, &req) < 0 && errno == ENOSPC,
+		    "a full VM again must get ENOSPC");
+	/* The last id works like any other. */
+	legacy_zone_ok(&c, PORT_LEGACY, 1, KVM_COALESCED_ZONE_PIO);
+	{
+		struct kvm_coalesced_mmio_zone2 z = {
+			.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+			.ring = nr - 1,
+		};
+		struct coalesced_buffer last = {
+			.vm_fd = c.vm->fd, .id = nr - 1, .entries = ID_RING_ENTRIES,
+		};
+		struct seen_list got = { 0 };
+		u32 j;
+
+		/* Which memory is ring 65535's?  Fill them all and see. */
+		vm_ioctl(c.vm, KVM_REGISTER_COALESCED_MMIO2, &z);
+		c.exits.n = 0;
+		run_burst(&c, 2, &(struct target){ PORT_A, true }, 1);
+		for (j = 0; j <= nr && !got.n; j++) {
+			last.ring = (void *)(mem + j * one);
+			coalesced_buffer_drain(&last, seen_entry, &got);
+		}
+		TEST_ASSERT(got.n == 1 && c.exits.n == 1 && !got.v[0].data &&
+			    c.exits.v[0].data == 1,
+			    "2 writes to ring %u (1 slot): %u entries, %u exits; want 1 and 1",
+			    nr - 1, got.n, c.exits.n);
+		free(got.v);
+	}
+	for (i = 0; i < nr; i++)
+		TEST_ASSERT(!destroy_errno(&c, i), "destroying ring %u failed", i);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before,
+		    "VmPin %ld kB after destroying all rings, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
+	munmap(mem, (nr + 1) * one);
+	free(used);
+	ctx_free(&c);
+}
+
+#define BUS_ZONE_STEP	4
+#define BUS_MAX_ZONES	4000	/* NR_IOBUS_DEVS is 1000 */
+
+TEST_F_TIMEOUT(coalesced_buffer, full_io_bus, CASE_TIMEOUT_S)
+{
+	const struct target first = { MMIO_GPA, false };
+	const struct target port = { PORT_A, true };
+	struct seen_list got = { 0 };
+	struct coalesced_buffer buf;
+	struct ctx c;
+	int r = 0;
+	u32 n;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	ctx_init(&c);
+	buf = buffer_new(&c, 16);
+	/* MMIO zones of 4 bytes until the bus says no. */
+	for (n = 0; n < BUS_MAX_ZONES; n++) {
+		r = zone2(&buf, KVM_REGISTER_COALESCED_MMIO2,
+			  MMIO_GPA + BUS_ZONE_STEP * n, 4, 0);
+		if (r)
+			break;
+	}
+	printf("# the MMIO bus took %u zones of one ring, then %s\n", n, strerror(-r));
+	TEST_ASSERT(r == -ENOSPC && n >= 100,
+		    "zone %u on the MMIO bus: %s, want ENOSPC after 100 or more", n,
+		    strerror(-r));
+	TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, MMIO_GPA + 0x100000, 4, 0) ==
+		    -ENOSPC, "the full bus must get ENOSPC again");
+	{
+		struct kvm_coalesced_mmio_zone legacy = { .addr = MMIO_GPA + 0x100000, .size = 4 };
+
+		TEST_ASSERT(__vm_ioctl(c.vm, KVM_REGISTER_COALESCED_MMIO, &legacy) &&
+			    errno == ENOSPC, "a legacy zone on the full bus must get ENOSPC");
+	}
+	/* The other bus is not full, and the zones in place still work. */
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	c.exits.n = 0;
+	run_burst(&c, 1, &first, 1);
+	run_burst(&c, 1, &port, 1);
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	TEST_ASSERT(got.n == 2 && !c.exits.n, "on a full bus: %u entries, %u exits; want 2, 0",
+		    got.n, c.exits.n);
+
+	/* Unbind them all at once: the bus is empty again and works. */
+	TEST_ASSERT(!zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, MMIO_GPA,
+			   BUS_ZONE_STEP * n, 0), "unbinding %u zones failed", n);
+	run_burst(&c, 1, &first, 1);
+	TEST_ASSERT(c.exits.n == 1, "after unbinding all zones: %u exits, want 1", c.exits.n);
+	bind_ok(&buf, MMIO_GPA, 4, 0);
+	got.n = 0;
+	run_burst(&c, 1, &first, 1);
+	run_burst(&c, 1, &port, 1);
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	TEST_ASSERT(got.n == 2 && c.exits.n == 1,
+		    "a zone bound again: %u entries, %u exits; want 2, 1", got.n, c.exits.n);
+	free(got.v);
+	coalesced_buffer_destroy(&buf);
+	ctx_free(&c);
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 /*
