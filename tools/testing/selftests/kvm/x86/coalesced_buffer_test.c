@@ -1953,6 +1953,172 @@ TEST_F_TIMEOUT(coalesced_buffer, full_io_bus, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
+/* ---- 15. RLIMIT_MEMLOCK of 0 ----------------------------------------- */
+
+TEST_F_TIMEOUT(coalesced_buffer, memlock_zero, CASE_TIMEOUT_S)
+{
+	const struct target a = { PORT_A, true };
+	long pin_before = coalesced_vmpin_kb();
+	struct coalesced_buffer buf, other;
+	struct seen_list got = { 0 };
+	struct rlimit old, zero;
+	struct ctx c;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	ctx_init(&c);
+	TEST_ASSERT(!getrlimit(RLIMIT_MEMLOCK, &old), "getrlimit failed");
+	zero = old;
+	zero.rlim_cur = 0;
+	TEST_ASSERT(!setrlimit(RLIMIT_MEMLOCK, &zero), "setrlimit failed");
+
+	/* Without CAP_IPC_LOCK, not even one page. */
+	set_ipc_lock(false);
+	TEST_ASSERT(coalesced_buffer_create(&buf, c.vm->fd, 2, 0) && errno == ENOMEM,
+		    "a 2-entry ring under RLIMIT_MEMLOCK 0 must get ENOMEM, got %s",
+		    buf.id < 0 ? strerror(errno) : "success");
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "a refused ring left VmPin at %ld kB",
+		    coalesced_vmpin_kb());
+
+	/* With it, over the limit; and it works. */
+	set_ipc_lock(true);
+	buf = buffer_new(&c, 1000);
+	TEST_ASSERT(coalesced_vmpin_kb() - pin_before >= 24,
+		    "a 24 KiB ring over RLIMIT_MEMLOCK 0: VmPin grew by %ld kB",
+		    coalesced_vmpin_kb() - pin_before);
+	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+	run_burst(&c, 100, &a, 1);
+	coalesced_buffer_drain(&buf, seen_entry, &got);
+	expect_writes("over RLIMIT_MEMLOCK 0 with CAP_IPC_LOCK", &got, 0, 100, PORT_A, 0, 1);
+
+	/* Without it again: the next ring is refused, the first one stays. */
+	set_ipc_lock(false);
+	TEST_ASSERT(coalesced_buffer_create(&other, c.vm->fd, 2, 0) && errno == ENOMEM,
+		    "a second ring without CAP_IPC_LOCK must get ENOMEM");
+	coalesced_buffer_destroy(&buf);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB after destroy, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
+	set_ipc_lock(true);
+	TEST_ASSERT(!setrlimit(RLIMIT_MEMLOCK, &old), "setrlimit failed");
+	free(got.v);
+	ctx_free(&c);
+}
+
+/* ---- 16. many VMs at once -------------------------------------------- */
+
+#define MANY_VMS	8
+#define MANY_ROUNDS	3
+#define MANY_BURST	300
+
+static void *many_vm_thread(void *arg)
+{
+	const struct target t[] = { { PORT_A, true }, { MMIO_GPA, false } };
+	struct ctx *c = arg;
+	struct seen_list pio = { 0 }, mmio = { 0 };
+	struct coalesced_buffer a, b;
+	u32 round;
+
+	for (round = 0; round < MANY_ROUNDS; round++) {
+		a = buffer_new(c, MANY_BURST / 2 + 1);
+		b = buffer_new_notify(c, MANY_BURST / 2 + 1, 1 + round);
+		bind_ok(&a, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
+		bind_ok(&b, MMIO_GPA, MMIO_ZONE_SIZE, 0);
+		pio.n = 0;
+		mmio.n = 0;
+		run_burst(c, MANY_BURST, t, 2);
+		coalesced_buffer_drain(&a, seen_entry, &pio);
+		coalesced_buffer_drain(&b, seen_entry, &mmio);
+		TEST_ASSERT(!c->exits.n, "%u exits", c->exits.n);
+		expect_writes("many VMs, port ring", &pio, 0, MANY_BURST / 2, PORT_A, 0, 2);
+		expect_writes("many VMs, MMIO ring", &mmio, 0, MANY_BURST / 2, MMIO_GPA, 1, 2);
+		coalesced_buffer_destroy(&a);
+		coalesced_buffer_destroy(&b);
+	}
+	free(pio.v);
+	free(mmio.v);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(coalesced_buffer, many_vms, CASE_TIMEOUT_S)
+{
+	long pin_before = coalesced_vmpin_kb();
+	pthread_t threads[MANY_VMS];
+	struct ctx c[MANY_VMS];
+	int i;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	for (i = 0; i < MANY_VMS; i++)
+		ctx_init(&c[i]);
+	for (i = 0; i < MANY_VMS; i++)
+		pthread_create(&threads[i], NULL, many_vm_thread, &c[i]);
+	for (i = 0; i < MANY_VMS; i++)
+		pthread_join(threads[i], NULL);
+	for (i = 0; i < MANY_VMS; i++)
+		ctx_free(&c[i]);
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB after %d VMs, was %ld",
+		    coalesced_vmpin_kb(), MANY_VMS, pin_before);
+}
+
+/* ---- 17. addresses no ring can have ---------------------------------- */
+
+TEST_F_TIMEOUT(coalesced_buffer, bad_addresses, CASE_TIMEOUT_S)
+{
+	static const struct {
+		const char *what;
+		u64 addr;
+		u32 entries;
+		int err;
+	} rows[] = {
+		{ "NULL", 0, 2, EFAULT },
+		{ "the kernel's text", 0xffffffff81000000ULL, 2, EFAULT },
+		{ "the kernel's direct map", 0xffff888000000000ULL, 2, EFAULT },
+		{ "the non-canonical hole", 0x0000800000000000ULL, 2, EFAULT },
+		{ "the last user page, past its end", 0x00007ffffffff000ULL - 8, 2, EFAULT },
+		{ "the top of the address space", 0ULL - 4096, 2, EFAULT },
+		{ "a ring ending at 2^64", 0ULL - KVM_COALESCED_RING_BYTES(2ULL), 2, EINVAL },
+		{ "a ring wrapping past 2^64", 0ULL - 4096, 1000, EINVAL },
+		{ "a 65536-entry ring wrapping past 2^64", 0ULL - 64 * 1024, 65536, EINVAL },
+	};
+	long pin_before = coalesced_vmpin_kb();
+	struct ctx c;
+	u32 i;
+	int r;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	ctx_init(&c);
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		r = create_req(&c, (struct kvm_coalesced_ring){
+			.addr = rows[i].addr, .entries = rows[i].entries, .eventfd = -1 });
+		TEST_ASSERT(r == -rows[i].err,
+			    "a ring at %s (0x%llx, %u entries): %s, want %s", rows[i].what,
+			    (unsigned long long)rows[i].addr, rows[i].entries,
+			    r >= 0 ? "success" : strerror(-r), strerror(rows[i].err));
+	}
+	/* Zones: one ending at 2^64 wraps its end, and one in the hole is fine. */
+	{
+		struct coalesced_buffer buf = buffer_new(&c, 8);
+
+		TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, 0ULL - 4, 4, 0) == -EINVAL,
+			    "an MMIO zone ending at 2^64 must get EINVAL");
+		TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, 0ULL - 8, 4, 0) == 0,
+			    "an MMIO zone just below 2^64 must be accepted");
+		TEST_ASSERT(zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, 0ULL - 8, 8, 0) == -EINVAL,
+			    "an unbind range ending at 2^64 must get EINVAL");
+		TEST_ASSERT(zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, 0ULL - 16, 15, 0) == 0,
+			    "unbinding the zone below 2^64 failed");
+		coalesced_buffer_destroy(&buf);
+	}
+	TEST_ASSERT(coalesced_vmpin_kb() == pin_before,
+		    "refused rings left VmPin at %ld kB, was %ld",
+		    coalesced_vmpin_kb(), pin_before);
+	ctx_free(&c);
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 /*
