@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Coalesced I/O: zone registration, ring contents and ordering, ring full,
- * edges, several vCPUs, hostile ring indices, lifetime, stats.
+ * edges, several vCPUs, hostile ring indices, lifetime, stats, string I/O.
  *
  * Each case runs in a child process with VMs of its own and is one TAP
  * line.  On Debian's stock modules (mainline's implementation) the cases
@@ -1528,6 +1528,163 @@ TEST_F_TIMEOUT(coalesced_pio, stats_and_param, CASE_TIMEOUT_S)
 }
 
 /* ---- main ------------------------------------------------------------ */
+
+/* ---- 10. string I/O -------------------------------------------------- */
+
+#define REP_COUNT	400
+#define PORT_DEDICATED	0xcfc	/* a dedicated ring's zone of size 4 */
+
+/* One rep outs the host asks the guest to make. */
+static struct {
+	u16 port;
+	u32 size;	/* 1, 2 or 4 */
+	bool down;	/* with DF set, from the end of the buffer down */
+} rep;
+
+static u8 rep_buf[REP_COUNT * 4];
+
+static void rep_guest(void)
+{
+	for (;;) {
+		void *src;
+		u64 n = REP_COUNT;
+
+		GUEST_SYNC(0);
+		src = rep_buf + (rep.down ? (REP_COUNT - 1) * rep.size : 0);
+		if (rep.size == 1)
+			asm volatile("cmpb $0, %3; je 1f; std; 1: rep outsb; cld"
+				     : "+S"(src), "+c"(n) : "d"(rep.port), "m"(rep.down)
+				     : "memory", "cc");
+		else if (rep.size == 2)
+			asm volatile("cmpb $0, %3; je 1f; std; 1: rep outsw; cld"
+				     : "+S"(src), "+c"(n) : "d"(rep.port), "m"(rep.down)
+				     : "memory", "cc");
+		else
+			asm volatile("cmpb $0, %3; je 1f; std; 1: rep outsl; cld"
+				     : "+S"(src), "+c"(n) : "d"(rep.port), "m"(rep.down)
+				     : "memory", "cc");
+	}
+}
+
+/*
+ * Run one rep outs; at each exit, drain @ring (@entries slots) first, as
+ * a VMM must, then log the exit's elements.  Returns the exits.
+ */
+static u32 rep_run(struct vm_ctx *c, struct kvm_coalesced_mmio_ring *ring,
+		   u32 entries, struct io_log *log)
+{
+	struct kvm_run *run = c->vcpu->run;
+	u32 exits = 0, i;
+
+	while (!run_until_sync_or_exit(c->vcpu)) {
+		u8 *data = (u8 *)run + run->io.data_offset;
+
+		TEST_ASSERT(run->exit_reason == KVM_EXIT_IO &&
+			    run->io.direction == KVM_EXIT_IO_OUT,
+			    "unexpected exit %u (%s)", run->exit_reason,
+			    exit_reason_str(run->exit_reason));
+		coalesced_ring_drain_n(ring, entries, log_entry, log);
+		for (i = 0; i < run->io.count; i++) {
+			struct io_event ev = {
+				.addr = run->io.port, .len = run->io.size, .pio = true,
+			};
+
+			memcpy(&ev.data, data + i * run->io.size, run->io.size);
+			log_add(log, ev);
+		}
+		exits++;
+	}
+	coalesced_ring_drain_n(ring, entries, log_entry, log);
+	return exits;
+}
+
+/*
+ * Have the guest make REP_COUNT @size-byte outs to @port; every element
+ * must reach userspace once, in the order executed, from the ring or as
+ * an exit.  Returns the elements that went to the ring.
+ */
+static u32 rep_check(struct vm_ctx *c, struct kvm_coalesced_mmio_ring *ring,
+		     u32 entries, u16 port, u32 size, bool down)
+{
+	typeof(rep) *r = addr_gva2hva(c->vm, (gva_t)&rep);
+	u8 *buf = addr_gva2hva(c->vm, (gva_t)rep_buf);
+	struct io_log log = { 0 };
+	u32 exits, coalesced = 0, i;
+
+	for (i = 0; i < sizeof(rep_buf); i++)
+		buf[i] = i * 37 + 11;
+	r->port = port;
+	r->size = size;
+	r->down = down;
+	exits = rep_run(c, ring, entries, &log);
+	TEST_ASSERT(log.n == REP_COUNT, "rep outs%c to 0x%x%s: %zu elements, want %u",
+		    "bw?l"[size - 1], port, down ? " (DF=1)" : "", log.n, REP_COUNT);
+	for (i = 0; i < REP_COUNT; i++) {
+		u32 e = down ? REP_COUNT - 1 - i : i;
+		u64 want = 0;
+
+		memcpy(&want, buf + e * size, size);
+		TEST_ASSERT(log.ev[i].addr == port && log.ev[i].len == size &&
+			    log.ev[i].data == want,
+			    "rep outs to 0x%x: element %u is 0x%lx (%u bytes at 0x%lx%s), want 0x%lx",
+			    port, i, log.ev[i].data, log.ev[i].len, log.ev[i].addr,
+			    log.ev[i].coalesced ? ", coalesced" : "", want);
+		coalesced += log.ev[i].coalesced;
+	}
+	printf("# rep outs%c to 0x%x%s: %u elements coalesced, %u exits\n",
+	       "bw?l"[size - 1], port, down ? " (DF=1)" : "", coalesced, exits);
+	free(log.ev);
+	return coalesced;
+}
+
+TEST_F_TIMEOUT(coalesced_pio, rep_outs, CASE_TIMEOUT_S)
+{
+	struct vm_ctx c;
+	u32 n;
+
+	ctx_init(&c, rep_guest);
+	run_to_sync(&c, NULL);
+	kvm_vm_register_coalesced_io(c.vm, PORT_RTC_INDEX, 1, true);
+	kvm_vm_register_coalesced_io(c.vm, PORT_PCI_ADDR, 4, true);
+
+	/*
+	 * KVM emulates rep outs one element at a time: each element is a
+	 * write of its own, coalesced while the ring has room, an exit when
+	 * it is full (then we drain), so both happen, in order.
+	 */
+	n = rep_check(&c, c.ring, c.max, PORT_RTC_INDEX, 1, false);
+	TEST_ASSERT(n > 0 && n < REP_COUNT,
+		    "rep outsb to a 1-byte zone: %u of %u coalesced, want some", n, REP_COUNT);
+	n = rep_check(&c, c.ring, c.max, PORT_RTC_INDEX, 1, true);
+	TEST_ASSERT(n > 0 && n < REP_COUNT,
+		    "rep outsb with DF=1: %u of %u coalesced, want some", n, REP_COUNT);
+	n = rep_check(&c, c.ring, c.max, PORT_PCI_ADDR, 4, false);
+	TEST_ASSERT(n > 0 && n < REP_COUNT,
+		    "rep outsl to a 4-byte zone: %u of %u coalesced, want some", n, REP_COUNT);
+	/* Elements wider than the zone straddle its end: all exit. */
+	n = rep_check(&c, c.ring, c.max, PORT_RTC_INDEX, 2, false);
+	TEST_ASSERT(n == 0, "rep outsw to a 1-byte zone: %u coalesced, want 0", n);
+
+#ifdef KVM_CAP_COALESCED_MMIO2
+	if (ours) {
+		struct coalesced_buffer buf;
+
+		TEST_ASSERT(!coalesced_buffer_create(&buf, c.vm->fd, 101, 0),
+			    "creating a ring: %s", strerror(errno));
+		TEST_ASSERT(!coalesced_buffer_zone(&buf, KVM_REGISTER_COALESCED_MMIO2,
+						   PORT_DEDICATED, 4, KVM_COALESCED_ZONE_PIO),
+			    "binding 0x%x: %s", PORT_DEDICATED, strerror(errno));
+		n = rep_check(&c, buf.ring, buf.entries, PORT_DEDICATED, 1, false);
+		TEST_ASSERT(n > 0 && n < REP_COUNT,
+			    "rep outsb to a dedicated ring's zone: %u coalesced, want some", n);
+		n = rep_check(&c, buf.ring, buf.entries, PORT_DEDICATED, 2, true);
+		TEST_ASSERT(n > 0 && n < REP_COUNT,
+			    "rep outsw with DF=1 to a dedicated ring's zone: %u coalesced", n);
+		coalesced_buffer_destroy(&buf);
+	}
+#endif
+	ctx_free(&c);
+}
 
 int main(int argc, char *argv[])
 {
