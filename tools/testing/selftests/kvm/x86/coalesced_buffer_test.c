@@ -5,8 +5,11 @@
  * charge), zones bound to them, ordering, a full ring that makes only its
  * own zones exit, the eventfd and an I/O thread draining while the vCPU
  * runs, destroying a ring while the guest writes, fork() while it writes,
- * and VM destruction with rings in place.  On kernels without them,
- * checks only that all four ioctls fail with ENOTTY.
+ * and VM destruction with rings in place; then bad inputs: ioctls racing
+ * from several threads, rings in every kind of memory, unmapped, zapped
+ * or moved while they fill, 65536 rings, a full I/O bus, RLIMIT_MEMLOCK
+ * 0, many VMs at once, and addresses no ring can have.  On kernels
+ * without them, checks only that all four ioctls fail with ENOTTY.
  */
 #include <errno.h>
 #include <fcntl.h>
