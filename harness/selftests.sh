@@ -41,3 +41,10 @@ make -s -C "$LINUX/tools/kvm/coalesced_io" OUTPUT="$OUT/tools" \
 	UAPI_INCLUDE="$HDR/include" LDFLAGS=-static >>"$log" 2>&1 ||
 	{ tail -30 "$log" >&2;
 	  die "coalesced_io_probe failed to build (output above); fix it in tools/kvm/coalesced_io."; }
+
+step "building tools/kvm/coalesced_io's 32- and 64-bit ioctl comparison"
+make -s -C "$LINUX/tools/kvm/coalesced_io" OUTPUT="$OUT/tools" \
+	UAPI_INCLUDE="$HDR/include" LDFLAGS=-static compat >>"$log" 2>&1 ||
+	{ tail -30 "$log" >&2;
+	  die "coalesced_io_compat32 failed to build (output above); 'make deps'" \
+	      "installs gcc-multilib, or fix tools/kvm/coalesced_io."; }
