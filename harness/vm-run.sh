@@ -5,9 +5,11 @@
 # in it, and write OUTDIR/results ("<name> <rc> <seconds>" per plan line)
 # and OUTDIR/console.log. A test that hangs is killed by its own timeout;
 # a test that takes the VM down is recorded as crashed and the VM is booted
-# again for the rest of the plan. EXTRA_IMAGES names more cpio.gz files
-# to append to the initramfs (the QEMU image). VM_KERNEL and VM_MEM boot
-# another kernel (the debug one) with more memory.
+# again for the rest of the plan (with STOP_AT_FAILURE=1, the run stops
+# at the first test that fails or crashes: make check-mutants needs no
+# more). EXTRA_IMAGES names more cpio.gz files to append to the initramfs
+# (the QEMU image). VM_KERNEL and VM_MEM boot another kernel (the debug
+# one) with more memory.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
 
@@ -85,6 +87,7 @@ if [ "$MODULES" != none ]; then
 		die "$set_dir/kvm.ko is Debian's stock kvm.ko, not ours; run 'make clean' and 'make' to build ours."
 fi
 module_error=
+stopped=
 
 BOOT_LIMIT=${BOOT_LIMIT:-120}	# seconds from qemu start to @@MODULES
 STEP_SLACK=${STEP_SLACK:-60}	# seconds between tests, beyond a test's own limit
@@ -145,6 +148,10 @@ while [ "$start" -le "$total" ]; do
 			read -r _ idx name rc secs <<<"$line"
 			echo "$name $rc $secs" >>"$OUT/results"
 			if [ "$rc" = 0 ]; then echo " ok (${secs}s)"; else echo " rc=$rc (${secs}s)"; fi
+			if [ "${STOP_AT_FAILURE:-0}" = 1 ] && [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
+				stopped=1
+				kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+			fi
 			deadline=$((SECONDS + STEP_SLACK))
 			current= ;;
 		*"@@MODULES "*)	# may follow SeaBIOS's escape codes on one line
@@ -165,7 +172,7 @@ while [ "$start" -le "$total" ]; do
 		-append "console=ttyS0 quiet panic=-1 no_timer_check ci.modules=$MODULES ci.start=$start $EXTRA" \
 		2>"$OUT/qemu.stderr" | tee "$boot_log")
 	[ -z "$module_error" ] || die "$module_error."
-	[ -n "$done_seen" ] && break
+	[ -n "$done_seen$stopped" ] && break
 	if [ -z "$booted" ]; then
 		echo "  the VM did not boot; console tail:"
 		tail -n 25 "$boot_log" | sed 's/^/    | /'
@@ -195,6 +202,7 @@ while [ "$start" -le "$total" ]; do
 	echo " VM died (crash, hang or boot failure); console tail:"
 	tail -n 25 "$boot_log" | sed 's/^/    | /'
 	echo "$name crashed 0" >>"$OUT/results"
+	[ "${STOP_AT_FAILURE:-0}" = 1 ] && break
 	start=$((current + 1))
 done
 rm -rf "$OUT/plan-root" "$OUT/initrd.gz"
