@@ -9,6 +9,8 @@
 #   make                 deps, base tree, modules, selftests, VM, demo
 #   make check           every test in the VM, TAP, "N passed, N failed, N skipped"
 #   make check MODULES=stock   the same tests on Debian's stock modules
+#   make check-mutants   our tests on each broken engine of harness/mutants: all
+#                        must fail ("mutants: N killed of N"; MUTANTS="name ...")
 #   make check-all       make check on every base (CI: FRESH=1 PRUNE=1)
 #   make check TESTS=coalesced_pio_test   only some tests (names or globs)
 #   make KVER=$(uname -r)      build for the running Debian kernel
@@ -37,12 +39,12 @@ SCALE ?= 1
 ifeq ($(origin BASE),undefined)
 BASE := $(shell sed -n 's/^DEFAULT_BASE=//p' $(H)/lib.sh)
 endif
-export BASE MODULES TESTS VERBOSE SEED FRESH PRUNE BOOTS
+export BASE MODULES TESTS VERBOSE SEED FRESH PRUNE BOOTS MUTANTS
 ifdef KVER
 export KVER
 endif
 
-.PHONY: check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
+.PHONY: check-mutants check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh \
 	check-install check-debian13 qemu bench-vmm hang-rate
 
@@ -85,6 +87,12 @@ demo: initramfs qemu-image
 check: initramfs qemu-image
 	@echo "==> make check (MODULES=$(MODULES))"
 	@$(H)/check.sh
+
+# Our tests on each mutant of the engine (harness/mutants/*.patch): every
+# one must make a test fail.
+check-mutants: initramfs
+	@echo "==> make check-mutants: our tests on broken engines (harness/mutants)"
+	@$(H)/check-mutants.sh
 
 # make check on every base, the default first; one line of totals.
 check-all:
