@@ -9,8 +9,8 @@
 # SEED. A mutant is killed when a test exits non-zero or prints "not ok"
 # (the run stops there); it survives when every test passes. One line per mutant, then
 # "mutants: N killed of N"; build/<base>/mutants/results.txt has the
-# verdicts. MUTANTS="name ..." (with or without the NN-, globs too) runs
-# only those.
+# verdicts. MUTANTS="name ..." (with or without the NN-, or NN alone;
+# globs too) runs only those.
 source "$(dirname "$0")/lib.sh"
 resolve_kver
 
@@ -35,7 +35,7 @@ for p in "$TOP"/harness/mutants/*.patch; do
 	all+=("$name")
 	for pat in "${pats[@]}"; do
 		# shellcheck disable=SC2053
-		if [[ $name == $pat || ${name#*-} == $pat ]]; then
+		if [[ $name == $pat || ${name#*-} == $pat || ${name%%-*} == $pat ]]; then
 			mutants+=("$name")
 			break
 		fi
