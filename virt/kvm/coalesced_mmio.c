@@ -53,6 +53,7 @@
 #include <linux/overflow.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/xarray.h>
 #include <kvm/iodev.h>
@@ -721,6 +722,9 @@ static int ring_pin(struct kvm *kvm, struct coalesced_ring *ring, u64 addr)
 	u32 first, last;
 	int r;
 
+	/* Outside user memory: -EFAULT here, as GUP's answer varies by version. */
+	if (!access_ok(u64_to_user_ptr(addr), bytes))
+		return -EFAULT;
 	npages = DIV_ROUND_UP(offset_in_page(addr) + bytes, PAGE_SIZE);
 	r = pinned_vm_charge(kvm->mm, npages);
 	if (r)
