@@ -57,9 +57,7 @@ done
 # $OUT/vm-verdicts.
 : >"$OUT/vm-verdicts"
 boot_all() {
-	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
-		"$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" >"$OUT/progress.log" 2>&1 ||
-		{ cat "$OUT/progress.log" >&2; die "the e2e VM did not run (its output above)."; }
+	vm_run_nested "$MODULES" "$OUT" e2e
 	tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
 	vm_run_verdicts "$OUT" "e2e-vm-clean-run$1" >>"$OUT/vm-verdicts"
 	# Each boot tried again after a hang (seabios-boot, linux-guest).
@@ -94,9 +92,7 @@ ref_run() {
 	for m in $GUEST_MACHINES; do
 		echo "guest-$m-without-pci 300 linux-guest $m without pci"
 	done >>"$REF/plan"
-	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
-		"$TOP/harness/vm-run.sh" stock "$REF/plan" "$REF" >"$REF/progress.log" 2>&1 ||
-		{ cat "$REF/progress.log" >&2; die "the e2e reference VM (stock modules) did not run (its output above)."; }
+	vm_run_nested stock "$REF" "e2e reference (stock modules)"
 	tr -d '\r' <"$REF/console.log" >"$REF/console.txt"
 	vm_run_verdicts "$REF" e2e-stock-vm-clean-run >>"$OUT/vm-verdicts"
 	sed -n 's/^@@E2E-RETRY \([^ :]*\): /stock-\1 retry /p' "$REF/console.txt" >>"$OUT/vm-verdicts"
@@ -282,12 +278,12 @@ for m in $MACHINES; do
 			echo "seabios-$m-0xcf8-all-coalesced fail $n writes to 0xcf8, $ex exits, $ring ring entries; zones: $(zones "$m" | grep 'pio 0xcf' | tr '\n' ' ')"
 		fi
 	fi
+	a=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "with" { print $4 }' "$OUT/console.txt")
 	# Against mainline: Debian's QEMU on the stock modules wrote the same
 	# ports as often and logged the same.
 	if [ "$m" = "${m%-patched}" ]; then
 		ours=$(for p in 0x70 0xcf8; do echo "$p: $(field "$m" with "$p" 5) writes, $(field "$m" with "$p" 6) exits;"; done)
 		ref=$(for p in 0x70 0xcf8; do echo "$p: $(field "$m" with "$p" 5 "$REF/console.txt") writes, $(field "$m" with "$p" 6 "$REF/console.txt") exits;"; done)
-		a=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "with" { print $4 }' "$OUT/console.txt")
 		b=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "with" { print $4 }' "$REF/console.txt")
 		if [ -z "$b" ]; then
 			echo "seabios-$m-as-mainline fail the stock reference boot did not finish (see $BUILD_REL/e2e-ours/stock/console.txt)"
@@ -297,7 +293,6 @@ for m in $MACHINES; do
 			echo "seabios-$m-as-mainline fail ours $(echo $ours) log $a; stock $(echo $ref) log $b"
 		fi
 	fi
-	a=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "with" { print $4 }' "$OUT/console.txt")
 	b=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "without" { print $4 }' "$OUT/console.txt")
 	if [ -n "$a" ] && [ "$a" = "$b" ]; then
 		echo "seabios-$m-log-identical pass${first_diff:+ booted twice: in the first boots the logs differed:$first_diff}"

@@ -23,9 +23,7 @@ for modules in ours stock; do
 		done
 	done >"$dir/plan"
 	step "hang rate: $((2 * BOOTS)) nested boots on the $modules modules (about $((BOOTS * 2 / 3)) min)"
-	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
-		"$TOP/harness/vm-run.sh" "$modules" "$dir/plan" "$dir" >"$dir/progress.log" 2>&1 ||
-		{ cat "$dir/progress.log" >&2; die "the hang-rate VM did not run on the $modules modules (its output above)."; }
+	vm_run_nested "$modules" "$dir" "hang-rate ($modules modules)"
 done
 
 echo "nested Linux guest ($KVER) in our QEMU on q35, test VM under -icount, one attempt per boot"

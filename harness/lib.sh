@@ -42,6 +42,16 @@ module_build_id() {
 	readelf -n "$1" | awk '/Build ID/ { print $3 }'
 }
 
+# vm_run_nested MODULES OUT WHAT: vm-run.sh of OUT/plan with the QEMU
+# image (both QEMUs, SeaBIOS, the nested guest), its progress in
+# OUT/progress.log; stops with one sentence naming WHAT if the VM did
+# not run.
+vm_run_nested() {
+	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
+		"$TOP/harness/vm-run.sh" "$1" "$2/plan" "$2" >"$2/progress.log" 2>&1 ||
+		{ cat "$2/progress.log" >&2; die "the $3 VM did not run (its output above)."; }
+}
+
 # vm_run_verdicts OUT NAME: for a vm-run.sh run into OUT whose steps
 # own results are judged elsewhere (e2e.sh, vmm.sh): "NAME pass|fail
 # <why>" on whether every step of the plan ran to its end with no kernel

@@ -87,6 +87,11 @@ if [ "$MODULES" != none ]; then
 		die "$set_dir/kvm.ko is Debian's stock kvm.ko, not ours; run 'make clean' and 'make' to build ours."
 fi
 module_error=
+
+# stop_vm: kill the VM now (the console loop then sees it gone).
+stop_vm() {
+	kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+}
 stopped=
 
 BOOT_LIMIT=${BOOT_LIMIT:-120}	# seconds from qemu start to @@MODULES
@@ -116,7 +121,7 @@ while [ "$start" -le "$total" ]; do
 			partial=$partial$line	# a timed-out read keeps what it got
 			if [ "$SECONDS" -gt "$deadline" ] && [ -s "$OUT/qemu.pid" ]; then
 				echo " (the VM made no progress: stopping it)"
-				kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+				stop_vm
 				deadline=$((SECONDS + 60))
 			fi
 			continue
@@ -131,13 +136,13 @@ while [ "$start" -le "$total" ]; do
 			echo "  ${line#@@ERROR }" >&2 ;;
 		*"@@MODULE-ERROR "*)	# the first may follow SeaBIOS's escape codes
 			module_error="the VM could not load the $MODULES modules (${line#*@@MODULE-ERROR }); see $OUT/console.log"
-			kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true ;;
+			stop_vm ;;
 		*"@@MODULE "*)
 			read -r mod id <<<"${line#*@@MODULE }"
 			seen_id[$mod]=$id
 			if [ "$id" != "${want_id[$mod]:-}" ]; then
 				module_error="the VM loaded $mod with build ID ${id:-none}, not the $MODULES one (${want_id[$mod]:-unknown}); run 'make' to pack the modules under test into the VM again"
-				kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+				stop_vm
 			fi ;;
 		"@@START "*)
 			read -r _ current name <<<"$line"
@@ -150,7 +155,7 @@ while [ "$start" -le "$total" ]; do
 			if [ "$rc" = 0 ]; then echo " ok (${secs}s)"; else echo " rc=$rc (${secs}s)"; fi
 			if [ "${STOP_AT_FAILURE:-0}" = 1 ] && [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
 				stopped=1
-				kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+				stop_vm
 			fi
 			deadline=$((SECONDS + STEP_SLACK))
 			current= ;;
@@ -158,7 +163,7 @@ while [ "$start" -le "$total" ]; do
 			for mod in "${!want_id[@]}"; do
 				[ -n "${seen_id[$mod]:-}" ] && continue
 				module_error="the VM never reported the build ID of $mod (harness/init's @@MODULE lines)"
-				kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
+				stop_vm
 			done
 			deadline=$((SECONDS + STEP_SLACK))
 			booted=1 ;;
