@@ -27,7 +27,9 @@
 #   make check-install   install/uninstall and dkms build, on copies only
 #   make check-debian13  (root) check-install for Debian 13's 6.12, in a Debian 13 root
 #   make qemu            qemu-system-x86_64 from Debian's source with qemu/patches (build/qemu)
-#   make series          the change as patches against mainline 7.2 (build/7.2/series)
+#   make series          the change as three topic series against mainline 7.2
+#                        (patches/series), written to build/7.2/series
+#   make series-export   build/7.2/linux's edited series back into patches/
 #   make check-fresh     (root) the README's make on a brand-new minimal Debian 12
 #   make clean           remove build/ and nothing else
 
@@ -46,7 +48,7 @@ endif
 
 .PHONY: check-mutants check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh \
-	check-install check-debian13 qemu bench-vmm hang-rate
+	check-install check-debian13 qemu bench-vmm hang-rate series-export
 
 all: demo
 
@@ -156,13 +158,18 @@ uninstall:
 dkms: base
 	@$(H)/dkms.sh package
 
-# Our change as kernel patches against the pristine base, each checked:
-# against mainline 7.2 unless BASE is given.
-SERIES_BASE := $(if $(filter command line environment,$(origin BASE)),$(BASE),7.2)
+# Our change as the topic series of patches/series against mainline
+# (lib.sh MAINLINE_BASE), each patch checked and built.
+SERIES_BASE := $(shell sed -n 's/^MAINLINE_BASE=//p' $(H)/lib.sh)
 series:
 	@echo "==> make series: build/$(SERIES_BASE)/series, checkpatch and a build after every patch"
 	@$(MAKE) --no-print-directory headers BASE=$(SERIES_BASE)
 	@BASE=$(SERIES_BASE) $(H)/series.sh make
+
+# The series as build/<mainline>/linux's branch "series" has it, after an
+# edit there, written back to patches/ and our new files.
+series-export:
+	@BASE=$(SERIES_BASE) $(H)/series-export.sh
 
 clean:
 	@echo "==> removing build/"

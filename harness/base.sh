@@ -20,22 +20,6 @@ git_linux() {
 	git -C "$LINUX" "$@"
 }
 
-# source_tarball: print the path of linux-source-$BASE_SERIES's tarball at
-# $DEB_VERSION, fetched into build/<base>/dl (no root needed, nothing
-# installed).
-source_tarball() {
-	local dir=$BUILD/dl/source tarball
-	tarball=$dir/usr/src/linux-source-$BASE_SERIES.tar.xz
-	if [ "$(cat "$dir/.version" 2>/dev/null)" != "$DEB_VERSION" ]; then
-		step "downloading linux-source-$BASE_SERIES $DEB_VERSION" >&2
-		rm -rf "$dir"
-		fetch_debs "$dir" "linux-source-$BASE_SERIES=$DEB_VERSION"
-		[ -f "$tarball" ] || die "linux-source-$BASE_SERIES $DEB_VERSION has no ${tarball#"$dir"/}: the package layout changed, report it."
-		echo "$DEB_VERSION" >"$dir/.version"
-	fi
-	echo "$tarball"
-}
-
 unpack_pristine() {
 	local tarball tmp=$BUILD/linux.unpack
 	tarball=$(source_tarball)
@@ -66,40 +50,74 @@ fi
 export GIT_INDEX_FILE=$BUILD/linux-overlay.index
 rm -f "$GIT_INDEX_FILE"
 git_linux read-tree pristine
+head=pristine
+
+# commit: one commit of the index on $head, its message on stdin (not
+# from a pipe: a function at the end of one runs in a subshell).
+commit() {
+	head=$(git_linux commit-tree "$(git_linux write-tree)" -p "$head" -F -)
+}
+
+# add_overlay PATH...: our files under PATHs, each at its place in this
+# base (overlay_path), into the index; "git add <dir>" would also stage
+# the deletion of every base file we do not carry.
+add_overlay() {
+	local f mode
+	(cd "$TOP" && env -u GIT_INDEX_FILE git ls-files -co --exclude-standard -- "$@") |
+		while read -r f; do
+			mode=100644
+			[ -x "$TOP/$f" ] && mode=100755
+			printf '%s %s\t%s\n' "$mode" \
+				"$(git_linux hash-object -w -- "$TOP/$f")" "$(overlay_path "$f")"
+		done | git_linux update-index --add --index-info
+}
+
+# An older base starts from mainline's file where the series changes it.
+MAINLINE=$BUILD/mainline
+if [ -n "$BASE_TAKES_FROM_MAINLINE" ]; then
+	# shellcheck disable=SC2086
+	env -u KVER BASE="$MAINLINE_BASE" "$TOP/harness/mainline-files.sh" "$MAINLINE" \
+		$BASE_TAKES_FROM_MAINLINE include/uapi/linux/kvm.h
+	for f in $BASE_TAKES_FROM_MAINLINE; do
+		printf '100644 %s\t%s\n' "$(git_linux hash-object -w -- "$MAINLINE/$f")" "$f"
+	done | git_linux update-index --add --index-info
+	commit <<<"$BASE_TAKES_FROM_MAINLINE from mainline $(cut -d' ' -f1 "$MAINLINE/.version"), where the series applies"
+fi
+
+# One commit per patch of patches/series, with the new files it adds.
+while read -r patch new; do
+	case "$patch" in ''|'#'*|topic) continue ;; esac
+	[ -f "$TOP/patches/$patch" ] || die "patches/series lists $patch but patches/$patch does not exist; fix patches/series."
+	file=$(base_patch "$patch")
+	[ -f "$file" ] || die "bases/$BASE.conf replaces $patch with $file, which does not exist; fix BASE_PATCHES_REPLACE."
+	if [ -z "$BASE_TAKES_FROM_MAINLINE" ]; then
+		out=$(git_linux apply --cached --whitespace=nowarn "$file" 2>&1) || {
+			echo "$out" >&2
+			die "${file#"$TOP"/} does not apply to mainline BASE=$BASE (git's message above); refresh it against $BUILD_REL/linux."; }
+	else
+		# The kernel's Documentation is not built for an older base.
+		python3 "$TOP/harness/apply-hunks.py" "$MAINLINE" "$LINUX" "$file" 'Documentation/*' ||
+			die "${file#"$TOP"/} does not apply to BASE=$BASE (the hunk is named above); replace it for this base in bases/$BASE.conf."
+	fi
+	# shellcheck disable=SC2086
+	[ -z "$new" ] || add_overlay $new
+	# The patch's own subject and body become the commit message.
+	subject=$(git mailinfo "$BUILD/patch.msg" /dev/null <"$file" |
+		sed -n 's/^Subject: //p')
+	commit < <(echo "${subject:-$patch}"; echo; cat "$BUILD/patch.msg")
+done <"$TOP/patches/series"
+
+series_head=$head
+
+# Our files that are not part of the series (the project's own tools and
+# notes), last.  add_overlay adds the series' new files again, unchanged.
 dirs=
 for d in $OVERLAY_DIRS; do
 	[ -d "$TOP/$d" ] && dirs="$dirs $d"
 done
-# Our files only (tracked or new, not ignored), each at its place in this
-# base (overlay_path): "git add <dir>" would also stage the deletion of
-# every base file we do not carry.
 # shellcheck disable=SC2086
-(cd "$TOP" && env -u GIT_INDEX_FILE git ls-files -co --exclude-standard -- $dirs) |
-	while read -r f; do
-		mode=100644
-		[ -x "$TOP/$f" ] && mode=100755
-		printf '%s %s\t%s\n' "$mode" \
-			"$(git_linux hash-object -w -- "$TOP/$f")" "$(overlay_path "$f")"
-	done | git_linux update-index --add --index-info
-head=$(git_linux commit-tree "$(git_linux write-tree)" -p pristine \
-	-m "coalesced I/O overlay: files we own (virt/kvm, selftests, docs)")
-
-while read -r patch; do
-	case "$patch" in ''|'#'*) continue ;; esac
-	[ -f "$TOP/patches/$patch" ] || die "patches/series lists $patch but patches/$patch does not exist; fix patches/series."
-	file=$(base_patch "$patch")
-	[ -n "$file" ] || continue	# this base skips it (bases/$BASE.conf)
-	[ -f "$file" ] || die "bases/$BASE.conf replaces $patch with $file, which does not exist; fix BASE_PATCHES_REPLACE."
-	if ! out=$(git_linux apply --cached --whitespace=nowarn "$file" 2>&1); then
-		echo "$out" >&2
-		die "${file#"$TOP"/} does not apply to BASE=$BASE (git's message above); refresh it against $BUILD_REL/linux, or skip or replace it for this base in bases/$BASE.conf."
-	fi
-	# The patch's own subject and body become the commit message.
-	subject=$(git mailinfo "$BUILD/patch.msg" /dev/null <"$file" |
-		sed -n 's/^Subject: //p')
-	head=$( (echo "${subject:-$patch}"; echo; cat "$BUILD/patch.msg") |
-		git_linux commit-tree "$(git_linux write-tree)" -p "$head")
-done <"$TOP/patches/series"
+add_overlay $dirs
+commit <<<"coalesced I/O project files (not part of the series)"
 unset GIT_INDEX_FILE
 rm -f "$BUILD/linux-overlay.index" "$BUILD/patch.msg"
 
@@ -109,4 +127,6 @@ if [ "$(git_linux rev-parse -q --verify HEAD^{tree} || true)" != \
 	git_linux reset -q --hard "$head"
 fi
 git_linux update-ref refs/heads/overlay "$head"
+# The series alone, for make series and make series-export.
+git_linux update-ref refs/heads/series "$series_head"
 echo "$BUILD_REL/linux: $(git_linux rev-list --count pristine..HEAD) commits on the pristine base"

@@ -17,7 +17,7 @@ resolve_kver
 MUT=$BUILD/mutants
 SRC=$BUILD/kvm-mod
 WORK=$MUT/kvm-mod	# one build dir for all, so ccache hits across mutants
-OUR_TESTS="coalesced_pio_test coalesced_io_fuzz coalesced_buffer_test coalesced_io_probe"
+OUR_TESTS="coalesced_pio_test coalesced_io_fuzz coalesced_ring_test coalesced_io_probe"
 export SEED=${SEED:-1}
 for f in "$SRC/Makefile" "$BUILD/initramfs/base.cpio.gz"; do
 	[ -f "$f" ] || die "$f is missing; run 'make initramfs' (make check-mutants does), which builds it."

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # e2e.sh table|check: boot SeaBIOS inside the test VM, on our modules, for
 # q35 and pc, in Debian's QEMU and in ours (make qemu; the variants
-# q35-patched and pc-patched), with coalesced PIO and without it
-# (kvm.disable_coalesced_pio=Y), and a Linux guest in our QEMU with
-# coalescing and without (QEMU's coalesced-io=off). "table" prints the
+# q35-patched and pc-patched), with coalesced PIO and, in ours, without
+# it (QEMU's coalesced-io=off), and a Linux guest in our QEMU with
+# coalescing and without. "table" prints the
 # per-port table for 0x70 and 0xcf8 with the mean time per write (in
 # instructions of the test VM); "check" also boots the reference on
 # Debian's stock modules (SeaBIOS with coalescing in Debian's QEMU, the
@@ -13,7 +13,7 @@
 # death), each retry of a hung boot, zones registered, writes coalesced
 # exactly where mainline coalesces them (none exits at all for 0xcf8 in
 # our QEMU), SeaBIOS logs and PCI functions the same as without
-# coalescing and as on mainline.
+# coalescing (our QEMU) and as on mainline.
 # The test VM counts instructions (VM_ICOUNT=1; VM_ICOUNT=0 for the real
 # clock): the nested boots, which hung about one time in three on the
 # real clock (README, known issues), rarely do, and take a quarter of the
@@ -36,8 +36,14 @@ fi
 mkdir -p "$OUT"
 "$TOP/harness/qemu-image.sh" >&2
 : >"$OUT/plan"
+# seabios_modes MACHINE: Debian's QEMU has no switch for coalescing, so
+# it boots with it only (Debian's stock modules are its reference); ours
+# boots without (QEMU's coalesced-io=off) and with.
+seabios_modes() {
+	if [ "$1" = "${1%-patched}" ]; then echo with; else echo without with; fi
+}
 for m in $MACHINES; do
-	for mode in without with; do
+	for mode in $(seabios_modes "$m"); do
 		echo "seabios-$m-$mode 300 seabios-boot $m $mode" >>"$OUT/plan"
 	done
 done
@@ -105,6 +111,7 @@ ref_run() {
 # come from that second run, and the first difference is said.
 first_diff=
 for m in $MACHINES; do
+	[ "$(seabios_modes "$m")" = with ] && continue
 	d=$(log_diff "$m")
 	[ -n "$d" ] && first_diff="$first_diff $m: $d;"
 done
@@ -183,7 +190,7 @@ if [ "$WHAT" = table ]; then
 	printf '%-16s %-6s %-8s %7s %7s %8s %10s %8s\n' machine port mode writes exits ring us/write speedup
 	for m in $MACHINES; do
 		for p in 0x70 0xcf8; do
-			for mode in without with; do
+			for mode in $(seabios_modes "$m"); do
 				t=$(field "$m" "$mode" "$p" 9) t0=$(field "$m" without "$p" 9) x=
 				[ "$mode" = with ] && x=$(awk -v a="$t0" -v b="$t" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
 				printf '%-16s %-6s %-8s %7s %7s %8s %10s %8s\n' \
@@ -217,9 +224,12 @@ fi
 cat "$OUT/vm-verdicts"
 for m in $MACHINES; do
 	err=$({ grep -A3 "^@@E2E-ERROR" "$OUT/console.txt" || true; } | head -4 | tr "\n" " ")
-	if ! grep -q "^@@E2E-LOG $m with " "$OUT/console.txt" ||
-	   ! grep -q "^@@E2E-LOG $m without " "$OUT/console.txt"; then
-		echo "seabios-$m-boots fail SeaBIOS did not finish in both runs: ${err:-see $BUILD_REL/e2e-$MODULES/console.txt}"
+	modes=$(seabios_modes "$m") finished=yes
+	for mode in $modes; do
+		grep -q "^@@E2E-LOG $m $mode " "$OUT/console.txt" || finished=
+	done
+	if [ -z "$finished" ]; then
+		echo "seabios-$m-boots fail SeaBIOS did not finish in every run ($modes): ${err:-see $BUILD_REL/e2e-$MODULES/console.txt}"
 		continue
 	fi
 	retried=$(grep -c "^@@E2E-RETRY seabios-$m-with\(out\)\?: " "$OUT/console.txt" || true)
@@ -238,11 +248,13 @@ for m in $MACHINES; do
 	else
 		echo "seabios-$m-zones-registered fail QEMU registered no PIO zone at$missing"
 	fi
-	nozones=$(grep -c "^@@E2E-ZONE $m without register pio .*result 0" "$OUT/console.txt" || true)
-	if [ "$nozones" = 0 ]; then
-		echo "seabios-$m-without-no-zones pass"
-	else
-		echo "seabios-$m-without-no-zones fail $nozones PIO zones registered with disable_coalesced_pio=Y"
+	if [ "$modes" != with ]; then
+		nozones=$(grep -c "^@@E2E-ZONE $m without register pio .*result 0" "$OUT/console.txt" || true)
+		if [ "$nozones" = 0 ]; then
+			echo "seabios-$m-without-no-zones pass"
+		else
+			echo "seabios-$m-without-no-zones fail $nozones PIO zones registered with QEMU's coalesced-io=off"
+		fi
 	fi
 	# Every write that did not exit went to the ring (this boot never
 	# fills it). Which writes may stay in the kernel: in Debian's QEMU,
@@ -253,6 +265,7 @@ for m in $MACHINES; do
 		len=1
 		[ "$p" = 0xcf8 ] && len=4
 		n=$(field "$m" with "$p" 5) ex=$(field "$m" with "$p" 6) ring=$(field "$m" with "$p" 7)
+		# Without coalescing (our QEMU only), every write exits.
 		n0=$(field "$m" without "$p" 5) ex0=$(field "$m" without "$p" 6)
 		want_ring=0
 		if [ "$m" = "${m%-patched}" ]; then
@@ -293,6 +306,7 @@ for m in $MACHINES; do
 			echo "seabios-$m-as-mainline fail ours $(echo $ours) log $a; stock $(echo $ref) log $b"
 		fi
 	fi
+	[ "$modes" = with ] && continue
 	b=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "without" { print $4 }' "$OUT/console.txt")
 	if [ -n "$a" ] && [ "$a" = "$b" ]; then
 		echo "seabios-$m-log-identical pass${first_diff:+ booted twice: in the first boots the logs differed:$first_diff}"

@@ -21,9 +21,10 @@ else
 fi
 
 # nrs that series posted upstream but not merged claim: never take them.
-#   0xd6..0xd8  the 2024 dedicated coalesced buffers proposal and others
 #   0xe4        a 2026 powerpc series
-RESERVED_NRS="0xd6 0xd7 0xd8 0xe4"
+# (0xd6..0xd8 of the 2024 dedicated coalesced buffers proposal, never
+# merged, are the nrs of its successor, our dedicated rings.)
+RESERVED_NRS="0xe4"
 
 mkdir -p "$OUT"
 install_uapi_headers "$LINUX" "$HDR_OBJ" "$HDR"
@@ -40,10 +41,10 @@ git -C "$LINUX" show "pristine:$UAPI" | kvmio_defines | awk '{ print $1 }' | sor
 
 # The KVMIO ioctls our patches (as this base applies them) add to the
 # uapi header: every one must be found below, or nothing was checked.
-while read -r patch; do
-	case "$patch" in ''|'#'*) continue ;; esac
+while read -r patch _; do
+	case "$patch" in ''|'#'*|topic) continue ;; esac
 	file=$(base_patch "$patch")
-	[ -z "$file" ] || awk -v uapi="b/$UAPI" '
+	awk -v uapi="b/$UAPI" '
 		/^\+\+\+ / { in_uapi = ($2 == uapi); next }
 		/^diff --git / { in_uapi = 0 }
 		in_uapi && /^\+/ { print substr($0, 2) }' "$file"

@@ -88,13 +88,15 @@ if ! [ -f "$OBJ/.config" ] || [ "$FRAGMENT" -nt "$OBJ/.config" ]; then
 fi
 
 # A base older than our code (BASE_COMPAT, bases/<base>.conf): its compat
-# header goes into the engine's object only, as modules.sh does for the
-# out-of-tree build. arch/x86/kvm builds it as $(KVM)/coalesced_mmio.o,
+# header goes into the engine's objects only, as modules.sh does for the
+# out-of-tree build. arch/x86/kvm builds them as $(KVM)/coalesced_*.o,
 # KVM being ../../../virt/kvm (virt/kvm/Makefile.kvm), and Kbuild looks
-# its flags up under that name.
+# their flags up under those names.
 compat=()
 if [ "$MODE" = debug ] && [ -n "${BASE_COMPAT:-}" ]; then
-	compat=("CFLAGS_../../../virt/kvm/coalesced_mmio.o=-include $TOP/bases/$BASE_COMPAT")
+	for o in coalesced_mmio.o coalesced_ring.o; do
+		compat+=("CFLAGS_../../../virt/kvm/$o=-include $TOP/bases/$BASE_COMPAT")
+	done
 fi
 
 step "building $WHAT in ${OBJ#"$TOP"/} (log: ${LOG#"$TOP"/}; 10 to 20 min the first time)"

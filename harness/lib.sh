@@ -106,6 +106,8 @@ installed_version() {
 # --- the base: which kernel we build for (bases/$BASE.conf) -------------
 # The default base (the Makefile's too): the one make check-fresh builds.
 DEFAULT_BASE=6.1
+# The base the series is written against (make series), mainline's newest.
+MAINLINE_BASE=7.2
 BASE=${BASE:-$DEFAULT_BASE}
 # known_bases: every base, in version order (the default, 6.1, first).
 known_bases() {
@@ -260,6 +262,22 @@ fetch_debs() {
 # newest_kver: the kernel release the base's lists offer now: what
 # linux-image-amd64 depends on, or for a kernel built here the source's
 # upstream version with our local version.
+# source_tarball: print the path of linux-source-$BASE_SERIES's tarball at
+# $DEB_VERSION, fetched into build/<base>/dl (no root needed, nothing
+# installed).
+source_tarball() {
+	local dir=$BUILD/dl/source tarball
+	tarball=$dir/usr/src/linux-source-$BASE_SERIES.tar.xz
+	if [ "$(cat "$dir/.version" 2>/dev/null)" != "$DEB_VERSION" ]; then
+		step "downloading linux-source-$BASE_SERIES $DEB_VERSION" >&2
+		rm -rf "$dir"
+		fetch_debs "$dir" "linux-source-$BASE_SERIES=$DEB_VERSION"
+		[ -f "$tarball" ] || die "linux-source-$BASE_SERIES $DEB_VERSION has no ${tarball#"$dir"/}: the package layout changed, report it."
+		echo "$DEB_VERSION" >"$dir/.version"
+	fi
+	echo "$tarball"
+}
+
 newest_kver() {
 	local v
 	if [ "$BASE_KERNEL" = built ]; then
@@ -314,14 +332,11 @@ headers_dir() {
 }
 
 # base_patch ENTRY: the patch file this base applies for the patches/series
-# entry ENTRY: patches/ENTRY, its replacement from bases/, or nothing.
+# entry ENTRY: patches/ENTRY, or its replacement from bases/.
 base_patch() {
-	local nr=${1%%-*} r
-	for r in $BASE_PATCHES_SKIP; do
-		[ "$r" = "$nr" ] && return 0
-	done
+	local r
 	for r in $BASE_PATCHES_REPLACE; do
-		[ "${r%%=*}" = "$nr" ] && { echo "$TOP/bases/${r#*=}"; return 0; }
+		[[ $1 == "${r%%=*}"-* ]] && { echo "$TOP/bases/${r#*=}"; return 0; }
 	done
 	echo "$TOP/patches/$1"
 }

@@ -55,13 +55,14 @@ echo 'ccflags-y += -I$(src)/../../../include/trace' >>"$MOD/arch/x86/kvm/Kbuild.
 # without warnings, ours included.  Not in the DKMS tree: a user's newer
 # compiler may warn where ours does not.
 [ "${STAGE_ONLY:-0}" = 1 ] || echo 'ccflags-y += -Werror' >>"$MOD/arch/x86/kvm/Kbuild.new"
-# What an older base lacks (bases/compat), for the engine's object only.
+# What an older base lacks (bases/compat), for the engine's objects only.
 rm -rf "$MOD/compat"
 if [ -n "${BASE_COMPAT:-}" ]; then
 	mkdir -p "$MOD/compat"
 	cp -p "$TOP"/bases/compat/coalesced_mmio-*.h "$MOD/compat/"	# they include each other
-	echo "CFLAGS_\$(KVM)/coalesced_mmio.o += -include \$(src)/../../../compat/$(basename "$BASE_COMPAT")" \
-		>>"$MOD/arch/x86/kvm/Kbuild.new"
+	for o in coalesced_mmio.o coalesced_ring.o; do
+		echo "CFLAGS_\$(KVM)/$o += -include \$(src)/../../../compat/$(basename "$BASE_COMPAT")"
+	done >>"$MOD/arch/x86/kvm/Kbuild.new"
 fi
 replace_if_changed "$MOD/arch/x86/kvm/Kbuild"
 

@@ -94,9 +94,12 @@ fi
 step "applying qemu/patches ($(patch_list | wc -l)) to Debian's QEMU $srcver"
 git -C "$SRC" am --abort >/dev/null 2>&1 || true
 git -C "$SRC" reset -q --hard refs/tags/debian-source
+# The patches carry no author (whoever posts them signs them off): the
+# build's commits get a local one.
 for p in $(patch_list); do
-	git -C "$SRC" -c user.name=overlay -c user.email=overlay@localhost \
-		am -q --committer-date-is-author-date "$PATCHES/$p" ||
+	{ echo "From: qemu/patches <overlay@localhost>"; cat "$PATCHES/$p"; } |
+		git -C "$SRC" -c user.name=overlay -c user.email=overlay@localhost \
+		am -q ||
 		die "qemu/patches/$p does not apply to Debian's QEMU $srcver; rebase it on build/qemu/src (tag debian-source)."
 done
 

@@ -1,13 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# series.sh make: write our change against the pristine base as a patch
-#   series in build/series (git format-patch, cover letter included),
-#   one commit per line of harness/series/series.conf; checkpatch
+# series.sh make: write our change against the pristine base as the
+#   topic series of patches/series, each in build/<base>/series/<topic>
+#   with its cover letter (git format-patch), authored and signed off by
+#   whoever runs it (git config user.name and user.email); checkpatch
 #   --strict every patch, then build the modules (and our selftests,
-#   where they change) after every patch.
-# series.sh check: git am build/series onto the pristine base and check
-#   that the result is $BUILD_REL/linux, byte for byte. Prints
-#   "series:<check> pass|fail [reason]" lines for check.sh.
+#   where they change) after every patch, and measure the instructions
+#   of a coalesced write after every patch beside mainline's.
+# series.sh check: git am the posted series onto the pristine base and
+#   check that the result is the series part of $BUILD_REL/linux, byte for
+#   byte. Prints "series:<check> pass|fail [reason]" lines for check.sh.
 source "$(dirname "$0")/lib.sh"
 # checkpatch's spdxcheck.py needs Debian's python3 (python3-ply, python3-git).
 PATH=/usr/bin:$PATH
@@ -17,9 +19,6 @@ check_versions
 LINUX=$BUILD/linux
 TREE=$BUILD/series-tree
 OUT=$BUILD/series
-CONF=$TOP/harness/series/series.conf
-export GIT_AUTHOR_NAME="Coalesced IO Team" GIT_AUTHOR_EMAIL="kvm-coalesced@example.org"
-export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
 [ -d "$LINUX/.git" ] || die "$BUILD_REL/linux is missing; run 'make base' first."
 
 tree_git() {
@@ -40,54 +39,45 @@ fresh_tree() {
 		die "cannot add a worktree of $BUILD_REL/linux at $TREE (git's message above); remove $TREE and run 'git -C $BUILD_REL/linux worktree prune'."
 }
 
-# commit_files MSG ITEM...: one commit of overlay files and folded patches.
-commit_files() {
-	local msg=$TOP/harness/series/$1 item p t
-	shift
-	[ -f "$msg" ] || die "harness/series/series.conf names $msg, which does not exist; add it."
-	for item in "$@"; do
-		if [[ $item == +* ]]; then
-			p=$(base_patch "${item#+}")
-			[ -n "$p" ] || continue	# this base skips it
-			tree_git apply --index "$p" ||
-				die "${p#"$TOP"/} does not apply in series step '$msg'; reorder harness/series/series.conf."
-			continue
-		fi
-		(cd "$TOP" && git ls-files -co --exclude-standard -- "$item") | while read -r f; do
-			t=$(overlay_path "$f")
-			mkdir -p "$TREE/$(dirname "$t")"
-			cp -p "$TOP/$f" "$TREE/$t"
-			tree_git add -f -- "$t"
-		done
-	done
-	tree_git commit -q -F "$msg"
+# sender: the identity of whoever runs make series, from git config;
+# never a made-up one.
+sender() {
+	local name email
+	name=$(git -C "$TOP" config user.name || true)
+	email=$(git -C "$TOP" config user.email || true)
+	case "$name <$email>" in
+	" <"* | *"<>" | "Your Name"* | *@example.com\> | *@example.org\> | \
+	*@example.net\> | *@localhost\> | *"<root@"*)
+		die "git config user.name and user.email are '$name <$email>', not a person who can sign off a patch; set yours with git config." ;;
+	esac
+	export GIT_AUTHOR_NAME=$name GIT_AUTHOR_EMAIL=$email
+	export GIT_COMMITTER_NAME=$name GIT_COMMITTER_EMAIL=$email
 }
 
-make_series() {
-	local kind a rest p
-	step "committing the series in $BUILD_REL/series-tree"
-	fresh_tree
-	while read -r kind a rest; do
-		case "$kind" in
-		''|'#'*) continue ;;
-		patch) p=$(base_patch "$a")
-			[ -n "$p" ] || continue	# this base skips it
-			tree_git am -q "$p" ||
-				die "${p#"$TOP"/} does not apply at its place in harness/series/series.conf; reorder it or refresh the patch." ;;
-		files) # shellcheck disable=SC2086
-			commit_files "$a" $rest ;;
-		*) die "harness/series/series.conf: unknown kind '$kind'; use 'patch' or 'files'." ;;
-		esac
-	done <"$CONF"
-	[ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse HEAD^{tree})" ] ||
-		die "the series does not add up to $BUILD_REL/linux (a file we own is in no step, or patches/series and series.conf disagree); fix harness/series/series.conf."
+# commit_patch ENTRY NEWFILE...: one commit of a stored patch and the new
+# files it adds, its message the patch's own, signed off by the sender.
+commit_patch() {
+	local file=$TOP/patches/$1 t subject
+	shift
+	tree_git apply --index "$file" ||
+		die "patches/${file#"$TOP"/patches/} does not apply at its place in patches/series; refresh it."
+	[ $# = 0 ] || (cd "$TOP" && git ls-files -co --exclude-standard -- "$@") | while read -r f; do
+		t=$(overlay_path "$f")
+		mkdir -p "$TREE/$(dirname "$t")"
+		cp -p "$TOP/$f" "$TREE/$t"
+		tree_git add -f -- "$t"
+	done
+	subject=$(git mailinfo "$BUILD/series.msg" /dev/null <"$file" | sed -n 's/^Subject: //p')
+	(echo "$subject"; echo; cat "$BUILD/series.msg") | tree_git commit -q -s -F -
+}
 
-	rm -rf "$OUT"
-	tree_git format-patch -q --cover-letter --thread -o "$OUT" pristine..HEAD
-	# The cover letter: subject and text from harness/series/cover.txt.
-	local cover=$OUT/0000-cover-letter.patch subject
-	subject=$(head -n 1 "$TOP/harness/series/cover.txt")
-	awk -v subject="$subject" -v text="$TOP/harness/series/cover.txt" '
+# cover_letter TOPIC: fill in the cover letter git wrote for TOPIC from
+# patches/TOPIC/cover-letter (its first line is the subject).
+cover_letter() {
+	local text=$TOP/patches/$1/cover-letter cover
+	cover=$(ls "$OUT/$1"/0000-cover-letter.patch)
+	[ -f "$text" ] || die "patches/$1 has no cover-letter; write one (its first line is the subject)."
+	awk -v subject="$(head -n 1 "$text")" -v text="$text" '
 		/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
 		/\*\*\* BLURB HERE \*\*\*/ {
 			while ((getline line < text) > 0) if (n++ > 1) print line
@@ -95,9 +85,42 @@ make_series() {
 		}
 		{ print }' "$cover" >"$cover.new"
 	mv "$cover.new" "$cover"
-	git -C "$LINUX" rev-parse HEAD^{tree} >"$OUT/.made-from"
-	echo "series: $(ls "$OUT" | wc -l) files in $BUILD_REL/series:"
-	grep -h '^Subject:' "$OUT"/*.patch | sed 's/^Subject: /  /'
+}
+
+make_series() {
+	local kind rest topic='' from=pristine
+	sender
+	step "committing the series in $BUILD_REL/series-tree as $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>"
+	fresh_tree
+	rm -rf "$OUT"
+	mkdir -p "$OUT"
+	while read -r kind rest; do
+		case "$kind" in
+		''|'#'*) continue ;;
+		topic)	[ -z "$topic" ] || { format_topic "$topic" "$from"; from=$(tree_git rev-parse HEAD); }
+			topic=$rest ;;
+		*)	# shellcheck disable=SC2086
+			commit_patch "$kind" $rest ;;
+		esac
+	done <"$TOP/patches/series"
+	format_topic "$topic" "$from"
+	[ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse series^{tree})" ] ||
+		die "the series does not add up to the series part of $BUILD_REL/linux; run 'make base' and then 'make series' again."
+	git -C "$LINUX" rev-parse series^{tree} >"$OUT/.made-from"
+	echo "series: $(ls "$OUT"/*/*.patch | wc -l) files in $BUILD_REL/series:"
+	for topic in "$OUT"/*/; do
+		grep -h '^Subject:' "$topic"*.patch | sed 's/^Subject: /  /'
+	done
+}
+
+# format_topic TOPIC FROM: TOPIC's patches, FROM..HEAD, with its cover
+# letter; the dedicated rings are an RFC.
+format_topic() {
+	local prefix=PATCH
+	[ "$1" = 3-dedicated-rings ] && prefix="RFC PATCH"
+	tree_git format-patch -q --cover-letter --thread --subject-prefix="$prefix" \
+		-o "$OUT/$1" "$2..HEAD"
+	cover_letter "$1"
 }
 
 # covered FILE: is FILE listed in MAINTAINERS of the series tree?
@@ -116,7 +139,7 @@ run_checkpatch() {
 checkpatch_series() {
 	local p out added f bad=0
 	step "checkpatch --strict on every patch"
-	for p in "$OUT"/0*.patch; do
+	for p in "$OUT"/*/0*.patch; do
 		[[ $p == */0000-cover-letter.patch ]] && continue
 		out=$(run_checkpatch "$p" --show-types)
 		# "Does MAINTAINERS need updating?" answered: every new file is listed.
@@ -132,10 +155,21 @@ checkpatch_series() {
 			echo "$out" | sed 's/^/    | /' | head -20
 			bad=1
 		else
-			echo "  $(basename "$p"): clean"
+			echo "  ${p#"$OUT"/}: clean"
 		fi
 	done
 	[ "$bad" = 0 ] || die "checkpatch found problems in $BUILD_REL/series (above); fix them in the overlay or patches/."
+}
+
+# keep_modules N SUBJECT: the modules built after patch N, for the VM
+# (an overlay image that puts them where ours go), and its subject.
+keep_modules() {
+	local dir=$BUILD/series-build/patch-$1
+	rm -rf "$dir"
+	mkdir -p "$dir/root/modules/ours"
+	cp "$BUILD/series-build/kvm-mod"/arch/x86/kvm/{kvm,kvm-amd}.ko "$dir/root/modules/ours/"
+	(cd "$dir/root" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$dir/overlay.cpio.gz"
+	echo "$2" >"$dir/subject"
 }
 
 build_each() {
@@ -151,6 +185,7 @@ build_each() {
 			"$TOP/harness/modules.sh" >"$BUILD/series-build/build.log" 2>&1 ||
 			{ tail -20 "$BUILD/series-build/build.log" >&2
 			  die "the modules do not build after '$(tree_git log -1 --format=%s)'; every patch must build on its own."; }
+		keep_modules "$i" "$(tree_git log -1 --format=%s)"
 		tree_git diff --quiet "$c^" "$c" -- tools include/uapi && continue
 		targets=
 		for t in $(cd "$TREE/tools/testing/selftests/kvm" && ls "$BASE_SELFTEST_ARCH"/coalesced_*.c 2>/dev/null); do
@@ -173,13 +208,57 @@ build_each() {
 	echo "series: every one of the $n patches builds"
 }
 
+# bench_best DIR MODULES [OURS_DIR]: instructions per coalesced write,
+# the cheapest 64-write burst of the bench's legacy-ring case under
+# -icount, on MODULES (ours from OURS_DIR's overlay, or stock).
+bench_best() {
+	local dir=$1 m=$2 ours=${3:-}
+	mkdir -p "$dir"
+	echo "bench 900 ./$(selftest_path x86/coalesced_io_bench) -s 0.2 -r 1 -c b_coalesced" >"$dir/plan"
+	if [ -n "$ours" ]; then
+		VM_ICOUNT=1 OURS_MODULES=$ours/root/modules/ours EXTRA_IMAGES=$ours/overlay.cpio.gz \
+			"$TOP/harness/vm-run.sh" "$m" "$dir/plan" "$dir/vm" >"$dir/vm.log" 2>&1 || true
+	else
+		VM_ICOUNT=1 "$TOP/harness/vm-run.sh" "$m" "$dir/plan" "$dir/vm" >"$dir/vm.log" 2>&1 || true
+	fi
+	tr -d '\r' <"$dir/vm/console.log" 2>/dev/null |
+		awk -F, '$1 == "@@CSV b_coalesced" && $2 == 64 && $3 == 1 { print $9; exit }'
+}
+
+# measure_each: the cost of a coalesced write after every patch, beside
+# mainline's (Debian's build of the base, MODULES=stock), in instructions
+# under -icount: exact, whatever the host's load. No patch may make the
+# write dearer than mainline's by more than 0.5%, and the last one not at
+# all.
+measure_each() {
+	local n i dir mainline best over='' pct
+	n=$(ls -d "$BUILD"/series-build/patch-* | wc -l)
+	step "the cost of a coalesced write after each of the $n patches, in the VM under -icount (about $((n / 2 + 1)) min)"
+	mainline=$(bench_best "$BUILD/series-build/bench-mainline" stock)
+	[ -n "$mainline" ] || die "the benchmark gave no figure on the stock modules (see $BUILD_REL/series-build/bench-mainline/vm/console.log)."
+	printf '%-4s %10s %8s  %s\n' patch instr "vs ml" subject | tee "$OUT/cost.txt"
+	printf '%-4s %10s %8s  %s\n' - "$mainline" "" "mainline $BASE (Debian's build, no patch of ours)" | tee -a "$OUT/cost.txt"
+	for i in $(seq "$n"); do
+		dir=$BUILD/series-build/patch-$i
+		best=$(bench_best "$dir/bench" ours "$dir")
+		[ -n "$best" ] || die "the benchmark gave no figure after patch $i (see ${dir#"$TOP"/}/bench/vm/console.log)."
+		pct=$(awk -v a="$best" -v b="$mainline" 'BEGIN { printf "%+.2f%%", 100 * (a - b) / b }')
+		printf '%-4s %10s %8s  %s\n' "$i" "$best" "$pct" "$(cat "$dir/subject")" | tee -a "$OUT/cost.txt"
+		awk -v a="$best" -v b="$mainline" -v last=$((i == n)) \
+			'BEGIN { exit !(a > b * (last ? 1 : 1.005)) }' && over="$over $i"
+	done
+	[ -z "$over" ] ||
+		die "after patch(es)$over a coalesced write costs more than mainline's allows (0.5%, the last patch 0%; $BUILD_REL/series/cost.txt): make the write path cheaper there."
+	echo "series: no patch makes a coalesced write dearer than allowed ($BUILD_REL/series/cost.txt)"
+}
+
 check_series() {
 	local rc=0 patches
 	# A series made from an older build/linux is made again first.
-	[ "$(cat "$OUT/.made-from" 2>/dev/null)" = "$(git -C "$LINUX" rev-parse HEAD^{tree})" ] ||
+	[ "$(cat "$OUT/.made-from" 2>/dev/null)" = "$(git -C "$LINUX" rev-parse series^{tree})" ] ||
 		make_series >/dev/null
 	fresh_tree
-	mapfile -t patches < <(ls "$OUT"/0*.patch | grep -v '/0000-cover-letter\.patch$')
+	mapfile -t patches < <(ls "$OUT"/*/0*.patch | grep -v '/0000-cover-letter\.patch$')
 	tree_git am -q "${patches[@]}" >"$BUILD/series-am.log" 2>&1 || rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "series:git-am-applies fail git am stopped; see $BUILD_REL/series-am.log"
@@ -188,7 +267,7 @@ check_series() {
 		return 0
 	fi
 	echo "series:git-am-applies pass"
-	if [ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse HEAD^{tree})" ]; then
+	if [ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse series^{tree})" ]; then
 		echo "series:result-is-build-linux pass"
 	else
 		echo "series:result-is-build-linux fail the applied series differs from $BUILD_REL/linux: run 'make series' again"
@@ -204,7 +283,7 @@ remove_tree() {
 }
 
 case "${1:-}" in
-make) make_series; checkpatch_series; build_each ;;
+make) make_series; checkpatch_series; build_each; measure_each ;;
 check) check_series ;;
 *) die "usage: series.sh make|check (run it through 'make series')." ;;
 esac

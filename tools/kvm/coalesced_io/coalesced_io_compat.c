@@ -106,8 +106,8 @@ static void ring_ioctls(int vm, bool rings, void *mem)
 	struct kvm_coalesced_ring req = {
 		.addr = (uintptr_t)mem, .entries = 64, .eventfd = -1,
 	};
-	struct kvm_coalesced_mmio_zone2 z = {
-		.addr = 0xcf8, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+	struct kvm_coalesced_ring_zone z = {
+		.addr = 0xcf8, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
 	};
 	void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int efd = eventfd(0, EFD_CLOEXEC);
@@ -150,30 +150,30 @@ static void ring_ioctls(int vm, bool rings, void *mem)
 	CALL2("create bad pointer", vm, KVM_CREATE_COALESCED_RING, 8, -1, EFAULT);
 
 	z.ring = 0;
-	CALL2("register2 0xcf8+4 pio ring 0", vm, KVM_REGISTER_COALESCED_MMIO2, &z, 0, 0);
-	CALL2("register2 same again", vm, KVM_REGISTER_COALESCED_MMIO2, &z, -1, EEXIST);
+	CALL2("register2 0xcf8+4 pio ring 0", vm, KVM_REGISTER_COALESCED_RING_ZONE, &z, 0, 0);
+	CALL2("register2 same again", vm, KVM_REGISTER_COALESCED_RING_ZONE, &z, -1, EEXIST);
 	z.ring = 99;
-	CALL2("register2 ring 99", vm, KVM_REGISTER_COALESCED_MMIO2, &z, -1, ENOENT);
+	CALL2("register2 ring 99", vm, KVM_REGISTER_COALESCED_RING_ZONE, &z, -1, ENOENT);
 	z.ring = 1;
 	z.pad = 1;
-	CALL2("register2 pad 1", vm, KVM_REGISTER_COALESCED_MMIO2, &z, -1, EINVAL);
+	CALL2("register2 pad 1", vm, KVM_REGISTER_COALESCED_RING_ZONE, &z, -1, EINVAL);
 	z.pad = 0;
 	z.addr = 0xfffe;
-	CALL2("register2 port past 0xffff", vm, KVM_REGISTER_COALESCED_MMIO2, &z, -1, EINVAL);
+	CALL2("register2 port past 0xffff", vm, KVM_REGISTER_COALESCED_RING_ZONE, &z, -1, EINVAL);
 	z.addr = 0xc0000000;
 	z.size = 0x100;
-	z.pio = 0;
-	CALL2("register2 mmio ring 1", vm, KVM_REGISTER_COALESCED_MMIO2, &z, 0, 0);
+	z.flags = 0;
+	CALL2("register2 mmio ring 1", vm, KVM_REGISTER_COALESCED_RING_ZONE, &z, 0, 0);
 	z.size = 0;
-	CALL2("unregister2 size 0", vm, KVM_UNREGISTER_COALESCED_MMIO2, &z, -1, EINVAL);
+	CALL2("unregister2 size 0", vm, KVM_UNREGISTER_COALESCED_RING_ZONE, &z, -1, EINVAL);
 	z.addr = 0;
 	z.size = 0x10000;
-	z.pio = KVM_COALESCED_ZONE_PIO;
+	z.flags = KVM_COALESCED_ZONE_PIO;
 	z.ring = 0;
-	CALL2("unregister2 all ports ring 0", vm, KVM_UNREGISTER_COALESCED_MMIO2, &z, 0, 0);
+	CALL2("unregister2 all ports ring 0", vm, KVM_UNREGISTER_COALESCED_RING_ZONE, &z, 0, 0);
 	z.ring = 99;
-	CALL2("unregister2 ring 99", vm, KVM_UNREGISTER_COALESCED_MMIO2, &z, -1, ENOENT);
-	CALL2("register2 bad pointer", vm, KVM_REGISTER_COALESCED_MMIO2, 8, -1, EFAULT);
+	CALL2("unregister2 ring 99", vm, KVM_UNREGISTER_COALESCED_RING_ZONE, &z, -1, ENOENT);
+	CALL2("register2 bad pointer", vm, KVM_REGISTER_COALESCED_RING_ZONE, 8, -1, EFAULT);
 
 	CALL2("destroy 0", vm, KVM_DESTROY_COALESCED_RING, 0, 0, 0);
 	CALL2("destroy 0 again", vm, KVM_DESTROY_COALESCED_RING, 0, -1, ENOENT);
@@ -221,8 +221,8 @@ static void run_guest(int kvm, int vm, bool rings, void *mem)
 	struct kvm_coalesced_ring req = {
 		.addr = (uintptr_t)mem, .entries = RING_ENTRIES, .eventfd = -1,
 	};
-	struct kvm_coalesced_mmio_zone2 z = {
-		.addr = PORT_DEDICATED, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+	struct kvm_coalesced_ring_zone z = {
+		.addr = PORT_DEDICATED, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
 	};
 	struct kvm_coalesced_mmio_ring *lring, *dring = mem;
 	uint32_t next_legacy = 0, next_ded = 0, exits = 0, lmax;
@@ -262,7 +262,7 @@ static void run_guest(int kvm, int vm, bool rings, void *mem)
 	memset(mem, 0, KVM_COALESCED_RING_BYTES(RING_ENTRIES));
 	if (rings) {
 		z.ring = ioctl(vm, KVM_CREATE_COALESCED_RING, &req);
-		if ((int)z.ring < 0 || ioctl(vm, KVM_REGISTER_COALESCED_MMIO2, &z)) {
+		if ((int)z.ring < 0 || ioctl(vm, KVM_REGISTER_COALESCED_RING_ZONE, &z)) {
 			fprintf(out, "FAIL a dedicated ring for the guest: %s\n", strerror(errno));
 			failures++;
 			return;
@@ -383,12 +383,12 @@ int main(int argc, char *argv[])
 	}
 	quiet = only_lines;
 	out = quiet ? stderr : stdout;
-	rings = ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO2) > 0;
+	rings = ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_RING) > 0;
 	if (!quiet)
 		printf("# %zu-bit process, %s dedicated rings\n", 8 * sizeof(long),
 		       rings ? "with" : "without");
-	result("KVM_CAP_COALESCED_MMIO2",
-	       ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO2), 0,
+	result("KVM_CAP_COALESCED_RING",
+	       ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_RING), 0,
 	       rings ? KVM_COALESCED_RING_MAX_ENTRIES : 0, 0);
 	legacy_ioctls(vm, rings);
 	ring_ioctls(vm, rings, mem);

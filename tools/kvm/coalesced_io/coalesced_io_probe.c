@@ -30,23 +30,7 @@ static void try(const char *what, int r)
 	failures += r != 0;
 }
 
-static void param(const char *name)
-{
-	char path[128], value[48] = "(absent: stock kvm.ko)";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/kvm/parameters/%s", name);
-	f = fopen(path, "r");
-	if (f) {
-		if (!fgets(value, sizeof(value), f))
-			snprintf(value, sizeof(value), "?");
-		value[strcspn(value, "\n")] = 0;
-		fclose(f);
-	}
-	printf("%-34s %s\n", name, value);
-}
-
-#ifdef KVM_CAP_COALESCED_MMIO2
+#ifdef KVM_CAP_COALESCED_RING
 /*
  * Without the capability, the ioctls must fail with ENOTTY: anything else
  * means their numbers reach some other ioctl of this kernel.
@@ -70,25 +54,25 @@ static void no_dedicated(int vm)
 /* Dedicated rings: the largest, and a 64-entry one with two zones. */
 static void probe_dedicated(int kvm, int vm, bool pio)
 {
-	uint32_t max = coalesced_buffer_max_entries(kvm);
-	struct coalesced_buffer buf;
+	uint32_t max = dedicated_ring_max_entries(kvm);
+	struct dedicated_ring buf;
 
-	report("KVM_CAP_COALESCED_MMIO2", "%ld (most entries of a dedicated ring; 0: none)", max);
+	report("KVM_CAP_COALESCED_RING", "%ld (most entries of a dedicated ring; 0: none)", max);
 	if (!max) {
 		no_dedicated(vm);
 		return;
 	}
 	try("  dedicated ring, 64 entries, eventfd",
-	    coalesced_buffer_create(&buf, vm, 64, 32));
+	    dedicated_ring_create(&buf, vm, 64, 32));
 	if (buf.id < 0)
 		return;
 	try("  dedicated MMIO zone",
-	    coalesced_buffer_zone(&buf, KVM_REGISTER_COALESCED_MMIO2, 0xfed00000, 8, 0));
+	    dedicated_ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, 0xfed00000, 8, 0));
 	if (pio)
 		try("  dedicated PIO zone (port 0xcf8)",
-		    coalesced_buffer_zone(&buf, KVM_REGISTER_COALESCED_MMIO2, 0xcf8, 4,
-					  KVM_COALESCED_ZONE_PIO));
-	coalesced_buffer_destroy(&buf);
+		    dedicated_ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, 0xcf8, 4,
+					KVM_COALESCED_ZONE_PIO));
+	dedicated_ring_destroy(&buf);
 }
 #endif
 
@@ -112,7 +96,6 @@ int main(int argc, char **argv)
 	report("KVM_CAP_COALESCED_ZONE_FLAGS", "0x%lx (zone flags; 0x2: by start)",
 	       ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_ZONE_FLAGS));
 #endif
-	param("disable_coalesced_pio");
 
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0) {
@@ -131,11 +114,11 @@ int main(int argc, char **argv)
 		    ioctl(vm, KVM_REGISTER_COALESCED_MMIO, &zone));
 	}
 
-#ifdef KVM_CAP_COALESCED_MMIO2
+#ifdef KVM_CAP_COALESCED_RING
 	probe_dedicated(kvm, vm, pio > 0);
 #else
 	printf("%-34s (not in the uapi headers this was built with)\n",
-	       "KVM_CAP_COALESCED_MMIO2");
+	       "KVM_CAP_COALESCED_RING");
 #endif
 	close(vm);
 	close(kvm);

@@ -8,11 +8,11 @@
  * Two kinds of ring share one layout (struct kvm_coalesced_mmio_ring):
  * - the legacy ring: one page per VM in the vCPU mmap, drained before
  *   handling each exit (coalesced_ring_map(), coalesced_ring_drain());
- * - dedicated rings (KVM_CAP_COALESCED_MMIO2): a buffer of our own memory
+ * - dedicated rings (KVM_CAP_COALESCED_RING): a ring in our own memory
  *   that KVM pins, of any number of entries, with an eventfd that KVM
  *   signals when it fills up to a threshold, so that an I/O thread can
- *   wait and drain while vCPUs run (coalesced_buffer_create(),
- *   coalesced_buffer_wait(), coalesced_buffer_drain(), ...).
+ *   wait and drain while vCPUs run (dedicated_ring_create(),
+ *   dedicated_ring_wait(), dedicated_ring_drain(), ...).
  */
 #ifndef COALESCED_RING_H
 #define COALESCED_RING_H
@@ -102,9 +102,9 @@ coalesced_ring_drain(struct kvm_coalesced_mmio_ring *ring,
 }
 
 /* --- dedicated rings ---------------------------------------------------- */
-#ifdef KVM_CAP_COALESCED_MMIO2
+#ifdef KVM_CAP_COALESCED_RING
 
-struct coalesced_buffer {
+struct dedicated_ring {
 	int vm_fd;
 	int id;					/* KVM's id of the ring */
 	int eventfd;				/* -1: none */
@@ -114,33 +114,33 @@ struct coalesced_buffer {
 	bool own_mem;				/* mmap()ed by create */
 };
 
-/* A buffer with no ring yet: coalesced_buffer_destroy() does nothing. */
-#define COALESCED_BUFFER_INIT	{ .id = -1, .eventfd = -1 }
+/* No ring yet: dedicated_ring_destroy() does nothing. */
+#define DEDICATED_RING_INIT	{ .id = -1, .eventfd = -1 }
 
 /*
  * The most entries a dedicated ring may have, or 0 when the kernel has
  * no dedicated rings.  @fd: /dev/kvm or a VM fd.
  */
-static inline uint32_t coalesced_buffer_max_entries(int fd)
+static inline uint32_t dedicated_ring_max_entries(int fd)
 {
-	int r = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO2);
+	int r = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_RING);
 
 	return r > 0 ? r : 0;
 }
 
 /*
  * Give the VM @vm_fd a dedicated ring of @entries entries (2 to
- * coalesced_buffer_max_entries()) in our memory at @mem, 8-byte aligned,
+ * dedicated_ring_max_entries()) in our memory at @mem, 8-byte aligned,
  * KVM_COALESCED_RING_BYTES(@entries) long and holding an empty ring
  * (zeroed will do).  With @notify_entries (1 to @entries - 1), KVM signals
  * an eventfd each time the ring fills up to that many:
- * coalesced_buffer_wait() waits for it; 0: no eventfd, drain at exits
+ * dedicated_ring_wait() waits for it; 0: no eventfd, drain at exits
  * only.  KVM pins the memory (it counts against RLIMIT_MEMLOCK) until
  * the ring is destroyed.  Returns 0, or -1 with errno set (and @buf->id
  * == -1); the memory stays the caller's either way.
  */
-static inline int coalesced_buffer_create_at(struct coalesced_buffer *buf,
-					     int vm_fd, void *mem,
+static inline int dedicated_ring_create_at(struct dedicated_ring *buf,
+					   int vm_fd, void *mem,
 					     uint32_t entries,
 					     uint32_t notify_entries)
 {
@@ -174,8 +174,8 @@ static inline int coalesced_buffer_create_at(struct coalesced_buffer *buf,
 }
 
 /* The same in fresh anonymous memory of its own, freed by destroy. */
-static inline int coalesced_buffer_create(struct coalesced_buffer *buf,
-					  int vm_fd, uint32_t entries,
+static inline int dedicated_ring_create(struct dedicated_ring *buf,
+					int vm_fd, uint32_t entries,
 					  uint32_t notify_entries)
 {
 	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)entries);
@@ -186,8 +186,8 @@ static inline int coalesced_buffer_create(struct coalesced_buffer *buf,
 	buf->id = -1;
 	if (mem == MAP_FAILED)
 		return -1;
-	if (!coalesced_buffer_create_at(buf, vm_fd, mem, entries,
-					notify_entries)) {
+	if (!dedicated_ring_create_at(buf, vm_fd, mem, entries,
+				      notify_entries)) {
 		buf->own_mem = true;
 		return 0;
 	}
@@ -198,16 +198,16 @@ static inline int coalesced_buffer_create(struct coalesced_buffer *buf,
 }
 
 /*
- * Bind a zone (KVM_REGISTER_COALESCED_MMIO2) or unbind the zones inside a
- * range (KVM_UNREGISTER_COALESCED_MMIO2): @ioctl_nr is one of the two,
+ * Bind a zone (KVM_REGISTER_COALESCED_RING_ZONE) or unbind the zones inside a
+ * range (KVM_UNREGISTER_COALESCED_RING_ZONE): @ioctl_nr is one of the two,
  * @flags 0 (MMIO) or KVM_COALESCED_ZONE_PIO.  Returns the ioctl's result.
  */
-static inline int coalesced_buffer_zone(const struct coalesced_buffer *buf,
-					unsigned long ioctl_nr, uint64_t addr,
+static inline int dedicated_ring_zone(const struct dedicated_ring *buf,
+				      unsigned long ioctl_nr, uint64_t addr,
 					uint32_t size, uint32_t flags)
 {
-	struct kvm_coalesced_mmio_zone2 zone = {
-		.addr = addr, .size = size, .pio = flags,
+	struct kvm_coalesced_ring_zone zone = {
+		.addr = addr, .size = size, .flags = flags,
 		.ring = (uint32_t)buf->id,
 	};
 
@@ -215,8 +215,8 @@ static inline int coalesced_buffer_zone(const struct coalesced_buffer *buf,
 }
 
 static inline unsigned int
-coalesced_buffer_drain(struct coalesced_buffer *buf, coalesced_entry_fn fn,
-		       void *arg)
+dedicated_ring_drain(struct dedicated_ring *buf, coalesced_entry_fn fn,
+		     void *arg)
 {
 	return coalesced_ring_drain_n(buf->ring, buf->entries, fn, arg);
 }
@@ -227,8 +227,8 @@ coalesced_buffer_drain(struct coalesced_buffer *buf, coalesced_entry_fn fn,
  * error.  KVM signals once per rise of the ring to the threshold: drain
  * it below the threshold (normally, empty) before waiting again.
  */
-static inline int coalesced_buffer_wait(const struct coalesced_buffer *buf,
-					int timeout_ms)
+static inline int dedicated_ring_wait(const struct dedicated_ring *buf,
+				      int timeout_ms)
 {
 	struct pollfd pfd = { .fd = buf->eventfd, .events = POLLIN };
 	uint64_t count;
@@ -248,7 +248,7 @@ static inline int coalesced_buffer_wait(const struct coalesced_buffer *buf,
  * is harmless; with @buf->id set to -1 first (the VM is gone, and the
  * ring with it), only the eventfd and the memory are freed.
  */
-static inline void coalesced_buffer_destroy(struct coalesced_buffer *buf)
+static inline void dedicated_ring_destroy(struct dedicated_ring *buf)
 {
 	if (buf->id >= 0)
 		ioctl(buf->vm_fd, KVM_DESTROY_COALESCED_RING,
@@ -262,5 +262,5 @@ static inline void coalesced_buffer_destroy(struct coalesced_buffer *buf)
 	buf->ring = NULL;
 }
 
-#endif /* KVM_CAP_COALESCED_MMIO2 */
+#endif /* KVM_CAP_COALESCED_RING */
 #endif /* COALESCED_RING_H */

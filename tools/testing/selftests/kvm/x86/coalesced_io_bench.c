@@ -89,8 +89,8 @@ struct bench_vcpu {
 	struct kvm_vcpu *vcpu;
 	struct kvm_coalesced_mmio_ring *ring;
 	u32 ring_entries;
-#ifdef KVM_CAP_COALESCED_MMIO2
-	struct coalesced_buffer buf;	/* id -1: none of its own */
+#ifdef KVM_CAP_COALESCED_RING
+	struct dedicated_ring buf;	/* id -1: none of its own */
 #endif
 	pthread_t thread;
 };
@@ -156,9 +156,9 @@ static void *drain_thread(void *arg)
 	struct bench_vm *b = arg;
 
 	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
-#ifdef KVM_CAP_COALESCED_MMIO2
+#ifdef KVM_CAP_COALESCED_RING
 		if (b->drainer == POLLING_THREAD &&
-		    coalesced_buffer_wait(&b->v[0].buf, 100) <= 0)
+		    dedicated_ring_wait(&b->v[0].buf, 100) <= 0)
 			continue;
 #endif
 		pthread_mutex_lock(&b->lock);
@@ -195,8 +195,8 @@ static void add_ioeventfd(struct kvm_vm *vm, u64 port)
 static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
 			       u32 writes, u16 port)
 {
-#ifdef KVM_CAP_COALESCED_MMIO2
-	u32 max = coalesced_buffer_max_entries(b->vm->fd);
+#ifdef KVM_CAP_COALESCED_RING
+	u32 max = dedicated_ring_max_entries(b->vm->fd);
 	/* The whole burst, and the one slot that always stays empty. */
 	u32 entries = min_t(u64, (u64)writes + 1, max);
 
@@ -204,10 +204,10 @@ static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
 	u32 notify = b->drainer == POLLING_THREAD ? entries / 8 : 0;
 
 	TEST_ASSERT(entries >= 16 &&
-		    !coalesced_buffer_create(&v->buf, b->vm->fd, entries, notify),
+		    !dedicated_ring_create(&v->buf, b->vm->fd, entries, notify),
 		    "cannot create a dedicated ring for %u writes", writes);
-	TEST_ASSERT(!coalesced_buffer_zone(&v->buf, KVM_REGISTER_COALESCED_MMIO2,
-					   port, 4, KVM_COALESCED_ZONE_PIO),
+	TEST_ASSERT(!dedicated_ring_zone(&v->buf, KVM_REGISTER_COALESCED_RING_ZONE,
+					 port, 4, KVM_COALESCED_ZONE_PIO),
 		    "cannot bind port 0x%x to the dedicated ring", port);
 	v->ring = v->buf.ring;
 	v->ring_entries = v->buf.entries;
@@ -216,8 +216,8 @@ static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
 
 static bool have_dedicated_rings(void)
 {
-#ifdef KVM_CAP_COALESCED_MMIO2
-	return kvm_check_cap(KVM_CAP_COALESCED_MMIO2) > 0;
+#ifdef KVM_CAP_COALESCED_RING
+	return kvm_check_cap(KVM_CAP_COALESCED_RING) > 0;
 #else
 	return false;
 #endif
@@ -277,8 +277,8 @@ static void bench_run(const char *name, enum bench_case kase, enum setup setup,
 		v->vcpu = vcpu[i];
 		v->ring = legacy;
 		v->ring_entries = coalesced_ring_max();
-#ifdef KVM_CAP_COALESCED_MMIO2
-		v->buf = (struct coalesced_buffer)COALESCED_BUFFER_INIT;
+#ifdef KVM_CAP_COALESCED_RING
+		v->buf = (struct dedicated_ring)DEDICATED_RING_INIT;
 #endif
 		vcpu_args_set(vcpu[i], 1, port);
 		if (setup == RING_PER_VCPU || (setup == DEDICATED_RING && !i)) {
@@ -307,10 +307,10 @@ static void bench_run(const char *name, enum bench_case kase, enum setup setup,
 		__atomic_store_n(&b.stop, true, __ATOMIC_RELEASE);
 		pthread_join(drainer_thread, NULL);
 	}
-#ifdef KVM_CAP_COALESCED_MMIO2
+#ifdef KVM_CAP_COALESCED_RING
 	for (i = 0; i < vcpus; i++)
 		if (setup == RING_PER_VCPU || !i)
-			coalesced_buffer_destroy(&b.v[i].buf);
+			dedicated_ring_destroy(&b.v[i].buf);
 #endif
 
 	total = (u64)guest_burst * guest_rounds * vcpus;

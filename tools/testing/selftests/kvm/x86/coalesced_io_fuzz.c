@@ -147,7 +147,7 @@ struct episode {
 	struct kvm_coalesced_mmio_ring *ring;	/* the legacy ring */
 	/* Dedicated episodes: vCPU n's zones are all on rings[n]. */
 	bool dedicated;
-	struct coalesced_buffer rings[FUZZ_VCPUS];
+	struct dedicated_ring rings[FUZZ_VCPUS];
 	struct vcpu_state v[FUZZ_VCPUS];
 	int nr_vcpus;
 	struct target t[FUZZ_VCPUS][FUZZ_TARGETS];
@@ -363,8 +363,8 @@ static void ring_create(struct episode *ep, int i)
 	u32 entries = sizes[rnd(ARRAY_SIZE(sizes))];
 	u32 notify = rnd(2) ? 1 + rnd(entries - 1) : 0;
 
-	TEST_ASSERT(!coalesced_buffer_create(&ep->rings[i], ep->vm->fd, entries,
-					     notify),
+	TEST_ASSERT(!dedicated_ring_create(&ep->rings[i], ep->vm->fd, entries,
+					   notify),
 		    "seed %lu: creating a %u-entry ring (eventfd at %u): %s",
 		    seed, entries, notify, strerror(errno));
 	tot.rings_created++;
@@ -378,7 +378,7 @@ static void episode_start(struct episode *ep, int nr_vcpus, bool hostile,
 
 	memset(ep, 0, sizeof(*ep));
 	for (i = 0; i < FUZZ_VCPUS; i++)
-		ep->rings[i] = (struct coalesced_buffer)COALESCED_BUFFER_INIT;
+		ep->rings[i] = (struct dedicated_ring)DEDICATED_RING_INIT;
 	pthread_mutex_init(&ep->lock, NULL);
 	ep->nr_vcpus = nr_vcpus;
 	ep->hostile = hostile;
@@ -461,21 +461,21 @@ static void episode_end(struct episode *ep)
 		if (rnd(2))
 			ep->rings[i].id = -1;
 		else
-			coalesced_buffer_destroy(&ep->rings[i]);
+			dedicated_ring_destroy(&ep->rings[i]);
 	}
 	munmap(ep->ring, getpagesize());
 	kvm_vm_free(ep->vm);
 	/* The VM took the rest with it: only our memory is left to free. */
 	for (i = 0; ep->dedicated && i < ep->nr_vcpus; i++) {
 		ep->rings[i].id = -1;
-		coalesced_buffer_destroy(&ep->rings[i]);
+		dedicated_ring_destroy(&ep->rings[i]);
 	}
 }
 
 /* ---- zone operations and the model of what KVM holds ------------------ */
 
 /*
- * One zone ioctl: @cmd the legacy one, or its *_MMIO2 twin for a zone of
+ * One zone ioctl: @cmd the legacy one, or its *_RING_ZONE twin for a zone of
  * a dedicated ring (z.ring).  0 or -errno.
  */
 static int zone_ioctl(struct episode *ep, unsigned long cmd, struct zone z,
@@ -486,10 +486,10 @@ static int zone_ioctl(struct episode *ep, unsigned long cmd, struct zone z,
 	};
 
 	if (z.ring >= 0)
-		return coalesced_buffer_zone(&ep->rings[z.ring],
+		return dedicated_ring_zone(&ep->rings[z.ring],
 					     cmd == KVM_REGISTER_COALESCED_MMIO ?
-					     KVM_REGISTER_COALESCED_MMIO2 :
-					     KVM_UNREGISTER_COALESCED_MMIO2,
+					     KVM_REGISTER_COALESCED_RING_ZONE :
+					     KVM_UNREGISTER_COALESCED_RING_ZONE,
 					     z.addr, z.size, flags) ? -errno : 0;
 	return ioctl(ep->vm->fd, cmd, &uz) ? -errno : 0;
 }
@@ -548,7 +548,7 @@ static bool zone_contains(const struct zone *m, const struct zone *range)
 	       range->addr + range->size <= m->addr + m->size;
 }
 
-/* The *_MMIO2 rule: that ring's zones of the kind inside the range. */
+/* The *_RING_ZONE rule: that ring's zones of the kind inside the range. */
 static bool zone_inside(const struct zone *m, const struct zone *range)
 {
 	return m->pio == range->pio && m->ring == range->ring &&
@@ -634,7 +634,7 @@ static void op_unregister(struct episode *ep)
 /*
  * Zones and ranges that must be refused with -EINVAL: unknown flags by
  * both ioctls everywhere; the zones of rows reg-size-0, reg-wraps,
- * reg-size-2g and reg-port-above-0xffff of the compatibility table by
+ * reg-size-2g and reg-port-above-0xffff of coalesced_pio_test's compat rows by
  * our register only (unregister takes them, as mainline does).
  */
 static void op_invalid(struct episode *ep)
@@ -676,9 +676,9 @@ static void op_invalid(struct episode *ep)
  */
 static void op_invalid_ring(struct episode *ep)
 {
-	struct coalesced_buffer *buf = &ep->rings[rnd(ep->nr_vcpus)];
-	struct kvm_coalesced_mmio_zone2 zone = {
-		.addr = 0x70, .size = 1, .pio = KVM_COALESCED_ZONE_PIO,
+	struct dedicated_ring *buf = &ep->rings[rnd(ep->nr_vcpus)];
+	struct kvm_coalesced_ring_zone zone = {
+		.addr = 0x70, .size = 1, .flags = KVM_COALESCED_ZONE_PIO,
 		.ring = 60000 + rnd(5000),
 	};
 	/* A ring like the vCPU's (in legacy episodes, any memory will do). */
@@ -703,8 +703,8 @@ static void op_invalid_ring(struct episode *ep)
 		want = -EFAULT;
 		break;
 	case 4:
-		r = ioctl(ep->vm->fd, rnd(2) ? KVM_REGISTER_COALESCED_MMIO2 :
-			  KVM_UNREGISTER_COALESCED_MMIO2, &zone) ? -errno : 0;
+		r = ioctl(ep->vm->fd, rnd(2) ? KVM_REGISTER_COALESCED_RING_ZONE :
+			  KVM_UNREGISTER_COALESCED_RING_ZONE, &zone) ? -errno : 0;
 		TEST_ASSERT(r == -ENOENT, "seed %lu: a zone of ring %u: %s, want ENOENT",
 			    seed, zone.ring, r ? strerror(-r) : "accepted");
 		tot.bad_ops++;
@@ -828,7 +828,7 @@ static bool ring_create_failing(struct episode *ep, int i, int nth)
 	int fd = fault_arm(nth), r;
 	bool injected;
 
-	r = coalesced_buffer_create(&ep->rings[i], ep->vm->fd, 64, 8) ? -errno : 0;
+	r = dedicated_ring_create(&ep->rings[i], ep->vm->fd, 64, 8) ? -errno : 0;
 	injected = fault_disarm(fd, nth, r);
 	if (!r) {
 		tot.rings_created++;
@@ -857,7 +857,7 @@ static bool ring_create_failing(struct episode *ep, int i, int nth)
 static bool ring_replace(struct episode *ep, int i, int nth_destroy,
 			 int nth_create)
 {
-	struct coalesced_buffer *buf = &ep->rings[i];
+	struct dedicated_ring *buf = &ep->rings[i];
 	struct zone key = { .ring = i };
 	bool injected;
 	int fd, r;
@@ -876,7 +876,7 @@ static bool ring_replace(struct episode *ep, int i, int nth_destroy,
 	drain_ring_locked(ep, buf->ring, buf->entries, true);
 	model_remove(ep, zone_of_ring, &key);
 	buf->id = -1;
-	coalesced_buffer_destroy(buf);
+	dedicated_ring_destroy(buf);
 	if (nth_create < 0)
 		ring_create(ep, i);
 	else
@@ -904,7 +904,7 @@ static void op_scribble(struct episode *ep)
 
 	pthread_mutex_lock(&ep->lock);
 	if (ep->dedicated) {
-		struct coalesced_buffer *buf = &ep->rings[rnd(ep->nr_vcpus)];
+		struct dedicated_ring *buf = &ep->rings[rnd(ep->nr_vcpus)];
 
 		ring = buf->ring;
 		max = buf->entries;
@@ -1171,7 +1171,7 @@ static void failslab_every_point(void)
 				struct zone range = z;
 
 				z.addr -= 8;
-				/* Legacy: a range inside the zone; MMIO2: around it. */
+				/* Legacy: a range inside the zone; ring zones: around it. */
 				range.addr += dedicated ? -1 : 1;
 				range.size = dedicated ? 6 : 2;
 				r = zone_ioctl_failing(&ep, reg ? KVM_REGISTER_COALESCED_MMIO :

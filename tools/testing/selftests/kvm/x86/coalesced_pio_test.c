@@ -5,9 +5,8 @@
  *
  * Each case runs in a child process with VMs of its own and is one TAP
  * line.  On Debian's stock modules (mainline's implementation) the cases
- * run too and assert mainline's behaviour where it differs from ours:
- * only the differences listed in the compatibility table of
- * Documentation/virt/kvm/coalesced-io.rst, named there as here.
+ * run too and assert the behaviour of a kernel without this series where
+ * it differs, row by row (compat_*_rows below).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +36,6 @@
 #define MMIO_ZONE_SIZE	0x100
 #define MMIO_PLAIN_GPA	(MMIO_GPA + 0x800)	/* same page, no zone */
 #define IN_VALUE	0x5a5a5a5a5a5a5a5aULL
-
-#define PARAM_DISABLE_PIO "/sys/module/kvm/parameters/disable_coalesced_pio"
 
 /* Expect this implementation's behaviour, not mainline's (coalesced_kvm.h). */
 static bool ours;
@@ -382,11 +379,10 @@ TEST_F_TIMEOUT(coalesced_pio, registration, CASE_TIMEOUT_S)
 }
 
 /*
- * The legacy ioctls against mainline's.  Each row below is one line of
- * the compatibility table in Documentation/virt/kvm/coalesced-io.rst,
- * under the same name.  On our kvm.ko the result must be the "ours"
- * column, on Debian's stock one (mainline's code) the "mainline" column,
- * so a difference the table does not list fails one run or the other.
+ * The legacy ioctls with and without this series.  On a kernel with it
+ * the result must be the "ours" column, on one without (Debian's stock
+ * modules in our harness) the "mainline" column, so a difference no row
+ * lists fails one run or the other.
  */
 #define COMPAT_PORT	0x300	/* no in-kernel device near it */
 
@@ -847,16 +843,6 @@ TEST_F_TIMEOUT(coalesced_pio, edges, CASE_TIMEOUT_S)
 		    exits[1], entries[1], RTC_ITERATIONS, RTC_ITERATIONS);
 }
 
-static void write_param(const char *val)
-{
-	int fd = open(PARAM_DISABLE_PIO, O_WRONLY);
-
-	TEST_ASSERT(fd >= 0 && write(fd, val, 1) == 1,
-		    "cannot write %s to %s: %s", val, PARAM_DISABLE_PIO,
-		    strerror(errno));
-	close(fd);
-}
-
 /* ---- 5b. coalescing by start address -------------------------------- */
 
 /*
@@ -993,13 +979,6 @@ TEST_F_TIMEOUT(coalesced_pio, by_start, CASE_TIMEOUT_S)
 			    result_str(r), result_str(row->err));
 		ctx_free(&c);
 	}
-	/* "Without" port I/O: the capability drops the PIO flag. */
-	write_param("Y");
-	flags = kvm_check_cap(KVM_CAP_COALESCED_ZONE_FLAGS);
-	write_param("N");
-	TEST_ASSERT(flags == BY_START,
-		    "KVM_CAP_COALESCED_ZONE_FLAGS is 0x%x with disable_coalesced_pio=Y, want 0x%x",
-		    flags, BY_START);
 }
 
 /* ---- 6 and 8. several vCPUs ------------------------------------------ */
@@ -1465,18 +1444,16 @@ TEST_F_TIMEOUT(coalesced_pio, lifetime, CASE_TIMEOUT_S)
 	ctx_free(&anchor);
 }
 
-/* ---- 9. stats and the disable_coalesced_pio parameter ----------------- */
+/* ---- 9. stats ------------------------------------------------------- */
 
-TEST_F_TIMEOUT(coalesced_pio, stats_and_param, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(coalesced_pio, stats, CASE_TIMEOUT_S)
 {
-	int r_cap, r_pio, r_mmio;
 	struct probe_outcome o;
 	struct vm_ctx c;
 	u32 i, n;
 
 	if (!ours)
-		SKIP(return, "stats and %s are not in Debian's stock kvm.ko",
-		     PARAM_DISABLE_PIO);
+		SKIP(return, "the coalesced stats are not in Debian's stock kvm.ko");
 
 	probe_start(&c);
 	kvm_vm_register_coalesced_io(c.vm, PORT_RTC_INDEX, 1, true);
@@ -1506,24 +1483,6 @@ TEST_F_TIMEOUT(coalesced_pio, stats_and_param, CASE_TIMEOUT_S)
 		    "write with a bad index: %d exits, stat %lu; want 1 and 1",
 		    o.exits, vcpu_get_stat(c.vcpu, coalesced_bad_index_exits));
 	c.ring->first = 0;
-
-	/* "Without": capability hidden, PIO zones refused, MMIO unchanged. */
-	write_param("Y");
-	r_cap = kvm_check_cap(KVM_CAP_COALESCED_PIO);
-	r_pio = zone_add(c.vm, PORT_PCI_ADDR, 4, KVM_COALESCED_ZONE_PIO);
-	r_mmio = zone_add(c.vm, MMIO_GPA + 0x1000, 16, 0);
-	write_param("N");
-	TEST_ASSERT(r_cap == 0,
-		    "KVM_CAP_COALESCED_PIO is %d with disable_coalesced_pio=Y",
-		    r_cap);
-	TEST_ASSERT(r_pio == -EOPNOTSUPP,
-		    "PIO zone with disable_coalesced_pio=Y: %s, want EOPNOTSUPP",
-		    strerror(-r_pio));
-	TEST_ASSERT(r_mmio == 0,
-		    "MMIO zone with disable_coalesced_pio=Y failed: %s",
-		    strerror(-r_mmio));
-	TEST_ASSERT(kvm_check_cap(KVM_CAP_COALESCED_PIO) == 1,
-		    "KVM_CAP_COALESCED_PIO did not come back");
 	ctx_free(&c);
 }
 
@@ -1665,14 +1624,14 @@ TEST_F_TIMEOUT(coalesced_pio, rep_outs, CASE_TIMEOUT_S)
 	n = rep_check(&c, c.ring, c.max, PORT_RTC_INDEX, 2, false);
 	TEST_ASSERT(n == 0, "rep outsw to a 1-byte zone: %u coalesced, want 0", n);
 
-#ifdef KVM_CAP_COALESCED_MMIO2
+#ifdef KVM_CAP_COALESCED_RING
 	if (ours) {
-		struct coalesced_buffer buf;
+		struct dedicated_ring buf;
 
-		TEST_ASSERT(!coalesced_buffer_create(&buf, c.vm->fd, 101, 0),
+		TEST_ASSERT(!dedicated_ring_create(&buf, c.vm->fd, 101, 0),
 			    "creating a ring: %s", strerror(errno));
-		TEST_ASSERT(!coalesced_buffer_zone(&buf, KVM_REGISTER_COALESCED_MMIO2,
-						   PORT_DEDICATED, 4, KVM_COALESCED_ZONE_PIO),
+		TEST_ASSERT(!dedicated_ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE,
+						 PORT_DEDICATED, 4, KVM_COALESCED_ZONE_PIO),
 			    "binding 0x%x: %s", PORT_DEDICATED, strerror(errno));
 		n = rep_check(&c, buf.ring, buf.entries, PORT_DEDICATED, 1, false);
 		TEST_ASSERT(n > 0 && n < REP_COUNT,
@@ -1680,7 +1639,7 @@ TEST_F_TIMEOUT(coalesced_pio, rep_outs, CASE_TIMEOUT_S)
 		n = rep_check(&c, buf.ring, buf.entries, PORT_DEDICATED, 2, true);
 		TEST_ASSERT(n > 0 && n < REP_COUNT,
 			    "rep outsw with DF=1 to a dedicated ring's zone: %u coalesced", n);
-		coalesced_buffer_destroy(&buf);
+		dedicated_ring_destroy(&buf);
 	}
 #endif
 	ctx_free(&c);

@@ -6,7 +6,7 @@
  * harness that loaded the module) instead of guessing it from the module;
  * run by hand without it, a test expects this implementation.  The module
  * must then agree, or the test fails: only this implementation has
- * KVM_CAP_COALESCED_MMIO2.
+ * KVM_CAP_COALESCED_RING.
  */
 #ifndef SELFTEST_KVM_COALESCED_KVM_H
 #define SELFTEST_KVM_COALESCED_KVM_H
@@ -26,9 +26,9 @@ static inline bool coalesced_kvm_expect_ours(void)
 	TEST_ASSERT(!strcmp(set, "ours") || !strcmp(set, "stock"),
 		    "COALESCED_KVM=%s: want ours or stock", set);
 	ours = !strcmp(set, "ours");
-	has_rings = kvm_check_cap(KVM_CAP_COALESCED_MMIO2) > 0;
+	has_rings = kvm_check_cap(KVM_CAP_COALESCED_RING) > 0;
 	TEST_ASSERT(ours == has_rings,
-		    "told COALESCED_KVM=%s, but the loaded kvm.ko %s KVM_CAP_COALESCED_MMIO2: the wrong module is loaded",
+		    "told COALESCED_KVM=%s, but the loaded kvm.ko %s KVM_CAP_COALESCED_RING: the wrong module is loaded",
 		    set, has_rings ? "has" : "lacks");
 	return ours;
 }

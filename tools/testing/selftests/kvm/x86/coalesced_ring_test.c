@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Dedicated coalesced rings (KVM_CAP_COALESCED_MMIO2) in the test's own
+ * Dedicated coalesced rings (KVM_CAP_COALESCED_RING) in the test's own
  * memory: creating them (every field, the pinning and its RLIMIT_MEMLOCK
  * charge), zones bound to them, ordering, a full ring that makes only its
  * own zones exit, the eventfd and an I/O thread draining while the vCPU
@@ -44,8 +44,6 @@
 #define PORT_PLAIN	0x80	/* never in a zone: always exits */
 #define MMIO_GPA	0xc0000000ULL
 #define MMIO_ZONE_SIZE	0x100
-
-#define PARAM_DISABLE_PIO "/sys/module/kvm/parameters/disable_coalesced_pio"
 
 /* ---- guest side ------------------------------------------------------ */
 
@@ -125,7 +123,7 @@ struct ctx {
 	/* Called at each I/O or MMIO write exit, after it is in @exits. */
 	void (*on_exit)(struct ctx *c);
 	struct seen_list exits;
-	struct coalesced_buffer *bufs[2];	/* drained by check_at_exit */
+	struct dedicated_ring *bufs[2];	/* drained by check_at_exit */
 	struct seen_list drained;
 };
 
@@ -186,32 +184,32 @@ static void run_burst(struct ctx *c, u32 count,
 }
 
 /* A ring of @entries entries; @notify: the eventfd's threshold, 0: none. */
-static struct coalesced_buffer buffer_new_notify(struct ctx *c, u32 entries,
-						 u32 notify)
+static struct dedicated_ring ring_new_notify(struct ctx *c, u32 entries,
+					     u32 notify)
 {
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 
-	TEST_ASSERT(!coalesced_buffer_create(&buf, c->vm->fd, entries, notify),
+	TEST_ASSERT(!dedicated_ring_create(&buf, c->vm->fd, entries, notify),
 		    "creating a %u-entry ring (eventfd at %u) failed: %s",
 		    entries, notify, strerror(errno));
 	return buf;
 }
 
-static struct coalesced_buffer buffer_new(struct ctx *c, u32 entries)
+static struct dedicated_ring ring_new(struct ctx *c, u32 entries)
 {
-	return buffer_new_notify(c, entries, 0);
+	return ring_new_notify(c, entries, 0);
 }
 
-static int zone2(const struct coalesced_buffer *buf, unsigned long nr,
-		 u64 addr, u32 size, u32 flags)
+static int ring_zone(const struct dedicated_ring *buf, unsigned long nr,
+		     u64 addr, u32 size, u32 flags)
 {
-	return coalesced_buffer_zone(buf, nr, addr, size, flags) ? -errno : 0;
+	return dedicated_ring_zone(buf, nr, addr, size, flags) ? -errno : 0;
 }
 
-static void bind_ok(const struct coalesced_buffer *buf, u64 addr, u32 size,
+static void bind_ok(const struct dedicated_ring *buf, u64 addr, u32 size,
 		    u32 flags)
 {
-	int r = zone2(buf, KVM_REGISTER_COALESCED_MMIO2, addr, size, flags);
+	int r = ring_zone(buf, KVM_REGISTER_COALESCED_RING_ZONE, addr, size, flags);
 
 	TEST_ASSERT(!r, "binding zone 0x%lx+%u (flags %u) to ring %d: %s",
 		    addr, size, flags, buf->id, strerror(-r));
@@ -251,24 +249,24 @@ static void expect_writes(const char *what, const struct seen_list *l,
 	}
 }
 
-/* KVM_CAP_COALESCED_MMIO2: the most entries of a ring, 0 without it. */
+/* KVM_CAP_COALESCED_RING: the most entries of a ring, 0 without it. */
 static u32 max_entries;
 
 /*
  * Each case makes a VM of its own; the fixtures only sort the cases by
- * what they need: dedicated rings (coalesced_buffer), or a kvm.ko without
- * them (coalesced_buffer_stock).  Each case skips itself first thing when
+ * what they need: dedicated rings (dedicated_ring), or a kvm.ko without
+ * them (dedicated_ring_stock).  Each case skips itself first thing when
  * the kvm.ko is the other kind (in its body: 6.1's kselftest_harness runs
  * the body after a SKIP() in FIXTURE_SETUP).  A debug kernel is four times
  * slower.
  */
-FIXTURE(coalesced_buffer) {};
-FIXTURE_SETUP(coalesced_buffer) {}
-FIXTURE_TEARDOWN(coalesced_buffer) {}
+FIXTURE(dedicated_ring) {};
+FIXTURE_SETUP(dedicated_ring) {}
+FIXTURE_TEARDOWN(dedicated_ring) {}
 
-FIXTURE(coalesced_buffer_stock) {};
-FIXTURE_SETUP(coalesced_buffer_stock) {}
-FIXTURE_TEARDOWN(coalesced_buffer_stock) {}
+FIXTURE(dedicated_ring_stock) {};
+FIXTURE_SETUP(dedicated_ring_stock) {}
+FIXTURE_TEARDOWN(dedicated_ring_stock) {}
 
 #define CASE_TIMEOUT_S	480
 
@@ -311,12 +309,12 @@ static void set_ipc_lock(bool on)
 	TEST_ASSERT(!syscall(SYS_capset, &hdr, data), "capset: %s", strerror(errno));
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, create_ring, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, create_ring, CASE_TIMEOUT_S)
 {
 	const u32 max = KVM_COALESCED_RING_MAX_ENTRIES;
 	size_t page = getpagesize(), big = KVM_COALESCED_RING_BYTES((size_t)max);
 	long pin_before, pin_with;
-	struct coalesced_buffer buf, lim[3];
+	struct dedicated_ring buf, lim[3];
 	struct kvm_coalesced_mmio_ring *hdr;
 	struct rlimit old, small;
 	int efd, id, i, err[3];
@@ -327,7 +325,7 @@ TEST_F_TIMEOUT(coalesced_buffer, create_ring, CASE_TIMEOUT_S)
 		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
-	TEST_ASSERT(max_entries == max, "KVM_CAP_COALESCED_MMIO2 is %u, want %u",
+	TEST_ASSERT(max_entries == max, "KVM_CAP_COALESCED_RING is %u, want %u",
 		    max_entries, max);
 	mem = mmap(NULL, big + page, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -402,12 +400,12 @@ TEST_F_TIMEOUT(coalesced_buffer, create_ring, CASE_TIMEOUT_S)
 	 * RLIMIT_MEMLOCK without CAP_IPC_LOCK.
 	 */
 	pin_before = coalesced_vmpin_kb();
-	buf = buffer_new(&c, max);
+	buf = ring_new(&c, max);
 	pin_with = coalesced_vmpin_kb();
 	TEST_ASSERT(pin_with - pin_before >= (long)(big / 1024) &&
 		    pin_with - pin_before <= (long)(big / 1024) + 2 * (long)page / 1024,
 		    "VmPin grew by %ld kB for a %zu-byte ring", pin_with - pin_before, big);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin is %ld kB after destroy, was %ld",
 		    coalesced_vmpin_kb(), pin_before);
 
@@ -422,12 +420,12 @@ TEST_F_TIMEOUT(coalesced_buffer, create_ring, CASE_TIMEOUT_S)
 		    "a 24 KiB ring under a 64 KiB RLIMIT_MEMLOCK must be accepted");
 	/* Charges add up: 2 x 24 KiB fit in 64 KiB, a third does not. */
 	for (i = 0; i < 3; i++)
-		err[i] = coalesced_buffer_create(&lim[i], c.vm->fd, 1000, 0) ? errno : 0;
+		err[i] = dedicated_ring_create(&lim[i], c.vm->fd, 1000, 0) ? errno : 0;
 	TEST_ASSERT(!err[0] && !err[1] && err[2] == ENOMEM,
 		    "three 24 KiB rings under 64 KiB: %s, %s, %s; want the third ENOMEM",
 		    strerror(err[0]), strerror(err[1]), strerror(err[2]));
-	coalesced_buffer_destroy(&lim[0]);
-	coalesced_buffer_destroy(&lim[1]);
+	dedicated_ring_destroy(&lim[0]);
+	dedicated_ring_destroy(&lim[1]);
 	set_ipc_lock(true);
 	TEST_ASSERT(!setrlimit(RLIMIT_MEMLOCK, &old), "setrlimit failed");
 
@@ -442,19 +440,10 @@ TEST_F_TIMEOUT(coalesced_buffer, create_ring, CASE_TIMEOUT_S)
 
 /* ---- 2. zone errors -------------------------------------------------- */
 
-static void write_param(const char *val)
+TEST_F_TIMEOUT(dedicated_ring, zone_errors, CASE_TIMEOUT_S)
 {
-	int fd = open(PARAM_DISABLE_PIO, O_WRONLY);
-
-	TEST_ASSERT(fd >= 0 && write(fd, val, 1) == 1,
-		    "cannot write %s to %s", val, PARAM_DISABLE_PIO);
-	close(fd);
-}
-
-TEST_F_TIMEOUT(coalesced_buffer, zone_errors, CASE_TIMEOUT_S)
-{
-	struct coalesced_buffer buf, gone, fake;
-	struct kvm_coalesced_mmio_zone2 padded;
+	struct dedicated_ring buf, gone, fake;
+	struct kvm_coalesced_ring_zone padded;
 	struct ctx c, other;
 
 	if (!max_entries)
@@ -462,62 +451,55 @@ TEST_F_TIMEOUT(coalesced_buffer, zone_errors, CASE_TIMEOUT_S)
 
 	ctx_init(&c);
 	ctx_init(&other);
-	buf = buffer_new(&c, 100);
-	gone = buffer_new(&c, 100);
-	coalesced_buffer_zone(&gone, KVM_REGISTER_COALESCED_MMIO2, PORT_B, 4,
-			      KVM_COALESCED_ZONE_PIO);
+	buf = ring_new(&c, 100);
+	gone = ring_new(&c, 100);
+	dedicated_ring_zone(&gone, KVM_REGISTER_COALESCED_RING_ZONE, PORT_B, 4,
+			    KVM_COALESCED_ZONE_PIO);
 	TEST_ASSERT(!destroy_errno(&c, gone.id), "destroying a ring failed");
 
 	fake = buf;
 	fake.id = 70000;
-	TEST_ASSERT(zone2(&fake, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -ENOENT,
+	TEST_ASSERT(ring_zone(&fake, KVM_REGISTER_COALESCED_RING_ZONE, PORT_A, 4,
+			      KVM_COALESCED_ZONE_PIO) == -ENOENT,
 		    "a ring id that never was must get ENOENT");
-	TEST_ASSERT(zone2(&gone, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -ENOENT,
+	TEST_ASSERT(ring_zone(&gone, KVM_REGISTER_COALESCED_RING_ZONE, PORT_A, 4,
+			      KVM_COALESCED_ZONE_PIO) == -ENOENT,
 		    "a destroyed ring must get ENOENT");
 	fake.vm_fd = other.vm->fd;
 	fake.id = buf.id;
-	TEST_ASSERT(zone2(&fake, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -ENOENT,
+	TEST_ASSERT(ring_zone(&fake, KVM_REGISTER_COALESCED_RING_ZONE, PORT_A, 4,
+			      KVM_COALESCED_ZONE_PIO) == -ENOENT,
 		    "a ring of another VM must get ENOENT (ids are per VM)");
-	TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 0,
-			  KVM_COALESCED_ZONE_PIO) == -EINVAL &&
-		    zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, 0xfffe, 4,
-			  KVM_COALESCED_ZONE_PIO) == -EINVAL &&
-		    zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4, 4) == -EINVAL &&
-		    zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, ~0ULL, 2, 0) == -EINVAL,
+	TEST_ASSERT(ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, PORT_A, 0,
+			      KVM_COALESCED_ZONE_PIO) == -EINVAL &&
+		    ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, 0xfffe, 4,
+			      KVM_COALESCED_ZONE_PIO) == -EINVAL &&
+		    ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, PORT_A, 4, 4) == -EINVAL &&
+		    ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, ~0ULL, 2, 0) == -EINVAL,
 		    "size 0, ports past 0xffff, unknown flags and wrap-around must get EINVAL");
-	padded = (struct kvm_coalesced_mmio_zone2){
-		.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+	padded = (struct kvm_coalesced_ring_zone){
+		.addr = PORT_A, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
 		.ring = buf.id, .pad = 1,
 	};
-	TEST_ASSERT(ioctl(c.vm->fd, KVM_REGISTER_COALESCED_MMIO2, &padded) && errno == EINVAL,
+	TEST_ASSERT(ioctl(c.vm->fd, KVM_REGISTER_COALESCED_RING_ZONE, &padded) && errno == EINVAL,
 		    "a zone with pad set must get EINVAL");
 
 	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
-	TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_LEGACY, 4,
-			  KVM_COALESCED_ZONE_PIO) == -EEXIST,
+	TEST_ASSERT(ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, PORT_LEGACY, 4,
+			      KVM_COALESCED_ZONE_PIO) == -EEXIST,
 		    "the legacy ring's zone again, on a dedicated ring, must get EEXIST");
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -EEXIST,
+	TEST_ASSERT(ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, PORT_A, 4,
+			      KVM_COALESCED_ZONE_PIO) == -EEXIST,
 		    "the same zone twice must get EEXIST");
 	bind_ok(&buf, PORT_A, 8, KVM_COALESCED_ZONE_PIO);	/* overlap: fine */
-	TEST_ASSERT(zone2(&gone, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
-			  KVM_COALESCED_ZONE_PIO) == -ENOENT,
+	TEST_ASSERT(ring_zone(&gone, KVM_UNREGISTER_COALESCED_RING_ZONE, PORT_A, 4,
+			      KVM_COALESCED_ZONE_PIO) == -ENOENT,
 		    "unregistering through a destroyed ring must get ENOENT");
 
-	if (!access(PARAM_DISABLE_PIO, F_OK)) {
-		write_param("1");
-		TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, PORT_B, 4,
-				  KVM_COALESCED_ZONE_PIO) == -EOPNOTSUPP,
-			    "with disable_coalesced_pio=1 a port zone must get EOPNOTSUPP");
-		write_param("0");
-	}
 	gone.id = -1;	/* KVM's part is gone; free the memory */
-	coalesced_buffer_destroy(&gone);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&gone);
+	dedicated_ring_destroy(&buf);
 	ctx_free(&other);
 	ctx_free(&c);
 }
@@ -533,9 +515,9 @@ static void check_at_exit(struct ctx *c)
 	u32 before = c->drained.n, i;
 
 	/* Targets: A (ring 0), legacy, MMIO (ring 1), plain (exits). */
-	coalesced_buffer_drain(c->bufs[0], seen_entry, &c->drained);
+	dedicated_ring_drain(c->bufs[0], seen_entry, &c->drained);
 	coalesced_ring_drain(c->legacy, seen_entry, &c->drained);
-	coalesced_buffer_drain(c->bufs[1], seen_entry, &c->drained);
+	dedicated_ring_drain(c->bufs[1], seen_entry, &c->drained);
 	TEST_ASSERT(ex->addr == PORT_PLAIN && c->drained.n - before == 3,
 		    "exit for write %u to 0x%lx: %u entries in the rings, want 3",
 		    ex->data, ex->addr, c->drained.n - before);
@@ -545,7 +527,7 @@ static void check_at_exit(struct ctx *c)
 			    ex->data, i, c->drained.v[before + i].data);
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, burst_and_exits, CASE_TIMEOUT_S)
 {
 	const struct target mixed[] = {
 		{ PORT_A, true }, { MMIO_GPA, false },
@@ -554,7 +536,7 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 		{ PORT_A, true }, { PORT_LEGACY, true }, { MMIO_GPA + 8, false },
 		{ PORT_PLAIN, true },
 	};
-	struct coalesced_buffer buf, mmio_buf;
+	struct dedicated_ring buf, mmio_buf;
 	struct seen_list ring = { 0 };
 	u32 i;
 	struct ctx c;
@@ -564,14 +546,14 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 
 	ctx_init(&c);
 	/* The burst, and the slot that always stays empty: not one more. */
-	buf = buffer_new(&c, BIG_BURST + 1);
+	buf = ring_new(&c, BIG_BURST + 1);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	bind_ok(&buf, MMIO_GPA, 4, 0);
 
 	run_burst(&c, BIG_BURST, mixed, 2);
 	TEST_ASSERT(c.exits.n == 0, "the %u-write burst made %u exits, want 0",
 		    BIG_BURST, c.exits.n);
-	coalesced_buffer_drain(&buf, seen_entry, &ring);
+	dedicated_ring_drain(&buf, seen_entry, &ring);
 	TEST_ASSERT(ring.n == BIG_BURST, "%u of %u writes in the %u-entry ring",
 		    ring.n, BIG_BURST, buf.entries);
 	for (i = 0; i < BIG_BURST; i++)
@@ -587,7 +569,7 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 	TEST_ASSERT(c.legacy->first == c.legacy->last, "the legacy ring got entries");
 
 	/* Two rings, the legacy ring and an exit every fourth write. */
-	mmio_buf = buffer_new(&c, 2);
+	mmio_buf = ring_new(&c, 2);
 	bind_ok(&mmio_buf, MMIO_GPA + 8, 4, 0);
 	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
 	c.bufs[0] = &buf;
@@ -599,8 +581,64 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
 		    c.exits.n, c.drained.n);
 
 	free(ring.v);
-	coalesced_buffer_destroy(&mmio_buf);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&mmio_buf);
+	dedicated_ring_destroy(&buf);
+	ctx_free(&c);
+}
+
+/*
+ * A zone of a dedicated ring shares no byte of its bus with a zone of
+ * another ring, the ring in the vCPU mmap included (BY_START's longer
+ * range counts): a write that its full ring refuses must exit, not go on
+ * to another ring ahead of the writes still waiting in the full one.
+ */
+TEST_F_TIMEOUT(dedicated_ring, overlaps, CASE_TIMEOUT_S)
+{
+	const struct target port_a[] = { { PORT_A, true } };
+	const u32 pio = KVM_COALESCED_ZONE_PIO, by_start = KVM_COALESCED_ZONE_BY_START;
+	struct kvm_coalesced_mmio_zone legacy = { .size = 2, .pio = pio };
+	struct dedicated_ring buf, other;
+	struct seen_list ring = { 0 };
+	struct ctx c;
+	u32 i;
+
+	if (!max_entries)
+		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
+
+	ctx_init(&c);
+	buf = ring_new(&c, 4);		/* room for 3 writes */
+	other = ring_new(&c, 100);
+	bind_ok(&buf, PORT_A, 4, pio);
+	bind_ok(&buf, PORT_A + 2, 4, pio);	/* the same ring: fine */
+	for (legacy.addr = PORT_A - 1; legacy.addr <= PORT_A + 5; legacy.addr++)
+		TEST_ASSERT(ioctl(c.vm->fd, KVM_REGISTER_COALESCED_MMIO, &legacy) &&
+			    errno == EEXIST,
+			    "a legacy zone at ports 0x%llx-0x%llx, overlapping the dedicated ring's 0x%x-0x%x, must get EEXIST",
+			    legacy.addr, legacy.addr + 1, PORT_A, PORT_A + 5);
+	TEST_ASSERT(ring_zone(&other, KVM_REGISTER_COALESCED_RING_ZONE,
+			      PORT_A + 3, 4, pio) == -EEXIST &&
+		    ring_zone(&other, KVM_REGISTER_COALESCED_RING_ZONE, PORT_A - 3, 1,
+			      pio | by_start) == -EEXIST,
+		    "a zone of another ring overlapping (by its start too) must get EEXIST");
+	bind_ok(&other, PORT_A - 4, 1, pio | by_start);	/* ends at PORT_A - 1 */
+	legacy.addr = PORT_A + 6;
+	TEST_ASSERT(!ioctl(c.vm->fd, KVM_REGISTER_COALESCED_MMIO, &legacy),
+		    "a legacy zone next to the dedicated ring's failed: %s", strerror(errno));
+
+	/* Six writes: three fill the ring, three exit, in order. */
+	run_burst(&c, 6, port_a, 1);
+	dedicated_ring_drain(&buf, seen_entry, &ring);
+	TEST_ASSERT(ring.n == 3 && c.exits.n == 3,
+		    "6 writes to a ring with room for 3: %u entries, %u exits", ring.n, c.exits.n);
+	for (i = 0; i < 3; i++)
+		TEST_ASSERT(ring.v[i].data == i && c.exits.v[i].data == i + 3,
+			    "write %u is entry %u, write %u exit %u", ring.v[i].data, i,
+			    c.exits.v[i].data, i);
+	TEST_ASSERT(c.legacy->first == c.legacy->last, "the legacy ring got entries");
+
+	free(ring.v);
+	dedicated_ring_destroy(&other);
+	dedicated_ring_destroy(&buf);
 	ctx_free(&c);
 }
 
@@ -610,12 +648,12 @@ TEST_F_TIMEOUT(coalesced_buffer, burst_and_exits, CASE_TIMEOUT_S)
  */
 #define BY_START_BURST	1000
 
-TEST_F_TIMEOUT(coalesced_buffer, by_start, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, by_start, CASE_TIMEOUT_S)
 {
 	const struct target mixed[] = {
 		{ PORT_A, true }, { MMIO_GPA, false },
 	};
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	struct seen_list ring = { 0 };
 	u32 flag, i;
 	struct ctx c;
@@ -626,12 +664,12 @@ TEST_F_TIMEOUT(coalesced_buffer, by_start, CASE_TIMEOUT_S)
 	for (flag = 0; flag <= KVM_COALESCED_ZONE_BY_START;
 	     flag += KVM_COALESCED_ZONE_BY_START) {
 		ctx_init(&c);
-		buf = buffer_new(&c, BY_START_BURST + 1);
+		buf = ring_new(&c, BY_START_BURST + 1);
 		bind_ok(&buf, PORT_A, 1, KVM_COALESCED_ZONE_PIO | flag);
 		bind_ok(&buf, MMIO_GPA, 1, flag);
 		run_burst(&c, BY_START_BURST, mixed, 2);
 		ring.n = 0;
-		coalesced_buffer_drain(&buf, seen_entry, &ring);
+		dedicated_ring_drain(&buf, seen_entry, &ring);
 		if (!flag) {
 			TEST_ASSERT(c.exits.n == BY_START_BURST && !ring.n,
 				    "plain 1-byte zones: %u exits, %u entries; want %u and 0",
@@ -646,7 +684,7 @@ TEST_F_TIMEOUT(coalesced_buffer, by_start, CASE_TIMEOUT_S)
 					    "entry %u is write %u to 0x%lx", i,
 					    ring.v[i].data, ring.v[i].addr);
 		}
-		coalesced_buffer_destroy(&buf);
+		dedicated_ring_destroy(&buf);
 		ctx_free(&c);
 	}
 	free(ring.v);
@@ -654,7 +692,7 @@ TEST_F_TIMEOUT(coalesced_buffer, by_start, CASE_TIMEOUT_S)
 
 /* ---- 4. a full ring makes only its own zones exit -------------------- */
 
-TEST_F_TIMEOUT(coalesced_buffer, full_ring_isolated, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, full_ring_isolated, CASE_TIMEOUT_S)
 {
 	/* 400 writes to A, 100 to B, 100 to the legacy ring. */
 	const struct target targets[] = {
@@ -662,7 +700,7 @@ TEST_F_TIMEOUT(coalesced_buffer, full_ring_isolated, CASE_TIMEOUT_S)
 		{ PORT_A, true }, { PORT_LEGACY, true }, { PORT_A, true },
 	};
 	struct seen_list a = { 0 }, b = { 0 }, legacy = { 0 };
-	struct coalesced_buffer buf_a, buf_b;
+	struct dedicated_ring buf_a, buf_b;
 	u32 cap, i;
 	struct ctx c;
 
@@ -670,16 +708,16 @@ TEST_F_TIMEOUT(coalesced_buffer, full_ring_isolated, CASE_TIMEOUT_S)
 		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
-	buf_a = buffer_new(&c, 151);
-	buf_b = buffer_new(&c, 101);
+	buf_a = ring_new(&c, 151);
+	buf_b = ring_new(&c, 101);
 	cap = buf_a.entries - 1;
 	bind_ok(&buf_a, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	bind_ok(&buf_b, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
 	legacy_zone_ok(&c, PORT_LEGACY, 4, KVM_COALESCED_ZONE_PIO);
 
 	run_burst(&c, 600, targets, 6);
-	coalesced_buffer_drain(&buf_a, seen_entry, &a);
-	coalesced_buffer_drain(&buf_b, seen_entry, &b);
+	dedicated_ring_drain(&buf_a, seen_entry, &a);
+	dedicated_ring_drain(&buf_b, seen_entry, &b);
 	coalesced_ring_drain(c.legacy, seen_entry, &legacy);
 
 	TEST_ASSERT(a.n == cap && c.exits.n == 400 - cap,
@@ -708,8 +746,8 @@ TEST_F_TIMEOUT(coalesced_buffer, full_ring_isolated, CASE_TIMEOUT_S)
 	free(a.v);
 	free(b.v);
 	free(legacy.v);
-	coalesced_buffer_destroy(&buf_a);
-	coalesced_buffer_destroy(&buf_b);
+	dedicated_ring_destroy(&buf_a);
+	dedicated_ring_destroy(&buf_b);
 	ctx_free(&c);
 }
 
@@ -719,7 +757,7 @@ TEST_F_TIMEOUT(coalesced_buffer, full_ring_isolated, CASE_TIMEOUT_S)
 #define EVENTFD_BATCH	1024	/* the batched drainer's threshold */
 
 struct drainer {
-	struct coalesced_buffer *buf;
+	struct dedicated_ring *buf;
 	struct seen_list got;
 	u32 total;
 	u32 wakeups;
@@ -735,11 +773,11 @@ static void *drain_thread(void *arg)
 	u32 idle = 0;
 
 	while (d->got.n < __atomic_load_n(&d->total, __ATOMIC_ACQUIRE)) {
-		int r = coalesced_buffer_wait(d->buf, 100);
+		int r = dedicated_ring_wait(d->buf, 100);
 
 		TEST_ASSERT(r >= 0, "waiting on the eventfd: %s", strerror(errno));
 		d->wakeups += r;
-		if (coalesced_buffer_drain(d->buf, seen_entry, &d->got))
+		if (dedicated_ring_drain(d->buf, seen_entry, &d->got))
 			idle = 0;
 		else
 			TEST_ASSERT(++idle < 100U * coalesced_timeout_scale(),
@@ -752,13 +790,13 @@ static void *drain_thread(void *arg)
 static void eventfd_drain(u32 notify)
 {
 	const struct target a = { PORT_A, true };
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	struct drainer d = { .total = EVENTFD_BURST };
 	pthread_t thread;
 	struct ctx c;
 
 	ctx_init(&c);
-	buf = buffer_new_notify(&c, 4 * EVENTFD_BATCH, notify);
+	buf = ring_new_notify(&c, 4 * EVENTFD_BATCH, notify);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	d.buf = &buf;
 	pthread_create(&thread, NULL, drain_thread, &d);
@@ -777,15 +815,15 @@ static void eventfd_drain(u32 notify)
 			    d.wakeups, EVENTFD_BURST, notify);
 
 	free(d.got.v);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	ctx_free(&c);
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, eventfd, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, eventfd, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
 	struct seen_list got = { 0 };
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	struct ctx c;
 	int efd;
 
@@ -794,18 +832,18 @@ TEST_F_TIMEOUT(coalesced_buffer, eventfd, CASE_TIMEOUT_S)
 
 	/* The threshold itself: silent at 99 entries, a signal at 100. */
 	ctx_init(&c);
-	buf = buffer_new_notify(&c, 200, 100);
+	buf = ring_new_notify(&c, 200, 100);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	run_burst(&c, 99, &a, 1);
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 0, "a signal at 99 entries, want one at 100");
+	TEST_ASSERT(dedicated_ring_wait(&buf, 0) == 0, "a signal at 99 entries, want one at 100");
 	run_burst(&c, 1, &a, 1);
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 1, "no signal at 100 entries");
+	TEST_ASSERT(dedicated_ring_wait(&buf, 0) == 1, "no signal at 100 entries");
 	/* Once per rise: more entries above the threshold signal nothing. */
 	run_burst(&c, 50, &a, 1);
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 0, "a second signal at 150 entries");
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	TEST_ASSERT(dedicated_ring_wait(&buf, 0) == 0, "a second signal at 150 entries");
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	run_burst(&c, 100, &a, 1);
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 0) == 1,
+	TEST_ASSERT(dedicated_ring_wait(&buf, 0) == 1,
 		    "no signal when the drained ring rose to 100 again");
 
 	/*
@@ -815,13 +853,13 @@ TEST_F_TIMEOUT(coalesced_buffer, eventfd, CASE_TIMEOUT_S)
 	efd = buf.eventfd;
 	buf.eventfd = -1;
 	close(efd);
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	run_burst(&c, 150, &a, 1);
 	TEST_ASSERT(c.exits.n == 0, "%u exits after the eventfd was closed", c.exits.n);
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	TEST_ASSERT(got.n == 400, "%u of 400 writes in the ring, the eventfd closed early",
 		    got.n);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	free(got.v);
 	ctx_free(&c);
 
@@ -887,10 +925,10 @@ static void *vcpu_thread(void *arg)
  * Nothing is lost: what the vCPU wrote before the destroy is in our
  * memory, which stays ours, and every write after it exits, in order.
  */
-TEST_F_TIMEOUT(coalesced_buffer, destroy_while_writing, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, destroy_while_writing, CASE_TIMEOUT_S)
 {
 	const struct target b = { PORT_B, true };
-	struct coalesced_buffer buf, again;
+	struct dedicated_ring buf, again;
 	struct seen_list got = { 0 };
 	pthread_t thread;
 	u32 i, drained;
@@ -902,18 +940,18 @@ TEST_F_TIMEOUT(coalesced_buffer, destroy_while_writing, CASE_TIMEOUT_S)
 		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
-	buf = buffer_new_notify(&c, 4096, 1);
+	buf = ring_new_notify(&c, 4096, 1);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	w = (struct writer){ .c = &c, .count = DESTROY_BURST };
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 
-	TEST_ASSERT(coalesced_buffer_wait(&buf, 10000 * coalesced_timeout_scale()) == 1,
+	TEST_ASSERT(dedicated_ring_wait(&buf, 10000 * coalesced_timeout_scale()) == 1,
 		    "no write reached the ring");
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	drained = got.n;
 	TEST_ASSERT(!destroy_errno(&c, buf.id), "destroying the ring failed");
 	/* Whatever landed between the drain and the destroy. */
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	pthread_join(thread, NULL);
 
 	TEST_ASSERT(c.exits.n > 0, "no write exited after the ring was destroyed");
@@ -921,15 +959,15 @@ TEST_F_TIMEOUT(coalesced_buffer, destroy_while_writing, CASE_TIMEOUT_S)
 	printf("# %u writes: %u drained before the destroy, %u after, %u exits\n",
 	       DESTROY_BURST, drained, got.n - drained, c.exits.n);
 	buf.id = -1;	/* destroyed above: free the memory */
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 
 	/* The VM goes on: a new ring works as the first did. */
 	c.exits.n = 0;
 	got.n = 0;
-	again = buffer_new(&c, 101);
+	again = ring_new(&c, 101);
 	bind_ok(&again, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
 	run_burst(&c, 100, &b, 1);
-	coalesced_buffer_drain(&again, seen_entry, &got);
+	dedicated_ring_drain(&again, seen_entry, &got);
 	expect_writes("a new ring after the destroy", &got, 0, 100, PORT_B, 0, 1);
 	TEST_ASSERT(c.exits.n == 0, "%u exits with the new ring", c.exits.n);
 	id = again.id;
@@ -944,7 +982,7 @@ TEST_F_TIMEOUT(coalesced_buffer, destroy_while_writing, CASE_TIMEOUT_S)
 	TEST_ASSERT(c.exits.n == 10, "%u exits after the ring was destroyed, want 10",
 		    c.exits.n);
 	again.id = -1;	/* destroyed above: free the memory */
-	coalesced_buffer_destroy(&again);
+	dedicated_ring_destroy(&again);
 
 	free(got.v);
 	ctx_free(&c);
@@ -960,12 +998,12 @@ TEST_F_TIMEOUT(coalesced_buffer, destroy_while_writing, CASE_TIMEOUT_S)
  * again while the vCPU writes.  Every write must reach userspace exactly
  * once: in one of the rings, or as an exit.
  */
-TEST_F_TIMEOUT(coalesced_buffer, churn_while_writing, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, churn_while_writing, CASE_TIMEOUT_S)
 {
 	static const u32 sizes[] = { 2, 50, 171, 1000 };
 	struct seen_list got = { 0 };
 	u32 rounds = 0, i, from;
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	pthread_t thread;
 	struct writer w;
 	struct ctx c;
@@ -977,19 +1015,19 @@ TEST_F_TIMEOUT(coalesced_buffer, churn_while_writing, CASE_TIMEOUT_S)
 	w = (struct writer){ .c = &c, .count = CHURN_BURST };
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-		buf = buffer_new_notify(&c, sizes[rounds % 4], 1);
+		buf = ring_new_notify(&c, sizes[rounds % 4], 1);
 		bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-		coalesced_buffer_wait(&buf, rounds % 3);
-		TEST_ASSERT(!zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
-				   KVM_COALESCED_ZONE_PIO),
+		dedicated_ring_wait(&buf, rounds % 3);
+		TEST_ASSERT(!ring_zone(&buf, KVM_UNREGISTER_COALESCED_RING_ZONE, PORT_A, 4,
+				       KVM_COALESCED_ZONE_PIO),
 			    "round %u: unregistering failed", rounds);
 		from = got.n;
-		coalesced_buffer_drain(&buf, seen_entry, &got);
+		dedicated_ring_drain(&buf, seen_entry, &got);
 		for (i = from + 1; i < got.n; i++)
 			TEST_ASSERT(got.v[i].data > got.v[i - 1].data,
 				    "round %u: write %u after write %u in one ring",
 				    rounds, got.v[i].data, got.v[i - 1].data);
-		coalesced_buffer_destroy(&buf);
+		dedicated_ring_destroy(&buf);
 		rounds++;
 	}
 	pthread_join(thread, NULL);
@@ -1016,10 +1054,10 @@ TEST_F_TIMEOUT(coalesced_buffer, churn_while_writing, CASE_TIMEOUT_S)
  * idles (tried: 20000 writes, no stale entry, on a KVM that publishes
  * last first).
  */
-TEST_F_TIMEOUT(coalesced_buffer, polling_consumer, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, polling_consumer, CASE_TIMEOUT_S)
 {
 	struct seen_list got = { 0 };
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	u32 busy = 0, polls = 0;
 	pthread_t thread;
 	struct writer w;
@@ -1029,22 +1067,22 @@ TEST_F_TIMEOUT(coalesced_buffer, polling_consumer, CASE_TIMEOUT_S)
 		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
-	buf = buffer_new(&c, 64);
+	buf = ring_new(&c, 64);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	w = (struct writer){ .c = &c, .count = POLL_BURST };
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-		busy += !!coalesced_buffer_drain(&buf, seen_entry, &got);
+		busy += !!dedicated_ring_drain(&buf, seen_entry, &got);
 		polls++;
 		usleep(POLL_SLEEP_US);
 	}
 	pthread_join(thread, NULL);
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 
 	printf("# %u writes: %u drained by polling (%u of %u polls found some), %u exits\n",
 	       POLL_BURST, got.n, busy, polls, c.exits.n);
 	expect_each_once("polling consumer", &got, &c.exits, PORT_A, POLL_BURST);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	free(got.v);
 	ctx_free(&c);
 }
@@ -1063,7 +1101,7 @@ TEST_F_TIMEOUT(coalesced_buffer, polling_consumer, CASE_TIMEOUT_S)
  * malloc() and no stdio here: other threads may have held their locks at
  * the fork().
  */
-static int child_round(const struct coalesced_buffer *buf, bool shared,
+static int child_round(const struct dedicated_ring *buf, bool shared,
 		       int round)
 {
 	struct kvm_coalesced_ring req = {
@@ -1106,7 +1144,7 @@ static int child_round(const struct coalesced_buffer *buf, bool shared,
 }
 
 /* Fork @rounds children while a vCPU writes through @buf's ring. */
-static void fork_while_writing(struct ctx *c, struct coalesced_buffer *buf,
+static void fork_while_writing(struct ctx *c, struct dedicated_ring *buf,
 			       bool shared)
 {
 	struct drainer d = { .buf = buf, .total = FORK_BURST };
@@ -1140,10 +1178,10 @@ static void fork_while_writing(struct ctx *c, struct coalesced_buffer *buf,
 	free(d.got.v);
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, fork_while_writing, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, fork_while_writing, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)4096);
 	long pin_before = coalesced_vmpin_kb();
 	void *mem;
@@ -1155,9 +1193,9 @@ TEST_F_TIMEOUT(coalesced_buffer, fork_while_writing, CASE_TIMEOUT_S)
 
 	/* A private ring: the children get copies of its pinned pages. */
 	ctx_init(&c);
-	buf = buffer_new_notify(&c, 4096, 256);
+	buf = ring_new_notify(&c, 4096, 256);
 	fork_while_writing(&c, &buf, false);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	ctx_free(&c);
 
 	/* A shared one: parent and children map the same pages. */
@@ -1165,7 +1203,7 @@ TEST_F_TIMEOUT(coalesced_buffer, fork_while_writing, CASE_TIMEOUT_S)
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	TEST_ASSERT(mem != MAP_FAILED, "mmap failed");
-	TEST_ASSERT(!coalesced_buffer_create_at(&buf, c.vm->fd, mem, 4096, 256),
+	TEST_ASSERT(!dedicated_ring_create_at(&buf, c.vm->fd, mem, 4096, 256),
 		    "a ring in shared memory: %s", strerror(errno));
 	fork_while_writing(&c, &buf, true);
 
@@ -1174,7 +1212,7 @@ TEST_F_TIMEOUT(coalesced_buffer, fork_while_writing, CASE_TIMEOUT_S)
 	 * to the pages it pinned: no one sees those entries (our doing),
 	 * the ring fills up, and from then on every write exits, in order.
 	 */
-	coalesced_buffer_drain(&buf, seen_entry, &c.drained);
+	dedicated_ring_drain(&buf, seen_entry, &c.drained);
 	c.exits.n = 0;
 	munmap(mem, bytes);
 	run_burst(&c, 5000, &a, 1);
@@ -1192,7 +1230,7 @@ TEST_F_TIMEOUT(coalesced_buffer, fork_while_writing, CASE_TIMEOUT_S)
 		    coalesced_vmpin_kb(), pin_before);
 	buf.id = -1;
 	buf.ring = NULL;
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 }
 
 /* ---- 9. VM destruction with rings in place ----------------------------- */
@@ -1229,12 +1267,12 @@ static long pins_held(void)
 	return acquired - released;
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, vm_destroy_with_rings, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, vm_destroy_with_rings, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
 	long pin_before = coalesced_vmpin_kb(), vmalloc_before, vmalloc_after;
 	long pins_before, pins_after;
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	struct seen_list got = { 0 };
 	struct ctx c;
 	int i;
@@ -1244,32 +1282,32 @@ TEST_F_TIMEOUT(coalesced_buffer, vm_destroy_with_rings, CASE_TIMEOUT_S)
 
 	/* The VM goes first: its entries stay in our memory, unpinned. */
 	ctx_init(&c);
-	buf = buffer_new_notify(&c, 101, 50);
+	buf = ring_new_notify(&c, 101, 50);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	run_burst(&c, 100, &a, 1);
 	ctx_free(&c);
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB after the VM, was %ld",
 		    coalesced_vmpin_kb(), pin_before);
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	expect_writes("drained after the VM is gone", &got, 0, 100, PORT_A, 0, 1);
 	buf.id = -1;		/* KVM's part went with the VM */
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 
 	/* Both orders of teardown, with entries pending: nothing stays. */
 	vmalloc_before = coalesced_proc_kb("/proc/meminfo", "VmallocUsed");
 	pins_before = pins_held();
 	for (i = 0; i < LEAK_ROUNDS; i++) {
 		ctx_init(&c);
-		buf = buffer_new_notify(&c, LEAK_ENTRIES, 10);
+		buf = ring_new_notify(&c, LEAK_ENTRIES, 10);
 		bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 		bind_ok(&buf, MMIO_GPA, MMIO_ZONE_SIZE, 0);
 		run_burst(&c, 50, &a, 1);
 		if (i & 1) {
 			ctx_free(&c);
 			buf.id = -1;
-			coalesced_buffer_destroy(&buf);
+			dedicated_ring_destroy(&buf);
 		} else {
-			coalesced_buffer_destroy(&buf);
+			dedicated_ring_destroy(&buf);
 			ctx_free(&c);
 		}
 	}
@@ -1295,7 +1333,7 @@ TEST_F_TIMEOUT(coalesced_buffer, vm_destroy_with_rings, CASE_TIMEOUT_S)
 
 /* Write once to each target; which ones exited? A bit mask. */
 static u32 exit_mask(struct ctx *c, const struct target *t, u32 n,
-		     struct coalesced_buffer *buf)
+		     struct dedicated_ring *buf)
 {
 	struct seen_list drop = { 0 };
 	u32 mask = 0, i;
@@ -1304,7 +1342,7 @@ static u32 exit_mask(struct ctx *c, const struct target *t, u32 n,
 	run_burst(c, n, t, n);
 	for (i = 0; i < c->exits.n; i++)
 		mask |= 1u << c->exits.v[i].data;
-	coalesced_buffer_drain(buf, seen_entry, &drop);
+	dedicated_ring_drain(buf, seen_entry, &drop);
 	coalesced_ring_drain(c->legacy, seen_entry, &drop);
 	TEST_ASSERT(drop.n + c->exits.n == n, "%u writes: %u entries, %u exits",
 		    n, drop.n, c->exits.n);
@@ -1312,7 +1350,7 @@ static u32 exit_mask(struct ctx *c, const struct target *t, u32 n,
 	return mask;
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, unregister, CASE_TIMEOUT_S)
 {
 	const struct target t[] = {
 		{ PORT_A, true }, { PORT_B, true }, { MMIO_GPA, false },
@@ -1324,7 +1362,7 @@ TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 	struct kvm_coalesced_mmio_zone port_a = {
 		.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
 	};
-	struct coalesced_buffer buf, other;
+	struct dedicated_ring buf, other;
 	u32 mask;
 	struct ctx c;
 
@@ -1332,8 +1370,8 @@ TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
-	buf = buffer_new(&c, 100);
-	other = buffer_new(&c, 100);
+	buf = ring_new(&c, 100);
+	other = ring_new(&c, 100);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	bind_ok(&buf, PORT_B, 4, KVM_COALESCED_ZONE_PIO);
 	bind_ok(&buf, MMIO_GPA, 4, 0);
@@ -1352,32 +1390,32 @@ TEST_F_TIMEOUT(coalesced_buffer, unregister, CASE_TIMEOUT_S)
 		    "after the legacy unregister of 0x70 and 0xcf8: mask 0x%x, want 0x8", mask);
 
 	/* Another ring's unregister does not touch ours. */
-	TEST_ASSERT(!zone2(&other, KVM_UNREGISTER_COALESCED_MMIO2, 0, 0x10000,
-			   KVM_COALESCED_ZONE_PIO), "unregistering via another ring failed");
+	TEST_ASSERT(!ring_zone(&other, KVM_UNREGISTER_COALESCED_RING_ZONE, 0, 0x10000,
+			       KVM_COALESCED_ZONE_PIO), "unregistering via another ring failed");
 	mask = exit_mask(&c, t, 4, &buf);
 	TEST_ASSERT(mask == 1u << 3, "another ring's unregister removed ours: mask 0x%x",
 		    mask);
 
 	/* Ours removes zones of its kind wholly inside the range. */
-	TEST_ASSERT(!zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, PORT_A, 4,
-			   KVM_COALESCED_ZONE_PIO), "unregistering port 0xcf8 failed");
+	TEST_ASSERT(!ring_zone(&buf, KVM_UNREGISTER_COALESCED_RING_ZONE, PORT_A, 4,
+			       KVM_COALESCED_ZONE_PIO), "unregistering port 0xcf8 failed");
 	mask = exit_mask(&c, t, 4, &buf);
 	TEST_ASSERT(mask == (1u << 0 | 1u << 3),
 		    "after unregistering 0xcf8: mask 0x%x, want 0x9", mask);
-	TEST_ASSERT(!zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, MMIO_GPA, 0x1000, 0),
+	TEST_ASSERT(!ring_zone(&buf, KVM_UNREGISTER_COALESCED_RING_ZONE, MMIO_GPA, 0x1000, 0),
 		    "unregistering the MMIO page failed");
 	mask = exit_mask(&c, t, 4, &buf);
 	TEST_ASSERT(mask == (1u << 0 | 1u << 2 | 1u << 3),
 		    "after unregistering the MMIO page: mask 0x%x, want 0xd", mask);
 
 	/* Destroying the ring removes its last zone. */
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	c.exits.n = 0;
 	run_burst(&c, 4, t, 4);
 	TEST_ASSERT(c.exits.n == 4, "after destroying the ring: %u exits of 4, want 4",
 		    c.exits.n);
 
-	coalesced_buffer_destroy(&other);
+	dedicated_ring_destroy(&other);
 	ctx_free(&c);
 }
 
@@ -1415,8 +1453,8 @@ static void *race_thread(void *arg)
 			.addr = (uintptr_t)r->mem, .entries = entries,
 			.eventfd = -1,
 		};
-		struct kvm_coalesced_mmio_zone2 z = {
-			.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+		struct kvm_coalesced_ring_zone z = {
+			.addr = PORT_A, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
 		};
 		u32 from = r->got.n, i;
 		int id, ret;
@@ -1427,13 +1465,13 @@ static void *race_thread(void *arg)
 			    strerror(errno));
 		/* Another thread's ring may hold the zone, or have lost it. */
 		z.ring = id;
-		ret = ioctl(vm_fd, KVM_REGISTER_COALESCED_MMIO2, &z);
+		ret = ioctl(vm_fd, KVM_REGISTER_COALESCED_RING_ZONE, &z);
 		TEST_ASSERT(!ret || errno == EEXIST || errno == ENOENT,
 			    "round %u: binding PORT_A: %s", r->rounds, strerror(errno));
 		r->bound += !ret;
 		/* Someone's ring, maybe none: 0 or ENOENT. */
 		z.ring = rand_r(&r->seed) % 16;
-		ret = ioctl(vm_fd, KVM_UNREGISTER_COALESCED_MMIO2, &z);
+		ret = ioctl(vm_fd, KVM_UNREGISTER_COALESCED_RING_ZONE, &z);
 		TEST_ASSERT(!ret || errno == ENOENT,
 			    "round %u: unbinding from ring %u: %s", r->rounds, z.ring,
 			    strerror(errno));
@@ -1496,7 +1534,7 @@ static void *destroy_thread(void *arg)
 
 #define DOUBLE_DESTROY_ROUNDS	300
 
-TEST_F_TIMEOUT(coalesced_buffer, concurrent_ioctls, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, concurrent_ioctls, CASE_TIMEOUT_S)
 {
 	struct racer r[RACE_THREADS];
 	struct destroyer d[2];
@@ -1555,7 +1593,7 @@ TEST_F_TIMEOUT(coalesced_buffer, concurrent_ioctls, CASE_TIMEOUT_S)
 		pthread_create(&threads[i], NULL, destroy_thread, &d[i]);
 	}
 	for (i = 0; i < DOUBLE_DESTROY_ROUNDS; i++) {
-		struct coalesced_buffer buf = buffer_new(&c, 2 + i % 100);
+		struct dedicated_ring buf = ring_new(&c, 2 + i % 100);
 
 		bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 		id = buf.id;
@@ -1567,7 +1605,7 @@ TEST_F_TIMEOUT(coalesced_buffer, concurrent_ioctls, CASE_TIMEOUT_S)
 			    i, id, strerror(d[0].err), strerror(d[1].err));
 		TEST_ASSERT(destroy_errno(&c, id) == ENOENT, "ring %d outlived both destroys", id);
 		buf.id = -1;
-		coalesced_buffer_destroy(&buf);
+		dedicated_ring_destroy(&buf);
 	}
 	d[0].stop = true;
 	d[1].stop = true;
@@ -1603,26 +1641,26 @@ static void ring_works_in(struct ctx *c, const char *what, void *mem, u32 entrie
 	const struct target a = { PORT_A, true };
 	long pin_before = coalesced_vmpin_kb();
 	struct seen_list got = { 0 };
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 
 	memset(mem, 0, KVM_COALESCED_RING_BYTES((size_t)entries));
-	TEST_ASSERT(!coalesced_buffer_create_at(&buf, c->vm->fd, mem, entries, 0),
+	TEST_ASSERT(!dedicated_ring_create_at(&buf, c->vm->fd, mem, entries, 0),
 		    "%s: creating a %u-entry ring: %s", what, entries, strerror(errno));
 	TEST_ASSERT(coalesced_vmpin_kb() > pin_before, "%s: VmPin did not grow", what);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	c->exits.n = 0;
 	run_burst(c, entries + 9, &a, 1);
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	expect_writes(what, &got, 0, entries - 1, PORT_A, 0, 1);
 	expect_writes(what, &c->exits, 0, 10, PORT_A, entries - 1, 1);
-	coalesced_buffer_destroy(&buf);		/* not our memory: kept */
+	dedicated_ring_destroy(&buf);		/* not our memory: kept */
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "%s: VmPin %ld kB after destroy, was %ld",
 		    what, coalesced_vmpin_kb(), pin_before);
 	printf("# %s: %u-entry ring works\n", what, entries);
 	free(got.v);
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, ring_memory_kinds, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, ring_memory_kinds, CASE_TIMEOUT_S)
 {
 	const u32 entries = 1000;
 	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)entries);
@@ -1696,7 +1734,7 @@ static bool write_long(const char *path, long val)
 	return !fclose(f) && ok;
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, ring_in_hugetlb, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, ring_in_hugetlb, CASE_TIMEOUT_S)
 {
 	long old = -1;
 	struct ctx c;
@@ -1749,7 +1787,7 @@ static void remap_while_writing(enum remap_op op, bool shared,
 				struct seen_list *got, struct ctx *c)
 {
 	size_t bytes = KVM_COALESCED_RING_BYTES((size_t)REMAP_ENTRIES);
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	pthread_t thread;
 	struct writer w;
 	void *mem, *to;
@@ -1763,14 +1801,14 @@ static void remap_while_writing(enum remap_op op, bool shared,
 	}
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, fd, 0);
 	TEST_ASSERT(mem != MAP_FAILED, "mmap: %s", strerror(errno));
-	TEST_ASSERT(!coalesced_buffer_create_at(&buf, c->vm->fd, mem, REMAP_ENTRIES, 0),
+	TEST_ASSERT(!dedicated_ring_create_at(&buf, c->vm->fd, mem, REMAP_ENTRIES, 0),
 		    "creating the ring: %s", strerror(errno));
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 
 	w = (struct writer){ .c = c, .count = REMAP_BURST };
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 	while (got->n < 1000 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
-		coalesced_buffer_drain(&buf, seen_entry, got);
+		dedicated_ring_drain(&buf, seen_entry, got);
 
 	switch (op) {
 	case REMAP_MUNMAP:
@@ -1795,9 +1833,9 @@ static void remap_while_writing(enum remap_op op, bool shared,
 	}
 	buf.ring = mem;
 	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
-		coalesced_buffer_drain(&buf, seen_entry, got);
+		dedicated_ring_drain(&buf, seen_entry, got);
 	pthread_join(thread, NULL);
-	coalesced_buffer_drain(&buf, seen_entry, got);
+	dedicated_ring_drain(&buf, seen_entry, got);
 
 	/* The private copies we see now are not what KVM writes to. */
 	if (!shared && op != REMAP_MREMAP)
@@ -1805,7 +1843,7 @@ static void remap_while_writing(enum remap_op op, bool shared,
 			TEST_ASSERT(!((u8 *)mem)[i],
 				    "%s: KVM wrote to the fresh private page at byte %u",
 				    remap_names[op], i);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	munmap(mem, bytes);
 	if (fd >= 0)
 		close(fd);
@@ -1850,7 +1888,7 @@ static void private_ring_lost_view(const char *what, const struct seen_list *got
 	free(count);
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, remap_while_writing, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, remap_while_writing, CASE_TIMEOUT_S)
 {
 	static const struct {
 		enum remap_op op;
@@ -1896,7 +1934,7 @@ TEST_F_TIMEOUT(coalesced_buffer, remap_while_writing, CASE_TIMEOUT_S)
 
 #define ID_RING_ENTRIES	2
 
-TEST_F_TIMEOUT(coalesced_buffer, out_of_ring_ids, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, out_of_ring_ids, CASE_TIMEOUT_S)
 {
 	const size_t one = KVM_COALESCED_RING_BYTES((size_t)ID_RING_ENTRIES);
 	const u32 nr = KVM_COALESCED_RING_MAX_ENTRIES;	/* 65536 ids too */
@@ -1946,23 +1984,23 @@ TEST_F_TIMEOUT(coalesced_buffer, out_of_ring_ids, CASE_TIMEOUT_S)
 	/* The last id works like any other. */
 	legacy_zone_ok(&c, PORT_LEGACY, 1, KVM_COALESCED_ZONE_PIO);
 	{
-		struct kvm_coalesced_mmio_zone2 z = {
-			.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+		struct kvm_coalesced_ring_zone z = {
+			.addr = PORT_A, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
 			.ring = nr - 1,
 		};
-		struct coalesced_buffer last = {
+		struct dedicated_ring last = {
 			.vm_fd = c.vm->fd, .id = nr - 1, .entries = ID_RING_ENTRIES,
 		};
 		struct seen_list got = { 0 };
 		u32 j;
 
 		/* Which memory is ring 65535's?  Fill them all and see. */
-		vm_ioctl(c.vm, KVM_REGISTER_COALESCED_MMIO2, &z);
+		vm_ioctl(c.vm, KVM_REGISTER_COALESCED_RING_ZONE, &z);
 		c.exits.n = 0;
 		run_burst(&c, 2, &(struct target){ PORT_A, true }, 1);
 		for (j = 0; j <= nr && !got.n; j++) {
 			last.ring = (void *)(mem + j * one);
-			coalesced_buffer_drain(&last, seen_entry, &got);
+			dedicated_ring_drain(&last, seen_entry, &got);
 		}
 		TEST_ASSERT(got.n == 1 && c.exits.n == 1 && !got.v[0].data &&
 			    c.exits.v[0].data == 1,
@@ -1983,12 +2021,12 @@ TEST_F_TIMEOUT(coalesced_buffer, out_of_ring_ids, CASE_TIMEOUT_S)
 #define BUS_ZONE_STEP	4
 #define BUS_MAX_ZONES	4000	/* NR_IOBUS_DEVS is 1000 */
 
-TEST_F_TIMEOUT(coalesced_buffer, full_io_bus, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, full_io_bus, CASE_TIMEOUT_S)
 {
 	const struct target first = { MMIO_GPA, false };
 	const struct target port = { PORT_A, true };
 	struct seen_list got = { 0 };
-	struct coalesced_buffer buf;
+	struct dedicated_ring buf;
 	struct ctx c;
 	int r = 0;
 	u32 n;
@@ -1997,11 +2035,11 @@ TEST_F_TIMEOUT(coalesced_buffer, full_io_bus, CASE_TIMEOUT_S)
 		SKIP(return, "COALESCED_KVM=stock: no dedicated rings there");
 
 	ctx_init(&c);
-	buf = buffer_new(&c, 16);
+	buf = ring_new(&c, 16);
 	/* MMIO zones of 4 bytes until the bus says no. */
 	for (n = 0; n < BUS_MAX_ZONES; n++) {
-		r = zone2(&buf, KVM_REGISTER_COALESCED_MMIO2,
-			  MMIO_GPA + BUS_ZONE_STEP * n, 4, 0);
+		r = ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE,
+			      MMIO_GPA + BUS_ZONE_STEP * n, 4, 0);
 		if (r)
 			break;
 	}
@@ -2009,7 +2047,7 @@ TEST_F_TIMEOUT(coalesced_buffer, full_io_bus, CASE_TIMEOUT_S)
 	TEST_ASSERT(r == -ENOSPC && n >= 100,
 		    "zone %u on the MMIO bus: %s, want ENOSPC after 100 or more", n,
 		    strerror(-r));
-	TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, MMIO_GPA + 0x100000, 4, 0) ==
+	TEST_ASSERT(ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, MMIO_GPA + 0x100000, 4, 0) ==
 		    -ENOSPC, "the full bus must get ENOSPC again");
 	{
 		struct kvm_coalesced_mmio_zone legacy = { .addr = MMIO_GPA + 0x100000, .size = 4 };
@@ -2022,34 +2060,34 @@ TEST_F_TIMEOUT(coalesced_buffer, full_io_bus, CASE_TIMEOUT_S)
 	c.exits.n = 0;
 	run_burst(&c, 1, &first, 1);
 	run_burst(&c, 1, &port, 1);
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	TEST_ASSERT(got.n == 2 && !c.exits.n, "on a full bus: %u entries, %u exits; want 2, 0",
 		    got.n, c.exits.n);
 
 	/* Unbind them all at once: the bus is empty again and works. */
-	TEST_ASSERT(!zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, MMIO_GPA,
-			   BUS_ZONE_STEP * n, 0), "unbinding %u zones failed", n);
+	TEST_ASSERT(!ring_zone(&buf, KVM_UNREGISTER_COALESCED_RING_ZONE, MMIO_GPA,
+			       BUS_ZONE_STEP * n, 0), "unbinding %u zones failed", n);
 	run_burst(&c, 1, &first, 1);
 	TEST_ASSERT(c.exits.n == 1, "after unbinding all zones: %u exits, want 1", c.exits.n);
 	bind_ok(&buf, MMIO_GPA, 4, 0);
 	got.n = 0;
 	run_burst(&c, 1, &first, 1);
 	run_burst(&c, 1, &port, 1);
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	TEST_ASSERT(got.n == 2 && c.exits.n == 1,
 		    "a zone bound again: %u entries, %u exits; want 2, 1", got.n, c.exits.n);
 	free(got.v);
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	ctx_free(&c);
 }
 
 /* ---- 15. RLIMIT_MEMLOCK of 0 ----------------------------------------- */
 
-TEST_F_TIMEOUT(coalesced_buffer, memlock_zero, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, memlock_zero, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
 	long pin_before = coalesced_vmpin_kb();
-	struct coalesced_buffer buf, other;
+	struct dedicated_ring buf, other;
 	struct seen_list got = { 0 };
 	struct rlimit old, zero;
 	struct ctx c;
@@ -2065,7 +2103,7 @@ TEST_F_TIMEOUT(coalesced_buffer, memlock_zero, CASE_TIMEOUT_S)
 
 	/* Without CAP_IPC_LOCK, not even one page. */
 	set_ipc_lock(false);
-	TEST_ASSERT(coalesced_buffer_create(&buf, c.vm->fd, 2, 0) && errno == ENOMEM,
+	TEST_ASSERT(dedicated_ring_create(&buf, c.vm->fd, 2, 0) && errno == ENOMEM,
 		    "a 2-entry ring under RLIMIT_MEMLOCK 0 must get ENOMEM, got %s",
 		    buf.id < 0 ? strerror(errno) : "success");
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "a refused ring left VmPin at %ld kB",
@@ -2073,20 +2111,20 @@ TEST_F_TIMEOUT(coalesced_buffer, memlock_zero, CASE_TIMEOUT_S)
 
 	/* With it, over the limit; and it works. */
 	set_ipc_lock(true);
-	buf = buffer_new(&c, 1000);
+	buf = ring_new(&c, 1000);
 	TEST_ASSERT(coalesced_vmpin_kb() - pin_before >= 24,
 		    "a 24 KiB ring over RLIMIT_MEMLOCK 0: VmPin grew by %ld kB",
 		    coalesced_vmpin_kb() - pin_before);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	run_burst(&c, 100, &a, 1);
-	coalesced_buffer_drain(&buf, seen_entry, &got);
+	dedicated_ring_drain(&buf, seen_entry, &got);
 	expect_writes("over RLIMIT_MEMLOCK 0 with CAP_IPC_LOCK", &got, 0, 100, PORT_A, 0, 1);
 
 	/* Without it again: the next ring is refused, the first one stays. */
 	set_ipc_lock(false);
-	TEST_ASSERT(coalesced_buffer_create(&other, c.vm->fd, 2, 0) && errno == ENOMEM,
+	TEST_ASSERT(dedicated_ring_create(&other, c.vm->fd, 2, 0) && errno == ENOMEM,
 		    "a second ring without CAP_IPC_LOCK must get ENOMEM");
-	coalesced_buffer_destroy(&buf);
+	dedicated_ring_destroy(&buf);
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB after destroy, was %ld",
 		    coalesced_vmpin_kb(), pin_before);
 	set_ipc_lock(true);
@@ -2106,31 +2144,31 @@ static void *many_vm_thread(void *arg)
 	const struct target t[] = { { PORT_A, true }, { MMIO_GPA, false } };
 	struct ctx *c = arg;
 	struct seen_list pio = { 0 }, mmio = { 0 };
-	struct coalesced_buffer a, b;
+	struct dedicated_ring a, b;
 	u32 round;
 
 	for (round = 0; round < MANY_ROUNDS; round++) {
-		a = buffer_new(c, MANY_BURST / 2 + 1);
-		b = buffer_new_notify(c, MANY_BURST / 2 + 1, 1 + round);
+		a = ring_new(c, MANY_BURST / 2 + 1);
+		b = ring_new_notify(c, MANY_BURST / 2 + 1, 1 + round);
 		bind_ok(&a, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 		bind_ok(&b, MMIO_GPA, MMIO_ZONE_SIZE, 0);
 		pio.n = 0;
 		mmio.n = 0;
 		run_burst(c, MANY_BURST, t, 2);
-		coalesced_buffer_drain(&a, seen_entry, &pio);
-		coalesced_buffer_drain(&b, seen_entry, &mmio);
+		dedicated_ring_drain(&a, seen_entry, &pio);
+		dedicated_ring_drain(&b, seen_entry, &mmio);
 		TEST_ASSERT(!c->exits.n, "%u exits", c->exits.n);
 		expect_writes("many VMs, port ring", &pio, 0, MANY_BURST / 2, PORT_A, 0, 2);
 		expect_writes("many VMs, MMIO ring", &mmio, 0, MANY_BURST / 2, MMIO_GPA, 1, 2);
-		coalesced_buffer_destroy(&a);
-		coalesced_buffer_destroy(&b);
+		dedicated_ring_destroy(&a);
+		dedicated_ring_destroy(&b);
 	}
 	free(pio.v);
 	free(mmio.v);
 	return NULL;
 }
 
-TEST_F_TIMEOUT(coalesced_buffer, many_vms, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, many_vms, CASE_TIMEOUT_S)
 {
 	long pin_before = coalesced_vmpin_kb();
 	pthread_t threads[MANY_VMS];
@@ -2154,7 +2192,7 @@ TEST_F_TIMEOUT(coalesced_buffer, many_vms, CASE_TIMEOUT_S)
 
 /* ---- 17. addresses no ring can have ---------------------------------- */
 
-TEST_F_TIMEOUT(coalesced_buffer, bad_addresses, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring, bad_addresses, CASE_TIMEOUT_S)
 {
 	static const struct {
 		const char *what;
@@ -2191,17 +2229,20 @@ TEST_F_TIMEOUT(coalesced_buffer, bad_addresses, CASE_TIMEOUT_S)
 	}
 	/* Zones: one ending at 2^64 wraps its end, and one in the hole is fine. */
 	{
-		struct coalesced_buffer buf = buffer_new(&c, 8);
+		struct dedicated_ring buf = ring_new(&c, 8);
 
-		TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, 0ULL - 4, 4, 0) == -EINVAL,
+		TEST_ASSERT(ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE,
+				      0ULL - 4, 4, 0) == -EINVAL,
 			    "an MMIO zone ending at 2^64 must get EINVAL");
-		TEST_ASSERT(zone2(&buf, KVM_REGISTER_COALESCED_MMIO2, 0ULL - 8, 4, 0) == 0,
+		TEST_ASSERT(ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, 0ULL - 8, 4, 0) == 0,
 			    "an MMIO zone just below 2^64 must be accepted");
-		TEST_ASSERT(zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, 0ULL - 8, 8, 0) == -EINVAL,
+		TEST_ASSERT(ring_zone(&buf, KVM_UNREGISTER_COALESCED_RING_ZONE,
+				      0ULL - 8, 8, 0) == -EINVAL,
 			    "an unbind range ending at 2^64 must get EINVAL");
-		TEST_ASSERT(zone2(&buf, KVM_UNREGISTER_COALESCED_MMIO2, 0ULL - 16, 15, 0) == 0,
+		TEST_ASSERT(ring_zone(&buf, KVM_UNREGISTER_COALESCED_RING_ZONE,
+				      0ULL - 16, 15, 0) == 0,
 			    "unbinding the zone below 2^64 failed");
-		coalesced_buffer_destroy(&buf);
+		dedicated_ring_destroy(&buf);
 	}
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before,
 		    "refused rings left VmPin at %ld kB, was %ld",
@@ -2217,11 +2258,11 @@ TEST_F_TIMEOUT(coalesced_buffer, bad_addresses, CASE_TIMEOUT_S)
  * some other ioctl's code, as 0xe1/0xe2 (KVM_SET/GET_DEVICE_ATTR's very
  * numbers) once did.
  */
-TEST_F_TIMEOUT(coalesced_buffer_stock, ioctls_enotty_without_cap, CASE_TIMEOUT_S)
+TEST_F_TIMEOUT(dedicated_ring_stock, ioctls_enotty_without_cap, CASE_TIMEOUT_S)
 {
 	struct kvm_coalesced_ring req = { .entries = 2, .eventfd = -1 };
-	struct kvm_coalesced_mmio_zone2 zone = {
-		.addr = PORT_A, .size = 4, .pio = KVM_COALESCED_ZONE_PIO,
+	struct kvm_coalesced_ring_zone zone = {
+		.addr = PORT_A, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
 	};
 	struct kvm_vm *vm = vm_create_barebones();
 	const struct {
@@ -2230,10 +2271,10 @@ TEST_F_TIMEOUT(coalesced_buffer_stock, ioctls_enotty_without_cap, CASE_TIMEOUT_S
 		void *arg;
 	} calls[] = {
 		{ "KVM_CREATE_COALESCED_RING", KVM_CREATE_COALESCED_RING, &req },
-		{ "KVM_REGISTER_COALESCED_MMIO2",
-		  KVM_REGISTER_COALESCED_MMIO2, &zone },
-		{ "KVM_UNREGISTER_COALESCED_MMIO2",
-		  KVM_UNREGISTER_COALESCED_MMIO2, &zone },
+		{ "KVM_REGISTER_COALESCED_RING_ZONE",
+		  KVM_REGISTER_COALESCED_RING_ZONE, &zone },
+		{ "KVM_UNREGISTER_COALESCED_RING_ZONE",
+		  KVM_UNREGISTER_COALESCED_RING_ZONE, &zone },
 		{ "KVM_DESTROY_COALESCED_RING", KVM_DESTROY_COALESCED_RING, NULL },
 	};
 	unsigned int i;
@@ -2260,7 +2301,7 @@ int main(int argc, char *argv[])
 
 	setbuf(stdout, NULL);
 	ours = coalesced_kvm_expect_ours();
-	max_entries = coalesced_buffer_max_entries(kvm);
+	max_entries = dedicated_ring_max_entries(kvm);
 	close(kvm);
 	if (ours)
 		printf("# dedicated rings: up to %u entries\n", max_entries);
