@@ -23,7 +23,7 @@ if [ "$(cat "$BUILD/linux/.git/debian-version" 2>/dev/null)" = "$DEB_VERSION" ];
 else
 	tarball=$(source_tarball)
 	step "extracting $# files of mainline $DEB_VERSION from $(basename "$tarball") (about 1 min)"
-	tar -C "$dest" -xJf "$tarball" --strip-components=1 --wildcards \
+	tar -C "$dest" -xJf "$tarball" --strip-components=1 --wildcards --no-wildcards-match-slash \
 		"${@/#/*/}" ||
 		die "cannot extract $* from $tarball (tar's message above); remove $BUILD_REL/dl and run 'make' again."
 fi
