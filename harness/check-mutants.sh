@@ -61,15 +61,14 @@ TESTS=$OUR_TESTS "$TOP/harness/testlist.sh" plan >"$MUT/plan"
 build() {
 	local out=$MUT/$1
 	rm -rf "$WORK" "$out"
-	mkdir -p "$out/root/modules/ours"
+	mkdir -p "$out"
 	cp -a "$SRC" "$WORK"
 	patch -s -p1 -F0 -d "$WORK" <"$TOP/harness/mutants/$1.patch" >"$out/build.log" 2>&1 ||
 		die "harness/mutants/$1.patch does not apply to $BUILD_REL/kvm-mod (see $out/build.log); run 'make modules' or redo the patch."
 	nice -n 10 make -s -C "$WORK" KDIR="$(headers_dir)" CC="$cc" -j"$(nproc)" >>"$out/build.log" 2>&1 ||
 		{ tail -20 "$out/build.log" >&2
 		  die "mutant $1 does not build (compiler output above); fix harness/mutants/$1.patch."; }
-	cp "$WORK"/arch/x86/kvm/{kvm,kvm-amd}.ko "$out/root/modules/ours/"
-	(cd "$out/root" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$out/overlay.cpio.gz"
+	modules_overlay "$WORK/arch/x86/kvm" "$out"
 }
 
 # caught_by RUN: "test:case" of the first test (plan order) that failed in

@@ -42,6 +42,17 @@ module_build_id() {
 	readelf -n "$1" | awk '/Build ID/ { print $3 }'
 }
 
+# modules_overlay KVM_DIR OUT: the kvm.ko and kvm-amd.ko of a module build
+# (KVM_DIR: its arch/x86/kvm) in OUT/root/modules/ours and, packed, in
+# OUT/overlay.cpio.gz, which vm-run.sh appends (EXTRA_IMAGES) so that they
+# take the place of ours; OURS_MODULES=OUT/root/modules/ours proves them.
+modules_overlay() {
+	rm -rf "$2/root"
+	mkdir -p "$2/root/modules/ours"
+	cp "$1"/{kvm,kvm-amd}.ko "$2/root/modules/ours/"
+	(cd "$2/root" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$2/overlay.cpio.gz"
+}
+
 # vm_run_nested MODULES OUT WHAT: vm-run.sh of OUT/plan with the QEMU
 # image (both QEMUs, SeaBIOS, the nested guest), its progress in
 # OUT/progress.log; stops with one sentence naming WHAT if the VM did

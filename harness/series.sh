@@ -166,9 +166,7 @@ checkpatch_series() {
 keep_modules() {
 	local dir=$BUILD/series-build/patch-$1
 	rm -rf "$dir"
-	mkdir -p "$dir/root/modules/ours"
-	cp "$BUILD/series-build/kvm-mod"/arch/x86/kvm/{kvm,kvm-amd}.ko "$dir/root/modules/ours/"
-	(cd "$dir/root" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$dir/overlay.cpio.gz"
+	modules_overlay "$BUILD/series-build/kvm-mod/arch/x86/kvm" "$dir"
 	echo "$2" >"$dir/subject"
 }
 
@@ -215,12 +213,10 @@ bench_best() {
 	local dir=$1 m=$2 ours=${3:-}
 	mkdir -p "$dir"
 	echo "bench 900 ./$(selftest_path x86/coalesced_io_bench) -s 0.2 -r 1 -c b_coalesced" >"$dir/plan"
-	if [ -n "$ours" ]; then
-		VM_ICOUNT=1 OURS_MODULES=$ours/root/modules/ours EXTRA_IMAGES=$ours/overlay.cpio.gz \
-			"$TOP/harness/vm-run.sh" "$m" "$dir/plan" "$dir/vm" >"$dir/vm.log" 2>&1 || true
-	else
-		VM_ICOUNT=1 "$TOP/harness/vm-run.sh" "$m" "$dir/plan" "$dir/vm" >"$dir/vm.log" 2>&1 || true
-	fi
+	# Empty OURS_MODULES and EXTRA_IMAGES are vm-run.sh's defaults.
+	VM_ICOUNT=1 OURS_MODULES=${ours:+$ours/root/modules/ours} \
+		EXTRA_IMAGES=${ours:+$ours/overlay.cpio.gz} \
+		"$TOP/harness/vm-run.sh" "$m" "$dir/plan" "$dir/vm" >"$dir/vm.log" 2>&1 || true
 	tr -d '\r' <"$dir/vm/console.log" 2>/dev/null |
 		awk -F, '$1 == "@@CSV b_coalesced" && $2 == 64 && $3 == 1 { print $9; exit }'
 }
