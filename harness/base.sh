@@ -86,7 +86,6 @@ fi
 
 # One commit per patch of patches/series, with the new files it adds.
 while read -r patch new; do
-	case "$patch" in ''|'#'*|topic) continue ;; esac
 	[ -f "$TOP/patches/$patch" ] || die "patches/series lists $patch but patches/$patch does not exist; fix patches/series."
 	file=$(base_patch "$patch")
 	[ -f "$file" ] || die "bases/$BASE.conf replaces $patch with $file, which does not exist; fix BASE_PATCHES_REPLACE."
@@ -105,7 +104,7 @@ while read -r patch new; do
 	subject=$(git mailinfo "$BUILD/patch.msg" /dev/null <"$file" |
 		sed -n 's/^Subject: //p')
 	commit < <(echo "${subject:-$patch}"; echo; cat "$BUILD/patch.msg")
-done <"$TOP/patches/series"
+done < <(series_patches)
 
 series_head=$head
 

@@ -41,14 +41,13 @@ git -C "$LINUX" show "pristine:$UAPI" | kvmio_defines | awk '{ print $1 }' | sor
 
 # The KVMIO ioctls our patches (as this base applies them) add to the
 # uapi header: every one must be found below, or nothing was checked.
-while read -r patch _; do
-	case "$patch" in ''|'#'*|topic) continue ;; esac
+series_patches | while read -r patch _; do
 	file=$(base_patch "$patch")
 	awk -v uapi="b/$UAPI" '
 		/^\+\+\+ / { in_uapi = ($2 == uapi); next }
 		/^diff --git / { in_uapi = 0 }
 		in_uapi && /^\+/ { print substr($0, 2) }' "$file"
-done <"$TOP/patches/series" | kvmio_defines | awk '{ print $1 }' | sort -u >"$OUT/patch-names"
+done | kvmio_defines | awk '{ print $1 }' | sort -u >"$OUT/patch-names"
 [ -s "$OUT/patch-names" ] ||
 	die "no KVMIO ioctl found in the uapi parts of patches/; the check would check nothing: fix the extraction in ${BASH_SOURCE[0]#"$TOP"/}."
 

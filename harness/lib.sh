@@ -342,6 +342,12 @@ headers_dir() {
 	fi
 }
 
+# series_patches: the patch lines of patches/series, "PATCH [NEWFILE...]",
+# without comments, blank lines and "topic" lines.
+series_patches() {
+	awk '!/^#/ && NF && $1 != "topic"' "$TOP/patches/series"
+}
+
 # base_patch ENTRY: the patch file this base applies for the patches/series
 # entry ENTRY: patches/ENTRY, or its replacement from bases/.
 base_patch() {

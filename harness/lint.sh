@@ -32,7 +32,7 @@ record() {
 mapfile -t sources < <(cd "$TOP" && git ls-files -co --exclude-standard -- \
 	'harness/*.c' \
 	'virt/*.[ch]' 'include/*.h' 'tools/*.[ch]' 'bases/compat/*.h')
-mapfile -t patches < <(awk '!/^#/ && $1 != "topic" && NF { print $1 }' "$TOP/patches/series")
+mapfile -t patches < <(series_patches | cut -d' ' -f1)
 step "checkpatch --strict on ${#sources[@]} files and ${#patches[@]} patches"
 (cd "$TOP" && $CHECKPATCH --no-tree -f "${sources[@]}") >"$OUT/checkpatch-files.log" 2>&1 || true
 record lint:checkpatch-files "$OUT/checkpatch-files.log"

@@ -14,12 +14,23 @@ LINUX=$BUILD/linux
 git -C "$LINUX" rev-parse -q --verify series >/dev/null ||
 	die "$BUILD_REL/linux has no branch 'series'; run 'make base' first."
 
-mapfile -t entries < <(awk '!/^#/ && $1 != "topic" && NF' "$TOP/patches/series")
+mapfile -t entries < <(series_patches)
 mapfile -t commits < <(git -C "$LINUX" rev-list --reverse pristine..series)
 [ "${#commits[@]}" = "${#entries[@]}" ] ||
 	die "$BUILD_REL/linux's branch series has ${#commits[@]} commits, patches/series ${#entries[@]} patches; add or drop lines in patches/series to match."
 
 changed=0
+# write_back FILE: FILE.new over FILE, named, unless they are equal.
+write_back() {
+	if cmp -s "$1.new" "$1"; then
+		rm "$1.new"
+	else
+		mv "$1.new" "$1"
+		echo "${1#"$TOP"/}"
+		changed=$((changed + 1))
+	fi
+}
+
 for i in "${!entries[@]}"; do
 	read -r patch new <<<"${entries[$i]}"
 	c=${commits[$i]}
@@ -37,24 +48,12 @@ for i in "${!entries[@]}"; do
 	git -C "$LINUX" format-patch -1 --stdout --no-signature --no-numbered "$c" \
 		-- . "${excludes[@]}" | sed '1,3{/^From /d;/^From: /d;/^Date: /d}' \
 		>"$TOP/patches/$patch.new"
-	if cmp -s "$TOP/patches/$patch.new" "$TOP/patches/$patch"; then
-		rm "$TOP/patches/$patch.new"
-	else
-		mv "$TOP/patches/$patch.new" "$TOP/patches/$patch"
-		echo "patches/$patch"
-		changed=$((changed + 1))
-	fi
+	write_back "$TOP/patches/$patch"
 	for f in "${added[@]}"; do
 		ours=$f
 		[ -e "$TOP/$f" ] || ours=${f/\/$BASE_SELFTEST_ARCH\//\/x86\/}
 		git -C "$LINUX" show "$c:$f" >"$TOP/$ours.new"
-		if cmp -s "$TOP/$ours.new" "$TOP/$ours"; then
-			rm "$TOP/$ours.new"
-		else
-			mv "$TOP/$ours.new" "$TOP/$ours"
-			echo "$ours"
-			changed=$((changed + 1))
-		fi
+		write_back "$TOP/$ours"
 	done
 done
 echo "series-export: $changed files of patches/ and our new files changed"
