@@ -130,9 +130,26 @@ field() {
 }
 
 # zones MACHINE: the PIO and MMIO zones QEMU left registered in the "with"
-# run, one "<kind> <addr> <size> <flags>" a line, from the zone tracepoint
-# ("register pio addr 0xcf8 size 1 flags 0x3 result 0").
+# run, one "<kind> <addr> <size> <flags>" a line. Our QEMU says which
+# zones it asked for, whatever KVM answered (its kvm_coalesced_zone trace
+# event: "register start 0xcf8 size 0x1 flags 0x3 ring -1 ret 0"), so
+# its expectations do not come from the module under test; for Debian's
+# QEMU, which has no such event, they are the zones the tracepoint saw
+# accepted ("register pio addr 0xcf8 size 1 flags 0x3 result 0").
 zones() {
+	if [ "$1" != "${1%-patched}" ]; then
+		# An unregister names the range and the bus, whatever BY_START.
+		awk -v m="$1" '$1 == "@@E2E-QZONE" && $2 == m && $3 == "with" {
+			key = $6 " " $8 " " ($10 ~ /[13579bdf]$/)
+			if ($4 == "register") live[key] = $10; else delete live[key]
+		} END { for (k in live) { split(k, f, " "); print f[1], f[2], live[k] } }' "$OUT/console.txt" |
+			while read -r addr size flags; do
+				kind=mmio
+				((flags & 1)) && kind=pio
+				echo "$kind $addr $((size)) $flags"
+			done
+		return
+	fi
 	awk -v m="$1" '$1 == "@@E2E-ZONE" && $2 == m && $3 == "with" && $NF == 0 {
 		key = $5 " " $7 " " $9 " " $11
 		if ($4 == "register") live[key] = 1; else delete live[key]
@@ -240,10 +257,14 @@ for m in $MACHINES; do
 	# at each must have been registered.
 	missing=
 	for p in 0x70 0xcf8; do
-		grep -q "^@@E2E-ZONE $m with register pio addr $p .*result 0" "$OUT/console.txt" ||
-			missing="$missing $p"
+		zones "$m" | grep -q "^pio $p " || missing="$missing $p"
 	done
-	if [ -z "$missing" ]; then
+	# What our QEMU asked for, KVM must have accepted.
+	refused=$(awk -v m="$m" '$1 == "@@E2E-QZONE" && $2 == m && $NF != 0 {
+		printf " %s %s+%s flags %s: %s;", $4, $6, $8, $10, $NF }' "$OUT/console.txt")
+	if [ -n "$refused" ]; then
+		echo "seabios-$m-zones-registered fail KVM refused what QEMU asked:$refused"
+	elif [ -z "$missing" ]; then
 		echo "seabios-$m-zones-registered pass"
 	else
 		echo "seabios-$m-zones-registered fail QEMU registered no PIO zone at$missing"
