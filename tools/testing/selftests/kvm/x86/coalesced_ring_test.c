@@ -587,10 +587,12 @@ TEST_F_TIMEOUT(dedicated_ring, burst_and_exits, CASE_TIMEOUT_S)
 }
 
 /*
- * A zone of a dedicated ring shares no byte of its bus with a zone of
- * another ring, the ring in the vCPU mmap included (BY_START's longer
- * range counts): a write that its full ring refuses must exit, not go on
- * to another ring ahead of the writes still waiting in the full one.
+ * A zone of a dedicated ring overlaps no zone of another ring, the ring in
+ * the vCPU mmap included: a write that its full ring refuses must exit,
+ * not go on to another ring ahead of the writes still waiting in the full
+ * one.  A zone takes only writes that start in it, so a BY_START zone just
+ * below, whose range on the bus reaches into the full ring's zone, may
+ * stay: it must not take the refused writes either.
  */
 TEST_F_TIMEOUT(dedicated_ring, overlaps, CASE_TIMEOUT_S)
 {
@@ -598,7 +600,7 @@ TEST_F_TIMEOUT(dedicated_ring, overlaps, CASE_TIMEOUT_S)
 	const u32 pio = KVM_COALESCED_ZONE_PIO, by_start = KVM_COALESCED_ZONE_BY_START;
 	struct kvm_coalesced_mmio_zone legacy = { .size = 2, .pio = pio };
 	struct dedicated_ring buf, other;
-	struct seen_list ring = { 0 };
+	struct seen_list ring = { 0 }, below = { 0 };
 	struct ctx c;
 	u32 i;
 
@@ -616,11 +618,10 @@ TEST_F_TIMEOUT(dedicated_ring, overlaps, CASE_TIMEOUT_S)
 			    "a legacy zone at ports 0x%llx-0x%llx, overlapping the dedicated ring's 0x%x-0x%x, must get EEXIST",
 			    legacy.addr, legacy.addr + 1, PORT_A, PORT_A + 5);
 	TEST_ASSERT(ring_zone(&other, KVM_REGISTER_COALESCED_RING_ZONE,
-			      PORT_A + 3, 4, pio) == -EEXIST &&
-		    ring_zone(&other, KVM_REGISTER_COALESCED_RING_ZONE, PORT_A - 3, 1,
-			      pio | by_start) == -EEXIST,
-		    "a zone of another ring overlapping (by its start too) must get EEXIST");
-	bind_ok(&other, PORT_A - 4, 1, pio | by_start);	/* ends at PORT_A - 1 */
+			      PORT_A + 3, 4, pio) == -EEXIST,
+		    "a zone of another ring overlapping the ring's must get EEXIST");
+	/* Its own range is PORT_A - 1 alone; on the bus it reaches PORT_A + 2. */
+	bind_ok(&other, PORT_A - 1, 1, pio | by_start);
 	legacy.addr = PORT_A + 6;
 	TEST_ASSERT(!ioctl(c.vm->fd, KVM_REGISTER_COALESCED_MMIO, &legacy),
 		    "a legacy zone next to the dedicated ring's failed: %s", strerror(errno));
@@ -635,7 +636,11 @@ TEST_F_TIMEOUT(dedicated_ring, overlaps, CASE_TIMEOUT_S)
 			    "write %u is entry %u, write %u exit %u", ring.v[i].data, i,
 			    c.exits.v[i].data, i);
 	TEST_ASSERT(c.legacy->first == c.legacy->last, "the legacy ring got entries");
+	dedicated_ring_drain(&other, seen_entry, &below);
+	TEST_ASSERT(!below.n, "the BY_START zone below took %u writes to port 0x%x",
+		    below.n, PORT_A);
 
+	free(below.v);
 	free(ring.v);
 	dedicated_ring_destroy(&other);
 	dedicated_ring_destroy(&buf);
