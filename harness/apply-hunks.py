@@ -15,8 +15,12 @@ mainline's last capabilities (MAINLINE is a tree, or a part of one, that
 holds mainline's include/uapi/linux/kvm.h) stands for this base's capability at the
 same distance from the end of its list: the series' new ones then follow
 this base's last one, whatever the numbers in between.
+
+The x86 selftests are under x86/ since 6.14: with SELFTEST_ARCH=x86_64 in
+the environment, a patch's paths there are this base's x86_64/ ones.
 """
 import fnmatch
+import os
 import re
 import subprocess
 import sys
@@ -59,6 +63,16 @@ def git_apply(tree, text, loose):
                           capture_output=True).returncode == 0
 
 
+def base_paths(header):
+    """The section's header with this base's name of the x86 selftests."""
+    arch = os.environ.get("SELFTEST_ARCH", "x86")
+    if arch == "x86":
+        return header
+    kvm = "tools/testing/selftests/kvm/"
+    return (header.replace(kvm + "x86/", kvm + arch + "/")
+            .replace(kvm + "include/x86/", kvm + "include/" + arch + "/"))
+
+
 def main():
     mainline, tree, patch, excludes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
     with open(f"{mainline}/include/uapi/linux/kvm.h", encoding="utf-8") as uapi:
@@ -70,7 +84,7 @@ def main():
         if any(fnmatch.fnmatch(path, glob) for glob in excludes):
             continue
         starts = [i for i, line in enumerate(lines) if line.startswith("@@")]
-        header = "".join(lines[:starts[0]])
+        header = base_paths("".join(lines[:starts[0]]))
         mapping = cap_map(tree, path, mainline_caps)
         for n, start in enumerate(starts):
             end = starts[n + 1] if n + 1 < len(starts) else len(lines)

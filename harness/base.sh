@@ -87,15 +87,16 @@ fi
 # One commit per patch of patches/series, with the new files it adds.
 while read -r patch new; do
 	[ -f "$TOP/patches/$patch" ] || die "patches/series lists $patch but patches/$patch does not exist; fix patches/series."
-	file=$(base_patch "$patch")
-	[ -f "$file" ] || die "bases/$BASE.conf replaces $patch with $file, which does not exist; fix BASE_PATCHES_REPLACE."
+	file=$TOP/patches/$patch
 	if [ -z "$BASE_TAKES_FROM_MAINLINE" ]; then
 		out=$(git_linux apply --cached --whitespace=nowarn "$file" 2>&1) || {
 			echo "$out" >&2
 			die "${file#"$TOP"/} does not apply to mainline BASE=$BASE (git's message above); refresh it against $BUILD_REL/linux."; }
 	else
 		# The kernel's Documentation is not built for an older base.
-		python3 "$TOP/harness/apply-hunks.py" "$MAINLINE" "$LINUX" "$file" 'Documentation/*' ||
+		# shellcheck disable=SC2086
+		SELFTEST_ARCH=$BASE_SELFTEST_ARCH python3 "$TOP/harness/apply-hunks.py" \
+			"$MAINLINE" "$LINUX" "$file" 'Documentation/*' $BASE_SKIP_FILES ||
 			die "${file#"$TOP"/} does not apply to BASE=$BASE (the hunk is named above); replace it for this base in bases/$BASE.conf."
 	fi
 	# shellcheck disable=SC2086
@@ -108,14 +109,24 @@ done < <(series_patches)
 
 series_head=$head
 
+# What the base's own patch does after the series (bases/<base>.conf).
+if [ -n "${BASE_AFTER_SERIES:-}" ]; then
+	out=$(git_linux apply --cached --whitespace=nowarn "$TOP/bases/$BASE_AFTER_SERIES" 2>&1) || {
+		echo "$out" >&2
+		die "bases/$BASE_AFTER_SERIES does not apply after the series on BASE=$BASE (git's message above); refresh it against $BUILD_REL/linux."; }
+	commit < <(sed '/^diff --git /,$d' "$TOP/bases/$BASE_AFTER_SERIES")
+fi
+
 # Our files that are not part of the series (the project's own tools and
-# notes), last.  add_overlay adds the series' new files again, unchanged.
+# notes), last.  The series' new files stay as its patches left them: a
+# later patch may change one (a selftest that the next series extends).
 dirs=
 for d in $OVERLAY_DIRS; do
 	[ -d "$TOP/$d" ] && dirs="$dirs $d"
 done
+mapfile -t not_series < <(series_patches | awk '{ for (i = 2; i <= NF; i++) print ":(exclude)" $i }')
 # shellcheck disable=SC2086
-add_overlay $dirs
+add_overlay $dirs "${not_series[@]}"
 commit <<<"coalesced I/O project files (not part of the series)"
 unset GIT_INDEX_FILE
 rm -f "$BUILD/linux-overlay.index" "$BUILD/patch.msg"

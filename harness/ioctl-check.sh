@@ -42,7 +42,7 @@ git -C "$LINUX" show "pristine:$UAPI" | kvmio_defines | awk '{ print $1 }' | sor
 # The KVMIO ioctls our patches (as this base applies them) add to the
 # uapi header: every one must be found below, or nothing was checked.
 series_patches | while read -r patch _; do
-	file=$(base_patch "$patch")
+	file=$TOP/patches/$patch
 	awk -v uapi="b/$UAPI" '
 		/^\+\+\+ / { in_uapi = ($2 == uapi); next }
 		/^diff --git / { in_uapi = 0 }

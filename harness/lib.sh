@@ -348,16 +348,6 @@ series_patches() {
 	awk '!/^#/ && NF && $1 != "topic"' "$TOP/patches/series"
 }
 
-# base_patch ENTRY: the patch file this base applies for the patches/series
-# entry ENTRY: patches/ENTRY, or its replacement from bases/.
-base_patch() {
-	local r
-	for r in $BASE_PATCHES_REPLACE; do
-		[[ $1 == "${r%%=*}"-* ]] && { echo "$TOP/bases/${r#*=}"; return 0; }
-	done
-	echo "$TOP/patches/$1"
-}
-
 # overlay_path PATH: where a file we own goes in this base's tree (our x86
 # selftests are under x86/, as since 6.14; older bases call it x86_64/).
 overlay_path() {
