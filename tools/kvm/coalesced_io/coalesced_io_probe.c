@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "coalesced_ring.h"
+#include "dedicated_ring.h"
 
 static int failures;
 

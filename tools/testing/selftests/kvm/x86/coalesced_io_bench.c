@@ -35,7 +35,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "coalesced_ring.h"
+#include "dedicated_ring.h"
 
 /* vCPU i writes BENCH_PORT + 4 * i (one port for all on a shared ring). */
 #define BENCH_PORT	0xcf8

@@ -38,7 +38,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "coalesced_ring.h"
+#include "dedicated_ring.h"
 #include "coalesced_guest.h"
 #include "coalesced_kvm.h"
 

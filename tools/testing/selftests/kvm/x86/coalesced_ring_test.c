@@ -33,7 +33,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "coalesced_ring.h"
+#include "dedicated_ring.h"
 #include "coalesced_guest.h"
 #include "coalesced_kvm.h"
 #include "kselftest_harness.h"
@@ -2258,7 +2258,7 @@ TEST_F_TIMEOUT(dedicated_ring, bad_addresses, CASE_TIMEOUT_S)
 /* ---- main ------------------------------------------------------------ */
 
 /*
- * A kvm.ko without dedicated rings (Debian's stock one) must answer all
+ * A kvm.ko without dedicated rings must answer all
  * four ioctls with ENOTTY: any other answer means their numbers reached
  * some other ioctl's code, as 0xe1/0xe2 (KVM_SET/GET_DEVICE_ATTR's very
  * numbers) once did.

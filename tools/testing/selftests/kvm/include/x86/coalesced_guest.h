@@ -93,7 +93,7 @@ static inline int coalesced_timeout_scale(void)
 
 /*
  * The number of a "<key>: <n> kB" line of /proc/self/status or
- * /proc/meminfo (VmPin: the pinned memory of dedicated rings).
+ * /proc/meminfo (SUnreclaim, VmPin).
  */
 static inline long coalesced_proc_kb(const char *path, const char *key)
 {

@@ -1,35 +1,77 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Which kvm.ko a coalesced I/O selftest runs on.  Where the expected
- * behaviour differs between mainline and this implementation, a test is
- * told which one to expect (COALESCED_KVM=ours or stock, set by the
- * harness that loaded the module) instead of guessing it from the module;
- * run by hand without it, a test expects this implementation.  The module
- * must then agree, or the test fails: only this implementation has
- * KVM_CAP_COALESCED_RING.
+ * behaviour differs between a kernel with this series and one without, a
+ * test is told which one to expect (COALESCED_KVM=ours or stock) instead
+ * of guessing it from the module; run without it, a test expects this
+ * series.  The module must then agree, or the test fails: only a kernel
+ * with this series counts coalesced writes in the vCPU stat
+ * coalesced_pio_writes.
  */
 #ifndef SELFTEST_KVM_COALESCED_KVM_H
 #define SELFTEST_KVM_COALESCED_KVM_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include "kvm_util.h"
+
+/* Does a vCPU of a new VM have the stat @name? */
+static inline bool coalesced_kvm_has_vcpu_stat(const char *name)
+{
+	struct kvm_stats_header hdr;
+	struct kvm_stats_desc *desc;
+	int kvm, vm, vcpu, stats;
+	bool found = false;
+	size_t size;
+	char *descs;
+	u32 i;
+
+	kvm = open(KVM_DEV_PATH, O_RDWR);
+	TEST_ASSERT(kvm >= 0, "opening %s: %s", KVM_DEV_PATH, strerror(errno));
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM: %s", strerror(errno));
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	TEST_ASSERT(vcpu >= 0, "KVM_CREATE_VCPU: %s", strerror(errno));
+	stats = ioctl(vcpu, KVM_GET_STATS_FD, NULL);
+	TEST_ASSERT(stats >= 0, "KVM_GET_STATS_FD: %s", strerror(errno));
+	TEST_ASSERT(pread(stats, &hdr, sizeof(hdr), 0) == sizeof(hdr),
+		    "reading the vCPU stats header: %s", strerror(errno));
+	size = sizeof(*desc) + hdr.name_size;
+	descs = calloc(hdr.num_desc, size);
+	TEST_ASSERT(descs, "out of memory for %u stats descriptors", hdr.num_desc);
+	TEST_ASSERT(pread(stats, descs, hdr.num_desc * size, hdr.desc_offset) ==
+		    (ssize_t)(hdr.num_desc * size),
+		    "reading the vCPU stats descriptors: %s", strerror(errno));
+	for (i = 0; i < hdr.num_desc && !found; i++) {
+		desc = (struct kvm_stats_desc *)(descs + i * size);
+		found = !strncmp(desc->name, name, hdr.name_size);
+	}
+	free(descs);
+	close(stats);
+	close(vcpu);
+	close(vm);
+	close(kvm);
+	return found;
+}
 
 static inline bool coalesced_kvm_expect_ours(void)
 {
 	const char *set = getenv("COALESCED_KVM");
-	bool ours, has_rings;
+	bool ours, has_stats;
 
 	if (!set)
 		set = "ours";
 	TEST_ASSERT(!strcmp(set, "ours") || !strcmp(set, "stock"),
 		    "COALESCED_KVM=%s: want ours or stock", set);
 	ours = !strcmp(set, "ours");
-	has_rings = kvm_check_cap(KVM_CAP_COALESCED_RING) > 0;
-	TEST_ASSERT(ours == has_rings,
-		    "told COALESCED_KVM=%s, but the loaded kvm.ko %s KVM_CAP_COALESCED_RING: the wrong module is loaded",
-		    set, has_rings ? "has" : "lacks");
+	has_stats = coalesced_kvm_has_vcpu_stat("coalesced_pio_writes");
+	TEST_ASSERT(ours == has_stats,
+		    "told COALESCED_KVM=%s, but the loaded kvm.ko %s the coalesced_pio_writes stat: the wrong module is loaded",
+		    set, has_stats ? "has" : "lacks");
 	return ours;
 }
 
