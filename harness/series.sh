@@ -4,9 +4,11 @@
 #   topic series of patches/series, each in build/<base>/series/<topic>
 #   with its cover letter (git format-patch), authored and signed off by
 #   whoever runs it (git config user.name and user.email); checkpatch
-#   --strict every patch, then build the modules (and our selftests,
-#   where they change) after every patch, and measure the instructions
-#   of a coalesced write after every patch beside mainline's.
+#   --strict every patch, then build the modules (and the selftests,
+#   where they change) after every patch, run mainline's coalesced_io_test
+#   and our tests that the tree has at that patch in the VM on its
+#   modules, and measure the instructions of a coalesced write after
+#   every patch beside mainline's.
 # series.sh check: git am the posted series onto the pristine base and
 #   check that the result is the series part of $BUILD_REL/linux, byte for
 #   byte. Prints "series:<check> pass|fail [reason]" lines for check.sh.
@@ -170,8 +172,27 @@ keep_modules() {
 	echo "$2" >"$dir/subject"
 }
 
+# keep_tests N: the tests to run after patch N, as the tree has them
+# there: mainline's coalesced_io_test and those of our tests.conf that
+# the tree holds by then (each series adds its own), built from it, in
+# the overlay beside the modules and in its plan.
+keep_tests() {
+	local dir=$BUILD/series-build/patch-$1 name limit args
+	echo "coalesced_io_test 120 ./coalesced_io_test" >"$dir/tests.plan"
+	awk '!/^#/ && $1 ~ /^x86\/coalesced_/ && $1 !~ /_bench$/' "$TOP/harness/tests.conf" |
+		while read -r name limit args; do
+			[ -f "$TREE/tools/testing/selftests/kvm/$name.c" ] || continue
+			echo "$name $limit SEED=1 ./$name${args:+ $args}"
+		done >>"$dir/tests.plan"
+	mkdir -p "$dir/root/tests/x86"
+	while read -r name _; do
+		cp "$BUILD/series-build/selftests/$name" "$dir/root/tests/$name"
+	done <"$dir/tests.plan"
+	(cd "$dir/root" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$dir/overlay.cpio.gz"
+}
+
 build_each() {
-	local commits c i=0 n hdr=$BUILD/series-build/usr targets t
+	local commits c i=0 n targets t
 	commits=$(tree_git rev-list --reverse pristine..HEAD)
 	n=$(echo "$commits" | wc -l)
 	mkdir -p "$BUILD/series-build"
@@ -184,26 +205,64 @@ build_each() {
 			{ tail -20 "$BUILD/series-build/build.log" >&2
 			  die "the modules do not build after '$(tree_git log -1 --format=%s)'; every patch must build on its own."; }
 		keep_modules "$i" "$(tree_git log -1 --format=%s)"
-		tree_git diff --quiet "$c^" "$c" -- tools include/uapi && continue
-		targets=
-		for t in $(cd "$TREE/tools/testing/selftests/kvm" && ls "$BASE_SELFTEST_ARCH"/coalesced_*.c 2>/dev/null); do
-			targets="$targets $BUILD/series-build/selftests/${t%.c}"
-		done
-		[ -n "$targets" ] || continue
-		echo "    and the coalesced selftests"
-		# shellcheck disable=SC2086
-		{ make -s -C "$TREE" O="$BUILD/series-build/obj" ARCH=x86_64 \
-			INSTALL_HDR_PATH="$hdr" headers_install &&
-		  rm -f $targets &&
-		  make -s -C "$TREE/tools/testing/selftests/kvm" -j"$(nproc)" \
-			LINUX_HDR_PATH="$hdr/include/" EXTRA_CFLAGS=-static \
-			OUTPUT="$BUILD/series-build/selftests" $targets; } \
-			>"$BUILD/series-build/selftests.log" 2>&1 ||
-			{ grep -A5 error "$BUILD/series-build/selftests.log" | tail -20 >&2
-			  die "the selftests do not build after '$(tree_git log -1 --format=%s)'; every patch must build on its own."; }
+		# Mainline's coalesced_io_test first, then ours where they change.
+		if [ "$i" = 1 ] || ! tree_git diff --quiet "$c^" "$c" -- tools include/uapi; then
+			targets=$BUILD/series-build/selftests/coalesced_io_test
+			for t in $(cd "$TREE/tools/testing/selftests/kvm" && ls "$BASE_SELFTEST_ARCH"/coalesced_*.c 2>/dev/null); do
+				targets="$targets $BUILD/series-build/selftests/${t%.c}"
+			done
+			build_selftests "$targets"
+		fi
+		keep_tests "$i"
 	done
 	tree_git checkout -q --detach "$(echo "$commits" | tail -n 1)"
 	echo "series: every one of the $n patches builds"
+}
+
+# build_selftests TARGETS: these selftests, from the tree as it is.
+build_selftests() {
+	local hdr=$BUILD/series-build/usr
+	echo "    and the coalesced selftests"
+	# shellcheck disable=SC2086
+	{ make -s -C "$TREE" O="$BUILD/series-build/obj" ARCH=x86_64 \
+		INSTALL_HDR_PATH="$hdr" headers_install &&
+	  rm -f $1 &&
+	  make -s -C "$TREE/tools/testing/selftests/kvm" -j"$(nproc)" \
+		LINUX_HDR_PATH="$hdr/include/" EXTRA_CFLAGS=-static \
+		OUTPUT="$BUILD/series-build/selftests" $1; } \
+		>"$BUILD/series-build/selftests.log" 2>&1 ||
+		{ grep -A5 error "$BUILD/series-build/selftests.log" | tail -20 >&2
+		  die "the selftests do not build after '$(tree_git log -1 --format=%s)'; every patch must build on its own."; }
+}
+
+# test_each: the tests of keep_tests after every patch, in the VM on that
+# patch's modules, told they are ours (COALESCED_KVM=ours): every test
+# must end with 0 or 4 (kselftest's skip), and no case may say "not ok".
+test_each() {
+	local n i dir verdict failed=''
+	n=$(ls -d "$BUILD"/series-build/patch-* | wc -l)
+	step "the tests after each of the $n patches, in the VM (about $((n * 2)) min)"
+	printf '%-4s %-8s %s\n' patch tests "result  subject" | tee "$OUT/tests.txt"
+	for i in $(seq "$n"); do
+		dir=$BUILD/series-build/patch-$i
+		rm -rf "$dir/tests"
+		OURS_MODULES=$dir/root/modules/ours EXTRA_IMAGES=$dir/overlay.cpio.gz \
+			"$TOP/harness/vm-run.sh" ours "$dir/tests.plan" "$dir/tests" >"$dir/tests.log" 2>&1 || true
+		verdict=$(tr -d '\r' <"$dir/tests/console.log" 2>/dev/null | awk -v planned="$(wc -l <"$dir/tests.plan")" '
+			$1 == "@@START" { t = $3; next }
+			$1 == "@@END" { ran++; if ($4 != 0 && $4 != 4) bad = bad " " t " (exit " $4 ")"; t = ""; next }
+			t != "" && /^ok [0-9]+ / { cases++ }
+			t != "" && /^not ok [0-9]+ / { sub(/^not ok [0-9]+ /, ""); bad = bad " " t ": " $0 }
+			END {
+				if (ran != planned) bad = bad " " ran " of " planned " tests ran"
+				if (bad != "") print "FAIL" bad; else print "pass, " cases " cases"
+			}')
+		printf '%-4s %-8s %s  %s\n' "$i" "$(wc -l <"$dir/tests.plan")" "$verdict" "$(cat "$dir/subject")" | tee -a "$OUT/tests.txt"
+		[ "${verdict#FAIL}" = "$verdict" ] || failed="$failed $i"
+	done
+	[ -z "$failed" ] ||
+		die "the tests fail after patch(es)$failed ($BUILD_REL/series/tests.txt; each run in $BUILD_REL/series-build/patch-N/tests): every patch must keep them passing."
+	echo "series: the tests pass after every patch ($BUILD_REL/series/tests.txt)"
 }
 
 # bench_best DIR MODULES [OURS_DIR]: instructions per coalesced write,
@@ -279,7 +338,7 @@ remove_tree() {
 }
 
 case "${1:-}" in
-make) make_series; checkpatch_series; build_each; measure_each ;;
+make) make_series; checkpatch_series; build_each; test_each; measure_each ;;
 check) check_series ;;
 *) die "usage: series.sh make|check (run it through 'make series')." ;;
 esac
