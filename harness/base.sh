@@ -89,7 +89,7 @@ while read -r patch new; do
 	[ -f "$TOP/patches/$patch" ] || die "patches/series lists $patch but patches/$patch does not exist; fix patches/series."
 	file=$TOP/patches/$patch
 	if [ -z "$BASE_TAKES_FROM_MAINLINE" ]; then
-		out=$(git_linux apply --cached --whitespace=nowarn "$file" 2>&1) || {
+		out=$(git_linux apply --cached --allow-empty --whitespace=nowarn "$file" 2>&1) || {
 			echo "$out" >&2
 			die "${file#"$TOP"/} does not apply to mainline BASE=$BASE (git's message above); refresh it against $BUILD_REL/linux."; }
 	else

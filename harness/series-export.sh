@@ -45,9 +45,16 @@ for i in "${!entries[@]}"; do
 	for f in "${added[@]}"; do
 		excludes+=(":!$f")
 	done
-	git -C "$LINUX" format-patch -1 --stdout --no-signature --no-numbered "$c" \
-		-- . "${excludes[@]}" | sed '1,3{/^From /d;/^From: /d;/^Date: /d}' \
-		>"$TOP/patches/$patch.new"
+	if git -C "$LINUX" diff --quiet "$c^" "$c" -- . "${excludes[@]}"; then
+		# Nothing but new files: the message alone (format-patch would
+		# pick an older commit that the paths do match).
+		git -C "$LINUX" log -1 --format='Subject: [PATCH] %s%n%n%b%n---' "$c" |
+			cat -s >"$TOP/patches/$patch.new"
+	else
+		git -C "$LINUX" format-patch -1 --stdout --no-signature --no-numbered "$c" \
+			-- . "${excludes[@]}" | sed '1,3{/^From /d;/^From: /d;/^Date: /d}' \
+			>"$TOP/patches/$patch.new"
+	fi
 	write_back "$TOP/patches/$patch"
 	for f in "${added[@]}"; do
 		ours=$f

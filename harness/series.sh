@@ -61,7 +61,7 @@ sender() {
 commit_patch() {
 	local file=$TOP/patches/$1 t subject
 	shift
-	tree_git apply --index "$file" ||
+	tree_git apply --index --allow-empty "$file" ||
 		die "patches/${file#"$TOP"/patches/} does not apply at its place in patches/series; refresh it."
 	[ $# = 0 ] || (cd "$TOP" && git ls-files -co --exclude-standard -- "$@") | while read -r f; do
 		t=$(overlay_path "$f")
