@@ -255,7 +255,7 @@ test_each() {
 			t != "" && /^not ok [0-9]+ / { sub(/^not ok [0-9]+ /, ""); bad = bad " " t ": " $0 }
 			END {
 				if (ran != planned) bad = bad " " ran " of " planned " tests ran"
-				if (bad != "") print "FAIL" bad; else print "pass, " cases " cases"
+				if (bad != "") print "FAIL" bad; else print "pass, " cases + 0 " TAP cases"
 			}')
 		printf '%-4s %-8s %s  %s\n' "$i" "$(wc -l <"$dir/tests.plan")" "$verdict" "$(cat "$dir/subject")" | tee -a "$OUT/tests.txt"
 		[ "${verdict#FAIL}" = "$verdict" ] || failed="$failed $i"
