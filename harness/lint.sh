@@ -38,16 +38,20 @@ step "checkpatch --strict on ${#sources[@]} files and ${#patches[@]} patches"
 record lint:checkpatch-files "$OUT/checkpatch-files.log"
 : >"$OUT/checkpatch-patches.log"
 # The stored patches carry no sign-off: make series adds the sender's.
+# A patch that only adds files is stored as its message (its files are
+# checked above, and make series checks it whole).
 for patch in "${patches[@]}"; do
+	grep -q '^diff --git ' "$TOP/patches/$patch" || continue
 	(cd "$LINUX" && $CHECKPATCH --ignore MISSING_SIGN_OFF,NO_AUTHOR_SIGN_OFF \
 		"$TOP/patches/$patch") >>"$OUT/checkpatch-patches.log" 2>&1 || true
 done
 record lint:checkpatch-patches "$OUT/checkpatch-patches.log"
 
-# The compatibility table and the test that asserts it name the same rows.
+# The compatibility table and the test that asserts it name the same rows:
+# the test as the whole series leaves it (later patches add rows).
 step "compatibility table: coalesced_pio_test's rows against coalesced-io.rst"
 test_rows=$(grep -o '"\(reg\|unreg\)-[a-z0-9-]*"' \
-	"$TOP/tools/testing/selftests/kvm/x86/coalesced_pio_test.c" | tr -d '"' | sort)
+	"$LINUX/$(overlay_path tools/testing/selftests/kvm/x86/coalesced_pio_test.c)" | tr -d '"' | sort)
 doc_rows=$(grep -oE '^(reg|unreg)-[a-z0-9-]+ ' "$TOP/docs/coalesced-io.rst" |
 	tr -d ' ' | sort)
 diff <(echo "$test_rows") <(echo "$doc_rows") | sed -n 's/^</only in the test:/p; s/^>/only in the table:/p' \
