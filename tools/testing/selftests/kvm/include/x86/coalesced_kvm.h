@@ -11,7 +11,6 @@
 #ifndef SELFTEST_KVM_COALESCED_KVM_H
 #define SELFTEST_KVM_COALESCED_KVM_H
 
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,33 +22,23 @@
 static inline bool coalesced_kvm_has_vcpu_stat(const char *name)
 {
 	struct kvm_stats_header hdr;
-	struct kvm_stats_desc *desc;
+	struct kvm_stats_desc *descs;
 	int kvm, vm, vcpu, stats;
 	bool found = false;
-	size_t size;
-	char *descs;
 	u32 i;
 
-	kvm = open(KVM_DEV_PATH, O_RDWR);
-	TEST_ASSERT(kvm >= 0, "opening %s: %s", KVM_DEV_PATH, strerror(errno));
+	kvm = open_kvm_dev_path_or_exit();
 	vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM: %s", strerror(errno));
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
 	TEST_ASSERT(vcpu >= 0, "KVM_CREATE_VCPU: %s", strerror(errno));
 	stats = ioctl(vcpu, KVM_GET_STATS_FD, NULL);
 	TEST_ASSERT(stats >= 0, "KVM_GET_STATS_FD: %s", strerror(errno));
-	TEST_ASSERT(pread(stats, &hdr, sizeof(hdr), 0) == sizeof(hdr),
-		    "reading the vCPU stats header: %s", strerror(errno));
-	size = sizeof(*desc) + hdr.name_size;
-	descs = calloc(hdr.num_desc, size);
-	TEST_ASSERT(descs, "out of memory for %u stats descriptors", hdr.num_desc);
-	TEST_ASSERT(pread(stats, descs, hdr.num_desc * size, hdr.desc_offset) ==
-		    (ssize_t)(hdr.num_desc * size),
-		    "reading the vCPU stats descriptors: %s", strerror(errno));
-	for (i = 0; i < hdr.num_desc && !found; i++) {
-		desc = (struct kvm_stats_desc *)(descs + i * size);
-		found = !strncmp(desc->name, name, hdr.name_size);
-	}
+	read_stats_header(stats, &hdr);
+	descs = read_stats_descriptors(stats, &hdr);
+	for (i = 0; i < hdr.num_desc && !found; i++)
+		found = !strncmp(get_stats_descriptor(descs, i, &hdr)->name, name,
+				 hdr.name_size);
 	free(descs);
 	close(stats);
 	close(vcpu);
