@@ -817,6 +817,27 @@ static u32 fault_disarm(int fd, int nth, int r)
 }
 
 /*
+ * Did that bus die?  An unregister whose bus could not shrink destroys the
+ * bus and still returns 0, as in mainline; a register on a dead bus fails
+ * with -ENOMEM.  Ask with a zone no model zone holds, taken back at once.
+ */
+static bool bus_destroyed(struct episode *ep, bool pio)
+{
+	struct zone probe = { .pio = pio, .size = 1, .ring = -1,
+		.addr = pio ? 0xfff0 : MMIO_BASE - 0x1000 };
+	u32 flags = pio ? KVM_COALESCED_ZONE_PIO : 0;
+	int r = zone_ioctl(ep, KVM_REGISTER_COALESCED_MMIO, probe, flags);
+
+	if (r == -ENOMEM)
+		return true;
+	TEST_ASSERT(!r, "seed %lu: registering the bus probe: %s", seed,
+		    strerror(-r));
+	TEST_ASSERT(!zone_ioctl(ep, KVM_UNREGISTER_COALESCED_MMIO, probe, flags),
+		    "seed %lu: unregistering the bus probe failed", seed);
+	return false;
+}
+
+/*
  * Give vCPU @i a new ring with allocation failures armed: each one a clean
  * -ENOMEM that leaves nothing pinned (VmPin as before); then a ring all
  * the same, so that the episode goes on.  Returns whether one was
@@ -860,7 +881,7 @@ static bool ring_replace(struct episode *ep, int i, int nth_destroy,
 	struct dedicated_ring *buf = &ep->rings[i];
 	struct zone key = { .ring = i };
 	bool injected;
-	int fd, r;
+	int fd, r, pio;
 
 	pthread_mutex_lock(&ep->lock);
 	if (ep->scribbled == buf->ring) {
@@ -873,6 +894,10 @@ static bool ring_replace(struct episode *ep, int i, int nth_destroy,
 	injected = fd >= 0 && fault_disarm(fd, nth_destroy, r);
 	TEST_ASSERT(!r, "seed %lu: destroying ring %d: %s", seed, buf->id,
 		    strerror(-r));
+	/* A failure there may have destroyed a bus it shrank. */
+	for (pio = 0; injected && pio < 2; pio++)
+		if (!ep->bus_gone[pio] && bus_destroyed(ep, pio))
+			model_bus_destroyed(ep, pio);
 	drain_ring_locked(ep, buf->ring, buf->entries, true);
 	model_remove(ep, zone_of_ring, &key);
 	buf->id = -1;
@@ -1057,27 +1082,6 @@ static int zone_ioctl_failing(struct episode *ep, unsigned long cmd,
 
 	*injected = fault_disarm(fd, nth, r);
 	return r;
-}
-
-/*
- * Did that bus die?  An unregister whose bus could not shrink destroys the
- * bus and still returns 0, as in mainline; a register on a dead bus fails
- * with -ENOMEM.  Ask with a zone no model zone holds, taken back at once.
- */
-static bool bus_destroyed(struct episode *ep, bool pio)
-{
-	struct zone probe = { .pio = pio, .size = 1, .ring = -1,
-		.addr = pio ? 0xfff0 : MMIO_BASE - 0x1000 };
-	u32 flags = pio ? KVM_COALESCED_ZONE_PIO : 0;
-	int r = zone_ioctl(ep, KVM_REGISTER_COALESCED_MMIO, probe, flags);
-
-	if (r == -ENOMEM)
-		return true;
-	TEST_ASSERT(!r, "seed %lu: registering the bus probe: %s", seed,
-		    strerror(-r));
-	TEST_ASSERT(!zone_ioctl(ep, KVM_UNREGISTER_COALESCED_MMIO, probe, flags),
-		    "seed %lu: unregistering the bus probe failed", seed);
-	return false;
 }
 
 /* Judge one register or unregister made with failures armed. */
