@@ -6,7 +6,7 @@
  * process's memory.  Built twice, as a 32-bit and as a 64-bit program:
  * the structures must have one layout, so a 32-bit VMM must get exactly
  * what a 64-bit one gets.  Each result line is checked against what the
- * kvm.ko (ours, or a stock one without dedicated rings) must answer, and,
+ * kernel (with dedicated rings or without them) must answer, and,
  * with "--compare PROGRAM", against the lines the other build prints.
  *
  * Exit status: 0 when every result was as expected, 1 otherwise, 2 when
@@ -302,7 +302,7 @@ static void run_guest(int kvm, int vm, bool rings, void *mem)
 	/*
 	 * Dedicated: all in the ring; legacy: the ring until full, then an
 	 * exit, after which we drained it: one exit for 200 writes, more on
-	 * a stock 6.1 kvm.ko, which reports the ring full at 85 entries.
+	 * a kernel before 6.12, which reports the ring full at 85 entries.
 	 */
 	result("guest writes to the legacy ring's port", next_legacy, 0, GUEST_WRITES, 0);
 	result("guest writes to the dedicated ring's port", next_ded, 0, GUEST_WRITES, 0);

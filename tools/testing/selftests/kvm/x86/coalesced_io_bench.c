@@ -18,8 +18,8 @@
  * no interrupt hit, is then the same in every run.
  *
  * Usage: coalesced_io_bench [-s SCALE] [-r REPS] [-c CASE,...]
- *   -s SCALE  multiplies the number of writes (default 1; the test VM's
- *             smoke run uses a tiny scale)
+ *   -s SCALE  multiplies the number of writes (default 1; a quick check
+ *             that it runs can use a tiny scale)
  *   -r REPS   repetitions of each configuration (default 5)
  *   -c CASES  only the cases whose names start with one of these
  * It reports, it never judges.

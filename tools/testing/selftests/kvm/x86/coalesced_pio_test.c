@@ -41,8 +41,8 @@
 static bool ours;
 
 /*
- * Is a ring with these indices full?  Ours, and mainline since 6.12: at
- * max - 1 entries.  Mainline before 6.12 (table row "ring-full-early")
+ * Is a ring with these indices full?  With this series, and since 6.12:
+ * at max - 1 entries.  Kernels before 6.12 (table row "ring-full-early")
  * also when (first - last - 1) % max, in u32 arithmetic, is 0: with first
  * 0 that is at 85 of 169 entries.
  */
@@ -303,7 +303,7 @@ static void probe_start_zoned(struct vm_ctx *c)
 /*
  * Each case makes VMs of its own, so the fixture holds nothing; it gives
  * each case a forked child and a time limit in kselftest_harness.  A case
- * takes a few seconds under emulation, a debug kernel four times more.
+ * takes a few seconds, on a debug kernel four times more.
  */
 FIXTURE(coalesced_pio) {};
 FIXTURE_SETUP(coalesced_pio) {}
@@ -1064,7 +1064,7 @@ static void pending_guest(void)
  * it.  With /proc/slabinfo: the bytes in use in the caches that grew by
  * at least half a zone per zone while calibrate_zone_slab() registered
  * its zones (kmalloc-cg-64 with MEMCG, kmalloc-64 without; whichever it
- * is).  Without it (SLUB_TINY, as the 7.2 VM's tinyconfig kernel):
+ * is).  Without it (SLUB_TINY, as in tinyconfig):
  * SUnreclaim of /proc/meminfo, every CPU's pending counts folded first.
  */
 #define SLAB_MAX_CACHES	1024
@@ -1298,8 +1298,8 @@ TEST_F_TIMEOUT(coalesced_pio, lifetime, CASE_TIMEOUT_S)
 	/*
 	 * Every vCPU takes a reference on KVM's apic_sw_disabled static key
 	 * and drops it a second after the VM is gone; each 0 <-> 1 change
-	 * patches kernel text, which hangs the test VM under QEMU's emulation
-	 * when it happens over and over. One idle VM holds the key at 1.
+	 * patches kernel text, which can stall a machine that is itself
+	 * emulated (nested KVM under QEMU's TCG) when it happens over and over. One idle VM holds the key at 1.
 	 */
 	ctx_init(&anchor, pending_guest);
 	destroy_with_pending();
