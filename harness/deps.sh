@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 TOOLS="gcc make git xz-utils qemu-system-x86 busybox-static cpio kmod bc
 bison flex libelf-dev libssl-dev dwarves sparse gnuplot-nox seabios ccache dkms
-python3-ply python3-git rsync gcc-multilib
+python3-ply python3-git python3-sphinx rsync gcc-multilib
 dpkg-dev meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev"
 
 updated=

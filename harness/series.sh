@@ -4,11 +4,13 @@
 #   topic series of patches/series, each in build/<base>/series/<topic>
 #   with its cover letter (git format-patch), authored and signed off by
 #   whoever runs it (git config user.name and user.email); checkpatch
-#   --strict every patch, then build the modules (and the selftests,
+#   --strict every patch, build the documentation of virt/kvm (no new
+#   warning), then build the modules (and the selftests,
 #   where they change) after every patch, run mainline's coalesced_io_test
 #   and our tests that the tree has at that patch in the VM on its
 #   modules, and measure the instructions of a coalesced write after
 #   every patch beside mainline's.
+# series.sh docs: only the series and its documentation check.
 # series.sh check: git am the posted series onto the pristine base and
 #   check that the result is the series part of $BUILD_REL/linux, byte for
 #   byte. Prints "series:<check> pass|fail [reason]" lines for check.sh.
@@ -307,6 +309,32 @@ measure_each() {
 	echo "series: no patch makes a coalesced write dearer than allowed ($BUILD_REL/series/cost.txt)"
 }
 
+# htmldocs_series: the kernel's documentation of virt/kvm (make htmldocs
+# SPHINXDIRS=virt/kvm) at the pristine base and after the series, whose
+# warnings (line numbers aside) must be the base's.
+htmldocs_series() {
+	local tip at new
+	command -v sphinx-build >/dev/null ||
+		die "sphinx-build is missing; run 'make deps' as root (it installs python3-sphinx)."
+	tip=$(tree_git rev-parse HEAD)
+	step "make htmldocs SPHINXDIRS=virt/kvm at the base and after the series"
+	for at in base series; do
+		tree_git checkout -q -f --detach "$([ $at = base ] && echo pristine || echo "$tip")"
+		make -s -C "$TREE" htmldocs SPHINXDIRS=virt/kvm BUILDDIR="$OUT/htmldocs-$at" \
+			>"$OUT/htmldocs-$at.log" 2>&1 ||
+			die "make htmldocs failed at the $at; see $BUILD_REL/series/htmldocs-$at.log."
+		# dot(1) is graphviz, which no page of virt/kvm needs.
+		grep -E 'WARNING|ERROR|CRITICAL' "$OUT/htmldocs-$at.log" | grep -v 'dot(1) not found' |
+			sed -E 's/:[0-9]+:/:/' | sort -u >"$OUT/htmldocs-$at.warnings" || true
+	done
+	new=$(comm -13 "$OUT/htmldocs-base.warnings" "$OUT/htmldocs-series.warnings")
+	[ -z "$new" ] || {
+		echo "$new"
+		die "the series adds the warnings above to make htmldocs SPHINXDIRS=virt/kvm; mend the .rst it changes."
+	}
+	echo "series: make htmldocs SPHINXDIRS=virt/kvm: no warning beyond the base's"
+}
+
 check_series() {
 	local rc=0 patches
 	# A series made from an older build/linux is made again first.
@@ -338,7 +366,8 @@ remove_tree() {
 }
 
 case "${1:-}" in
-make) make_series; checkpatch_series; build_each; test_each; measure_each ;;
+make) make_series; checkpatch_series; htmldocs_series; build_each; test_each; measure_each ;;
 check) check_series ;;
-*) die "usage: series.sh make|check (run it through 'make series')." ;;
+docs) make_series >/dev/null; htmldocs_series ;;
+*) die "usage: series.sh make|check|docs (run it through 'make series')." ;;
 esac
