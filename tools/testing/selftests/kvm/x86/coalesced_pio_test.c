@@ -792,6 +792,31 @@ static void rtc_exits(u32 exits[2], u32 entries[2])
 	}
 }
 
+/*
+ * The data bytes of an entry past the write's length: zero with this
+ * series, whatever the slot held (userspace fills it with 0xff first, as
+ * an earlier, longer write would have left it); a kernel without the
+ * series leaves them as they were.
+ */
+static void check_padding(struct vm_ctx *c, enum probe_op op, u64 addr,
+			  int len)
+{
+	struct kvm_coalesced_mmio *slot = &c->ring->coalesced_mmio[c->ring->last];
+	u8 want = ours ? 0 : 0xff;
+	struct probe_outcome o;
+	int i;
+
+	memset(slot->data, 0xff, sizeof(slot->data));
+	o = do_probe(c, op, addr, len, 0x5a, false);
+	TEST_ASSERT(!o.exits && c->ring->last != c->ring->first,
+		    "a %d-byte write to 0x%lx was not coalesced", len, addr);
+	for (i = len; i < sizeof(slot->data); i++)
+		TEST_ASSERT(slot->data[i] == want,
+			    "%d-byte write to 0x%lx: data[%d] is 0x%x, want 0x%x",
+			    len, addr, i, slot->data[i], want);
+	c->ring->first = c->ring->last;
+}
+
 TEST_F_TIMEOUT(coalesced_pio, edges, CASE_TIMEOUT_S)
 {
 	u32 exits[2], entries[2];
@@ -799,6 +824,10 @@ TEST_F_TIMEOUT(coalesced_pio, edges, CASE_TIMEOUT_S)
 	struct vm_ctx c;
 
 	probe_start_zoned(&c);
+	check_padding(&c, PROBE_OUT, PORT_RTC_INDEX, 1);
+	check_padding(&c, PROBE_OUT, PORT_PCI_ADDR, 2);
+	check_padding(&c, PROBE_OUT, PORT_PCI_ADDR, 4);
+	check_padding(&c, PROBE_MMIO_WRITE, MMIO_GPA, 1);
 
 	o = do_probe(&c, PROBE_OUT, PORT_PCI_ADDR + 2, 4, 0xdeadbeef, true);
 	TEST_ASSERT(o.exits == 1 && !o.ring.n && o.exit.addr == 0xcfa &&
