@@ -62,6 +62,12 @@ step "KVMIO ioctl numbers: ours against every other ($BUILD_REL/lint/ioctl)"
 "$TOP/harness/ioctl-check.sh" >"$OUT/ioctl.log" 2>&1 || true
 record lint:ioctl-numbers "$OUT/ioctl.log"
 
+# The README and docs/*.md against the code: make targets, paths, links
+# and counts of selftest cases (harness/docs-check.sh says how).
+step "docs: README.md and docs/*.md against the Makefile, the tree and the selftests"
+"$TOP/harness/docs-check.sh" "$LINUX" >"$OUT/docs.log" 2>&1 || true
+record lint:docs "$OUT/docs.log"
+
 step "sparse (C=2) and W=1 on the modules (a build of its own under $BUILD_REL/lint)"
 KVM_MOD_DIR=$OUT/kvm-mod "$TOP/harness/modules.sh" C=2 W=1 >"$OUT/build.log" 2>&1 ||
 	{ tail -20 "$OUT/build.log" >&2; die "the lint build failed (log: $BUILD_REL/lint/build.log); fix the error above."; }
