@@ -3,8 +3,9 @@
 # make check: run every test of tests.conf in the VM with $MODULES, then
 # lint what we own. Prints TAP, one line per test (one per case for tests
 # that print kselftest TAP themselves), each retry (a boot or a run tried
-# again) as a "# retried:" line, then "N passed, N failed, N skipped,
-# N retried".
+# again) as a "# retried:" line, a table of the counts per part (our
+# selftests, the regression set, e2e, vmm, host, bench, lint), then
+# "N passed, N failed, N skipped, N retried".
 # DEBUG_KERNEL=1 (make check-debug): the same tests on build/debug-kernel,
 # KVM built in, plus its boot log and a final kmemleak scan; any kernel
 # report fails the test that was running.
@@ -141,20 +142,53 @@ if [ -n "$lanes" ]; then
 fi
 
 passed=0 failed=0 skipped=0 retried=0 n=0
+# The part of make check each line belongs to, for the summary table:
+# set before each part's lines; for the host-side lines, their prefix.
+part='' parts=''
+declare -A part_pass part_fail part_skip part_retry
 # tap STATUS NAME [REASON]: one TAP line and the totals; a retry (a boot
 # or a run tried again) is no test of its own: a diagnostic line, counted.
 tap() {
+	local p=${part:-${2%%:*}}
+	[[ " $parts " == *" $p "* ]] || parts="$parts $p"
 	if [ "$1" = retry ]; then
-		retried=$((retried + 1))
+		retried=$((retried + 1)) part_retry[$p]=$((${part_retry[$p]:-0} + 1))
 		echo "# retried: $2${3:+: $3}"
 		return
 	fi
 	n=$((n + 1))
 	case "$1" in
-	pass) passed=$((passed + 1)); echo "ok $n $2${3:+ # $3}" ;;
-	skip) skipped=$((skipped + 1)); echo "ok $n $2 # SKIP ${3:-}" ;;
-	*) failed=$((failed + 1)); echo "not ok $n $2${3:+ # $3}" ;;
+	pass) passed=$((passed + 1)) part_pass[$p]=$((${part_pass[$p]:-0} + 1))
+	      echo "ok $n $2${3:+ # $3}" ;;
+	skip) skipped=$((skipped + 1)) part_skip[$p]=$((${part_skip[$p]:-0} + 1))
+	      echo "ok $n $2 # SKIP ${3:-}" ;;
+	*) failed=$((failed + 1)) part_fail[$p]=$((${part_fail[$p]:-0} + 1))
+	   echo "not ok $n $2${3:+ # $3}" ;;
 	esac
+}
+
+# summary: one line per part, as TAP diagnostics, before the totals.
+summary() {
+	local p
+	printf '# %-14s %7s %7s %7s %7s\n' part passed failed skipped retried
+	for p in $parts; do
+		printf '# %-14s %7d %7d %7d %7d\n' "$p" "${part_pass[$p]:-0}" \
+			"${part_fail[$p]:-0}" "${part_skip[$p]:-0}" "${part_retry[$p]:-0}"
+	done
+}
+
+# test_part NAME: "kernel" for the VM kernel's own checks (boot log,
+# kmemleak), "selftests" for a test of ours (tests.conf, x86/ or x86_64/
+# alike), else the base's regression set of stock selftests.
+test_part() {
+	if [[ $1 == kernel/* ]]; then
+		echo kernel
+	elif awk -v t="${1##*/}" '!/^#/ { sub(/.*\//, "", $1) } $1 == t { found = 1 }
+		END { exit !found }' "$TOP/harness/tests.conf"; then
+		echo selftests
+	else
+		echo regression
+	fi
 }
 
 # ksft_results LOG: "<ok|notok|skip>\t<case>\t<skip reason>" for each
@@ -190,9 +224,11 @@ show_tail() {
 
 echo "TAP version 13"
 while read -r name reason; do
+	part=$(test_part "$name")
 	tap retry "$name" "$reason"
 done <"$OUT/retries"
 while read -r name rc secs; do
+	part=$(test_part "$name")
 	log=$OUT/logs/${name//\//_}.log
 	short=${name##*/}
 	cases=0 cases_failed=0
@@ -221,21 +257,22 @@ while read -r name rc secs; do
 	*) [ "$cases_failed" = 0 ] && { tap fail "$short" "exit status $rc"; show_tail "$log"; } ;;
 	esac
 done <"$OUT/results"
-if [ -n "$e2e" ]; then
-	while read -r name verdict reason; do
-		tap "$verdict" "$name" "$reason"
-	done <"$e2e"
-fi
-for results in $vmm $host $bench $fresh $deb13; do
+# part=results-file pairs; a part that did not run has no file.
+for pair in "e2e=$e2e" "vmm=$vmm" "host=$host" "bench=$bench" "fresh=$fresh" \
+	"debian13=$deb13"; do
+	part=${pair%%=*} results=${pair#*=}
+	[ -n "$results" ] || continue
 	while read -r name verdict reason; do
 		tap "$verdict" "$name" "$reason"
 	done <"$results"
 done
+part=lint
 if [ -n "$lint" ]; then
 	while read -r name rc; do
 		if [ "$rc" = 0 ]; then tap pass "$name"; else tap fail "$name" "see $BUILD_REL/lint/"; fi
 	done <"$lint"
 fi
 echo "1..$n"
+summary
 echo "$passed passed, $failed failed, $skipped skipped, $retried retried"
 [ "$failed" = 0 ]
