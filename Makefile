@@ -49,8 +49,14 @@ endif
 .PHONY: check-mutants check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh \
 	check-install check-debian13 qemu bench-vmm hang-rate series-export
+# Make's own flags (-j and its jobserver) stay in this Makefile: the
+# scripts run their makes with their own -j.
+unexport MAKEFLAGS
 
-all: demo
+# make: the demo.  Two jobs at a time, so that our QEMU builds beside the
+# base, the modules and the selftests instead of after them.
+all:
+	@$(MAKE) --no-print-directory -j2 demo
 
 deps:
 	@echo "==> checking Debian packages"
