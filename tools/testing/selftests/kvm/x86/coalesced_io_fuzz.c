@@ -1307,8 +1307,9 @@ int main(int argc, char *argv[])
 
 	ksft_print_header();
 	ksft_set_plan(2);
-	printf("# seed %lu (rerun: SEED=%lu), at most %lu operations or %.0f s per case, kernel %s\n",
-	       seed, seed, ops, secs, ours ? "with this series" : "without it");
+	printf("# seed %lu (rerun: SEED=%lu), at most %lu operations or %.0f s per case\n",
+	       seed, seed, ops, secs);
+	printf("# kernel %s\n", ours ? "with this series" : "without it");
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_COALESCED_PIO));
 	run_case("fuzz", test_fuzz, ops, secs);
 	run_case("failslab", test_failslab, ops, secs);

@@ -1328,7 +1328,8 @@ TEST_F_TIMEOUT(coalesced_pio, lifetime, CASE_TIMEOUT_S)
 	 * Every vCPU takes a reference on KVM's apic_sw_disabled static key
 	 * and drops it a second after the VM is gone; each 0 <-> 1 change
 	 * patches kernel text, which can stall a machine that is itself
-	 * emulated (nested KVM under QEMU's TCG) when it happens over and over. One idle VM holds the key at 1.
+	 * emulated (nested KVM under QEMU's TCG) when it happens over and
+	 * over.  One idle VM holds the key at 1.
 	 */
 	ctx_init(&anchor, pending_guest);
 	destroy_with_pending();
