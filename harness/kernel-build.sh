@@ -100,19 +100,14 @@ if [ "$MODE" = debug ] && [ -n "${BASE_COMPAT:-}" ]; then
 fi
 
 step "building $WHAT in ${OBJ#"$TOP"/} (log: ${LOG#"$TOP"/}; 10 to 20 min the first time)"
-# Show progress: the number of objects compiled so far, every 30 s.
-(
-	while sleep 30; do
-		echo "    ... $(grep -c '^  CC' "$LOG" 2>/dev/null || echo 0) files compiled"
-	done
-) &
-ticker=$!
+ticker=$(compile_ticker "$LOG" "$OBJ/.files-compiled")
 trap 'kill $ticker 2>/dev/null' EXIT
 start=$SECONDS
 # shellcheck disable=SC2086
 kmake -j"$(nproc)" "${compat[@]}" $TARGETS >>"$LOG" 2>&1 ||
 	{ grep -B2 -A8 -E 'error|Error' "$LOG" | tail -40 >&2
 	  die "$WHAT failed to build (errors above, full log ${LOG#"$TOP"/}); fix the code or ${FRAGMENT#"$TOP"/}."; }
+ticker_done "$ticker" "$LOG" "$OBJ/.files-compiled"
 release=$(kmake -s kernelrelease)
 echo "$WHAT: $release built in $((SECONDS - start)) s"
 [ "$MODE" = vm ] || exit 0

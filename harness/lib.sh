@@ -16,6 +16,32 @@ step() {
 	printf '==> %s [%(%H:%M:%S)T]\n' "$*" -1
 }
 
+# compile_ticker LOG COUNT_FILE: in the background, every 20 s, how many
+# files a kbuild LOG shows compiled so far, of about how many the last
+# complete build compiled (COUNT_FILE; unknown the first time).  Prints
+# the ticker's pid for ticker_done.
+compile_ticker() {
+	local log=$1 count_file=$2 total
+	total=$(cat "$count_file" 2>/dev/null || true)
+	(
+		while sleep 20; do
+			echo "    ... $(grep -c '^  CC' "$log" 2>/dev/null || echo 0)${total:+ of about $total} files compiled [$(date +%H:%M:%S)]"
+		done
+	) >&2 &
+	echo $!
+}
+
+# ticker_done PID LOG COUNT_FILE: stop the ticker; remember how many files
+# this build compiled, if it compiled any (a build with nothing to do
+# says nothing of the next one).
+ticker_done() {
+	local n
+	kill "$1" 2>/dev/null || true
+	n=$(grep -c '^  CC' "$2" 2>/dev/null || true)
+	[ "${n:-0}" -gt 0 ] && echo "$n" >"$3"
+	return 0
+}
+
 # need_cmd COMMAND PACKAGE: stop, naming the package to install, when
 # COMMAND is missing (a minimal Debian lacks rsync, cpio, ...).
 need_cmd() {

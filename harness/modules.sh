@@ -86,8 +86,13 @@ replace_if_changed "$MOD/Makefile"
 [ "${STAGE_ONLY:-0}" = 1 ] && exit 0
 
 step "building kvm.ko kvm-amd.ko kvm-intel.ko for $KVER"
-make -s -C "$MOD" KDIR="$HDRS" -j"$(nproc)" "$@" ||
-	die "the module build failed (compiler output above); fix the source in the overlay or patches/."
+# kbuild's short lines go to a log, which the ticker counts; the
+# compiler's warnings and errors still come here.
+ticker=$(compile_ticker "$MOD/build.log" "$MOD/.files-compiled")
+trap 'kill $ticker 2>/dev/null' EXIT
+make -C "$MOD" KDIR="$HDRS" -j"$(nproc)" "$@" 2>&1 >"$MOD/build.log" ||
+	die "the module build failed (compiler output above, kbuild's lines in ${MOD#"$TOP"/}/build.log); fix the source in the overlay or patches/."
+ticker_done "$ticker" "$MOD/build.log" "$MOD/.files-compiled"
 [ "$MOD" = "$BUILD/kvm-mod" ] || exit 0
 mkdir -p "$BUILD/modules/ours"
 for m in kvm kvm-amd kvm-intel; do
