@@ -255,9 +255,11 @@ for m in $MACHINES; do
 	echo "seabios-$m-boots pass$note"
 	# QEMU coalesces the RTC index port and the PCI address port: a zone
 	# at each must have been registered.
-	missing=
+	# The list first: grep -q that stops reading early would fail the
+	# pipe (SIGPIPE under pipefail) and call a zone that is there missing.
+	missing= zone_list=$(zones "$m")
 	for p in 0x70 0xcf8; do
-		zones "$m" | grep -q "^pio $p " || missing="$missing $p"
+		grep -q "^pio $p " <<<"$zone_list" || missing="$missing $p"
 	done
 	# What our QEMU asked for, KVM must have accepted.
 	refused=$(awk -v m="$m" '$1 == "@@E2E-QZONE" && $2 == m && $NF != 0 {
