@@ -111,7 +111,7 @@ if [ "$MODULES" != none ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" seabio
 	e2e=$OUT/e2e.results
 fi
 
-# QEMU on dedicated rings (vmm.sh): 18 nested boots, on the default
+# QEMU on dedicated rings (vmm.sh): 6 nested boots, on the default
 # base only, whose kernel (Debian 12's) is also the nested guest's.
 vmm=
 if [ "$MODULES" = ours ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" vmm"* ]]; }; then
