@@ -177,14 +177,17 @@ summary() {
 	done
 }
 
+# Our tests (tests.conf), named as the plan names them (selftest_path).
+our_tests=" $(awk '!/^#/ && NF >= 2 { print $1 }' "$TOP/harness/tests.conf" |
+	while read -r t; do selftest_path "$t"; done | tr '\n' ' ') "
+
 # test_part NAME: "kernel" for the VM kernel's own checks (boot log,
-# kmemleak), "selftests" for a test of ours (tests.conf, x86/ or x86_64/
-# alike), else the base's regression set of stock selftests.
+# kmemleak), "selftests" for a test of ours, else the base's regression
+# set of stock selftests.
 test_part() {
 	if [[ $1 == kernel/* ]]; then
 		echo kernel
-	elif awk -v t="${1##*/}" '!/^#/ { sub(/.*\//, "", $1) } $1 == t { found = 1 }
-		END { exit !found }' "$TOP/harness/tests.conf"; then
+	elif [[ $our_tests == *" $1 "* ]]; then
 		echo selftests
 	else
 		echo regression
