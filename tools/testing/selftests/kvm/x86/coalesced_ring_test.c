@@ -175,8 +175,11 @@ static void ctx_free(struct ctx *c)
 	free(c->drained.v);
 }
 
-/* Make @count writes over @targets and run the guest until it is done. */
-/* @count writes of @width bytes, each to the next of @targets in turn. */
+/*
+ * Make @count writes of @width bytes, each to the next of @targets in
+ * turn, and run the guest until it is done.  The writes go into this VM's
+ * copy of burst, so that threads may run bursts in VMs of their own.
+ */
 static void run_burst_width(struct ctx *c, u32 count, const struct target *targets,
 			    u32 nr_targets, u32 width)
 {
