@@ -39,6 +39,10 @@ if [ "$rc" = 0 ] && grep -q '^=> the VM runs OUR kvm.ko' "$LOG"; then
 	echo "fresh:make-on-minimal-debian12 pass the demo came out; $secs s in all" >&3
 else
 	tail -20 "$LOG" | sed 's/^/    | /'
-	echo "fresh:make-on-minimal-debian12 fail make exited $rc after $secs s; see $BUILD_REL/fresh/make.log" >&3
+	# The step that failed and its first error, in the verdict itself: a
+	# CI run's log holds the verdicts, not this build's make.log.
+	last_step=$(grep '^==> ' "$LOG" | tail -n 1 | sed 's/^==> //; s/ \[[0-9:]*\]$//')
+	first_error=$(grep -m1 -e '^error: ' -e '^make.*Error [0-9]' -e '^not ok ' "$LOG" | cut -c1-300)
+	echo "fresh:make-on-minimal-debian12 fail make exited $rc after $secs s in '${last_step:-before its first step}'${first_error:+: $first_error}; see $BUILD_REL/fresh/make.log" >&3
 	exit 1
 fi
