@@ -121,7 +121,7 @@ make_series() {
 # letter; the dedicated rings are an RFC.
 format_topic() {
 	local prefix=PATCH
-	[ "$1" = 3-dedicated-rings ] && prefix="RFC PATCH"
+	case $1 in 3-* | 4-*) prefix="RFC PATCH" ;; esac
 	tree_git format-patch -q --cover-letter --thread --subject-prefix="$prefix" \
 		-o "$OUT/$1" "$2..HEAD"
 	cover_letter "$1"

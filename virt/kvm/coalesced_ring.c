@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Dedicated coalesced rings: rings of coalesced writes in the VMM's own
- * memory, created and destroyed by ioctl, each with its own size, lock
- * and optional eventfd.  The zones that write to them are ordinary
+ * memory, created and destroyed by ioctl, each with its own size and
+ * lock.  The zones that write to them are ordinary
  * coalesced zones (coalesced_mmio.c) bound to a ring by its id.
  *
  * Lifetime of a ring:
@@ -10,14 +10,13 @@
  *   KVM_CREATE_COALESCED_RING to KVM_DESTROY_COALESCED_RING or the VM's
  *   destruction, whichever comes first; nothing else holds it;
  * - the ring holds its pages (a long-term pin, charged to the VM's mm as
- *   pinned memory against RLIMIT_MEMLOCK) and a reference to its eventfd,
- *   so neither munmap() nor close() of them can free what KVM writes to;
+ *   pinned memory against RLIMIT_MEMLOCK), so munmap() cannot free what
+ *   KVM writes to;
  * - destroy takes the ring out of the xarray and its zones off their bus
  *   under slots_lock; the bus synchronizes SRCU, so once the zones are
  *   gone no vCPU writes to the ring any more and it can be freed.
  */
 
-#include <linux/eventfd.h>
 #include <linux/kvm_host.h>
 #include <linux/kvm.h>
 #include <linux/mm.h>
@@ -66,8 +65,6 @@ static void coalesced_ring_free(struct kvm *kvm,
 	kvfree(ring->pages);
 	if (ring->npages)
 		atomic64_sub(ring->npages, &kvm->mm->pinned_vm);
-	if (ring->eventfd)
-		eventfd_ctx_put(ring->eventfd);
 	kfree(ring);
 }
 
@@ -119,23 +116,18 @@ static int coalesced_ring_pin(struct kvm *kvm,
 /*
  * Every field strictly: a ring of 2 to KVM_COALESCED_RING_MAX_ENTRIES
  * entries at an 8-byte aligned address that does not wrap, no flags, and
- * a threshold only with an eventfd, one that the ring can reach.
+ * the padding zeroed.
  */
 static int coalesced_ring_check(const struct kvm_coalesced_ring *req)
 {
 	u64 end;
 
-	if (req->flags || req->entries < 2 ||
+	if (req->flags || req->pad[0] || req->pad[1] || req->entries < 2 ||
 	    req->entries > KVM_COALESCED_RING_MAX_ENTRIES ||
 	    !IS_ALIGNED(req->addr, 8) || req->addr != (unsigned long)req->addr ||
 	    check_add_overflow(req->addr,
 			       (u64)KVM_COALESCED_RING_BYTES((u64)req->entries),
 			       &end))
-		return -EINVAL;
-	if (req->eventfd == -1)
-		return req->notify_entries ? -EINVAL : 0;
-	if (req->eventfd < 0 || !req->notify_entries ||
-	    req->notify_entries >= req->entries)
 		return -EINVAL;
 	return 0;
 }
@@ -156,16 +148,6 @@ int kvm_vm_ioctl_create_coalesced_ring(struct kvm *kvm,
 		return -ENOMEM;
 	spin_lock_init(&ring->lock);
 	ring->entries = req->entries;
-	ring->notify_entries = req->notify_entries;
-	if (req->eventfd >= 0) {
-		/* KVM's own reference: closing the fd does not drop it. */
-		ring->eventfd = eventfd_ctx_fdget(req->eventfd);
-		if (IS_ERR(ring->eventfd)) {
-			r = PTR_ERR(ring->eventfd);
-			ring->eventfd = NULL;
-			goto free;
-		}
-	}
 	r = coalesced_ring_pin(kvm, ring, req->addr);
 	if (r)
 		goto free;

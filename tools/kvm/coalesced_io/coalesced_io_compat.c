@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -104,30 +103,23 @@ static void legacy_ioctls(int vm, bool rings)
 static void ring_ioctls(int vm, bool rings, void *mem)
 {
 	struct kvm_coalesced_ring req = {
-		.addr = (uintptr_t)mem, .entries = 64, .eventfd = -1,
+		.addr = (uintptr_t)mem, .entries = 64,
 	};
 	struct kvm_coalesced_ring_zone z = {
 		.addr = 0xcf8, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
 	};
 	void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int efd = eventfd(0, EFD_CLOEXEC);
 
 	/* Ids: the VM's first two rings, 0 and 1. */
 	CALL2("create 64 entries", vm, KVM_CREATE_COALESCED_RING, &req, 0, 0);
-	req.eventfd = efd;
-	req.notify_entries = 63;
 	req.addr += 4096;
-	CALL2("create with eventfd", vm, KVM_CREATE_COALESCED_RING, &req, 1, 0);
-	req.notify_entries = 64;
-	CALL2("create threshold = entries", vm, KVM_CREATE_COALESCED_RING, &req, -1, EINVAL);
-	req.eventfd = -2;
-	req.notify_entries = 0;
-	CALL2("create eventfd -2", vm, KVM_CREATE_COALESCED_RING, &req, -1, EINVAL);
-	req.eventfd = 1000;
-	req.notify_entries = 1;
-	CALL2("create eventfd not open", vm, KVM_CREATE_COALESCED_RING, &req, -1, EBADF);
-	req.eventfd = -1;
-	req.notify_entries = 0;
+	CALL2("create a second", vm, KVM_CREATE_COALESCED_RING, &req, 1, 0);
+	req.pad[0] = 1;
+	CALL2("create pad[0] 1", vm, KVM_CREATE_COALESCED_RING, &req, -1, EINVAL);
+	req.pad[0] = 0;
+	req.pad[1] = 1;
+	CALL2("create pad[1] 1", vm, KVM_CREATE_COALESCED_RING, &req, -1, EINVAL);
+	req.pad[1] = 0;
 	req.entries = 1;
 	CALL2("create 1 entry", vm, KVM_CREATE_COALESCED_RING, &req, -1, EINVAL);
 	req.entries = 65537;
@@ -180,7 +172,6 @@ static void ring_ioctls(int vm, bool rings, void *mem)
 	CALL2("destroy 65536", vm, KVM_DESTROY_COALESCED_RING, 65536, -1, ENOENT);
 	CALL2("destroy 0xffffffff", vm, KVM_DESTROY_COALESCED_RING, 0xffffffffUL, -1, ENOENT);
 	CALL2("destroy 1", vm, KVM_DESTROY_COALESCED_RING, 1, 0, 0);
-	close(efd);
 	munmap(ro, 4096);
 }
 
@@ -219,7 +210,7 @@ static void run_guest(int kvm, int vm, bool rings, void *mem)
 {
 	struct kvm_coalesced_mmio_zone legacy = { .addr = PORT_LEGACY, .size = 1, .pio = 1 };
 	struct kvm_coalesced_ring req = {
-		.addr = (uintptr_t)mem, .entries = RING_ENTRIES, .eventfd = -1,
+		.addr = (uintptr_t)mem, .entries = RING_ENTRIES,
 	};
 	struct kvm_coalesced_ring_zone z = {
 		.addr = PORT_DEDICATED, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,

@@ -37,7 +37,7 @@ static void try(const char *what, int r)
  */
 static void no_dedicated(int vm)
 {
-	struct kvm_coalesced_ring req = { .entries = 2, .eventfd = -1 };
+	struct kvm_coalesced_ring req = { .entries = 2 };
 	int r = ioctl(vm, KVM_CREATE_COALESCED_RING, &req);
 
 	if (r < 0 && errno == ENOTTY) {
@@ -55,24 +55,24 @@ static void no_dedicated(int vm)
 static void probe_dedicated(int kvm, int vm, bool pio)
 {
 	uint32_t max = dedicated_ring_max_entries(kvm);
-	struct dedicated_ring buf;
+	struct dedicated_ring dr;
 
 	report("KVM_CAP_COALESCED_RING", "%ld (most entries of a dedicated ring; 0: none)", max);
 	if (!max) {
 		no_dedicated(vm);
 		return;
 	}
-	try("  dedicated ring, 64 entries, eventfd",
-	    dedicated_ring_create(&buf, vm, 64, 32));
-	if (buf.id < 0)
+	try("  dedicated ring, 64 entries",
+	    dedicated_ring_create(&dr, vm, 64));
+	if (dr.id < 0)
 		return;
 	try("  dedicated MMIO zone",
-	    dedicated_ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, 0xfed00000, 8, 0));
+	    dedicated_ring_zone(&dr, KVM_REGISTER_COALESCED_RING_ZONE, 0xfed00000, 8, 0));
 	if (pio)
 		try("  dedicated PIO zone (port 0xcf8)",
-		    dedicated_ring_zone(&buf, KVM_REGISTER_COALESCED_RING_ZONE, 0xcf8, 4,
+		    dedicated_ring_zone(&dr, KVM_REGISTER_COALESCED_RING_ZONE, 0xcf8, 4,
 					KVM_COALESCED_ZONE_PIO));
-	dedicated_ring_destroy(&buf);
+	dedicated_ring_destroy(&dr);
 }
 #endif
 

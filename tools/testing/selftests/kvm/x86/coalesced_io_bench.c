@@ -5,8 +5,8 @@
  * floor for a write that does not exit), the RTC pattern, bursts between
  * drains, 1, 2 and 4 vCPUs on one ring or on a ring each, and a
  * 10,000-write burst through the legacy ring (drained at exits, or by a
- * thread spinning on it) or a dedicated ring drained by a thread that
- * sleeps in poll().
+ * thread spinning on it) or a dedicated ring drained by a thread spinning
+ * on it.
  *
  * Prints one CSV line per repetition, prefixed with "@@CSV ":
  *   case,burst,vcpus,rep,writes,exits,cycles_per_write,ns_per_write,
@@ -70,7 +70,7 @@ static void bench_guest(u16 port)
 }
 
 /* How the rings are drained besides at each exit (by the vCPU thread). */
-enum drainer { AT_EXITS, SPINNING_THREAD, POLLING_THREAD };
+enum drainer { AT_EXITS, SPINNING_THREAD };
 
 /* How the writes are set up. */
 enum setup {
@@ -156,11 +156,6 @@ static void *drain_thread(void *arg)
 	struct bench_vm *b = arg;
 
 	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
-#ifdef KVM_CAP_COALESCED_RING
-		if (b->drainer == POLLING_THREAD &&
-		    dedicated_ring_wait(&b->v[0].buf, 100) <= 0)
-			continue;
-#endif
 		pthread_mutex_lock(&b->lock);
 		drain(&b->v[0]);
 		pthread_mutex_unlock(&b->lock);
@@ -189,8 +184,7 @@ static void add_ioeventfd(struct kvm_vm *vm, u64 port)
 
 /*
  * A dedicated ring for @writes entries, drained by @v's thread, with
- * @port bound to it; an eventfd only for a thread that waits on it (the
- * others drain at exits, as with the legacy ring).
+ * @port bound to it.
  */
 static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
 			       u32 writes, u16 port)
@@ -200,11 +194,8 @@ static void use_dedicated_ring(struct bench_vm *b, struct bench_vcpu *v,
 	/* The whole burst, and the one slot that always stays empty. */
 	u32 entries = min_t(u64, (u64)writes + 1, max);
 
-	/* Wake the drainer once per eighth of the ring, not per write. */
-	u32 notify = b->drainer == POLLING_THREAD ? entries / 8 : 0;
-
 	TEST_ASSERT(entries >= 16 &&
-		    !dedicated_ring_create(&v->buf, b->vm->fd, entries, notify),
+		    !dedicated_ring_create(&v->buf, b->vm->fd, entries),
 		    "cannot create a dedicated ring for %u writes", writes);
 	TEST_ASSERT(!dedicated_ring_zone(&v->buf, KVM_REGISTER_COALESCED_RING_ZONE,
 					 port, 4, KVM_COALESCED_ZONE_PIO),
@@ -397,8 +388,8 @@ int main(int argc, char *argv[])
 		bench_run("h_legacy_spinning", PLAIN_OUT, LEGACY_ZONE,
 			  SPINNING_THREAD, 10000, 10000, 1, rep);
 		if (dedicated)
-			bench_run("h_dedicated_poll", PLAIN_OUT, DEDICATED_RING,
-				  POLLING_THREAD, 10000, 10000, 1, rep);
+			bench_run("h_dedicated_spinning", PLAIN_OUT, DEDICATED_RING,
+				  SPINNING_THREAD, 10000, 10000, 1, rep);
 	}
 	return 0;
 }

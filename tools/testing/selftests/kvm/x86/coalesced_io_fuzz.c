@@ -354,19 +354,16 @@ static struct target random_target(int id)
 
 /*
  * A new dedicated ring for vCPU @i, of a random size (2 entries fill at
- * once, 4096 hardly ever), sometimes with an eventfd no one reads: KVM
- * signals it all the same.
+ * once, 4096 hardly ever).
  */
 static void ring_create(struct episode *ep, int i)
 {
 	static const u32 sizes[] = { 2, 3, 8, 64, 170, 1024, 4096 };
 	u32 entries = sizes[rnd(ARRAY_SIZE(sizes))];
-	u32 notify = rnd(2) ? 1 + rnd(entries - 1) : 0;
 
-	TEST_ASSERT(!dedicated_ring_create(&ep->rings[i], ep->vm->fd, entries,
-					   notify),
-		    "seed %lu: creating a %u-entry ring (eventfd at %u): %s",
-		    seed, entries, notify, strerror(errno));
+	TEST_ASSERT(!dedicated_ring_create(&ep->rings[i], ep->vm->fd, entries),
+		    "seed %lu: creating a %u-entry ring: %s",
+		    seed, entries, strerror(errno));
 	tot.rings_created++;
 }
 
@@ -684,7 +681,7 @@ static void op_invalid_ring(struct episode *ep)
 	/* A ring like the vCPU's (in legacy episodes, any memory will do). */
 	struct kvm_coalesced_ring req = {
 		.addr = (uintptr_t)(buf->ring ? (void *)buf->ring : (void *)ep->ring),
-		.entries = buf->ring ? buf->entries : 2, .eventfd = -1,
+		.entries = buf->ring ? buf->entries : 2,
 	};
 	int r, want = -EINVAL;
 
@@ -696,7 +693,7 @@ static void op_invalid_ring(struct episode *ep)
 		req.addr += 4;
 		break;
 	case 2:
-		req.notify_entries = 1;
+		req.flags = 1u << rnd(32);	/* none is known */
 		break;
 	case 3:
 		req.addr = 0x1000;	/* never mapped: nothing to pin */
@@ -718,8 +715,8 @@ static void op_invalid_ring(struct episode *ep)
 	}
 	r = ioctl(ep->vm->fd, KVM_CREATE_COALESCED_RING, &req);
 	TEST_ASSERT(r < 0 && -errno == want,
-		    "seed %lu: creating a ring of %u entries at 0x%llx (eventfd %d at %u): %s, want %s",
-		    seed, req.entries, req.addr, req.eventfd, req.notify_entries,
+		    "seed %lu: creating a ring of %u entries at 0x%llx (flags 0x%x): %s, want %s",
+		    seed, req.entries, req.addr, req.flags,
 		    r < 0 ? strerror(errno) : "accepted", strerror(-want));
 	tot.bad_ops++;
 }
@@ -849,7 +846,7 @@ static bool ring_create_failing(struct episode *ep, int i, int nth)
 	int fd = fault_arm(nth), r;
 	bool injected;
 
-	r = dedicated_ring_create(&ep->rings[i], ep->vm->fd, 64, 8) ? -errno : 0;
+	r = dedicated_ring_create(&ep->rings[i], ep->vm->fd, 64) ? -errno : 0;
 	injected = fault_disarm(fd, nth, r);
 	if (!r) {
 		tot.rings_created++;

@@ -3,9 +3,8 @@
  * Dedicated coalesced rings (KVM_CAP_COALESCED_RING) in the test's own
  * memory: creating them (every field, the pinning and its RLIMIT_MEMLOCK
  * charge), zones bound to them, ordering, a full ring that makes only its
- * own zones exit, the eventfd and an I/O thread draining while the vCPU
- * runs, destroying a ring while the guest writes, a consumer polling the
- * ring while the guest writes, fork() while it writes, and VM
+ * own zones exit, destroying a ring while the guest writes, a consumer
+ * polling the ring while the guest writes, fork() while it writes, and VM
  * destruction with rings in place (nothing stays pinned); then bad
  * inputs: ioctls racing from several threads, rings in every kind of
  * memory, unmapped, zapped or moved while they fill, 65536 rings, a full
@@ -20,13 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
@@ -200,21 +199,27 @@ static void run_burst(struct ctx *c, u32 count,
 	run_burst_width(c, count, targets, nr_targets, 4);
 }
 
-/* A ring of @entries entries; @notify: the eventfd's threshold, 0: none. */
-static struct dedicated_ring ring_new_notify(struct ctx *c, u32 entries,
-					     u32 notify)
+static struct dedicated_ring ring_new(struct ctx *c, u32 entries)
 {
 	struct dedicated_ring buf;
 
-	TEST_ASSERT(!dedicated_ring_create(&buf, c->vm->fd, entries, notify),
-		    "creating a %u-entry ring (eventfd at %u) failed: %s",
-		    entries, notify, strerror(errno));
+	TEST_ASSERT(!dedicated_ring_create(&buf, c->vm->fd, entries),
+		    "creating a %u-entry ring failed: %s", entries, strerror(errno));
 	return buf;
 }
 
-static struct dedicated_ring ring_new(struct ctx *c, u32 entries)
+/* Wait up to @timeout_ms for an entry in @buf's ring: true when one came. */
+static bool wait_for_entry(const struct dedicated_ring *buf, u32 timeout_ms)
 {
-	return ring_new_notify(c, entries, 0);
+	u32 waited;
+
+	for (waited = 0; waited < timeout_ms; waited++) {
+		if (__atomic_load_n(&buf->ring->last, __ATOMIC_ACQUIRE) !=
+		    __atomic_load_n(&buf->ring->first, __ATOMIC_RELAXED))
+			return true;
+		usleep(1000);
+	}
+	return false;
 }
 
 static int ring_zone(const struct dedicated_ring *buf, unsigned long nr,
@@ -300,13 +305,11 @@ static int create_req(struct ctx *c, struct kvm_coalesced_ring req)
 	return id;
 }
 
-/* @entries entries at @mem, eventfd @efd (-1: none) at @notify. */
-static int create_at(struct ctx *c, void *mem, u32 entries, int efd,
-		     u32 notify)
+/* @entries entries at @mem. */
+static int create_at(struct ctx *c, void *mem, u32 entries)
 {
 	return create_req(c, (struct kvm_coalesced_ring){
-		.addr = (uintptr_t)mem, .entries = entries, .eventfd = efd,
-		.notify_entries = notify,
+		.addr = (uintptr_t)mem, .entries = entries,
 	});
 }
 
@@ -334,7 +337,7 @@ TEST_F_TIMEOUT(dedicated_ring, create_ring, CASE_TIMEOUT_S)
 	struct dedicated_ring buf, lim[3];
 	struct kvm_coalesced_mmio_ring *hdr;
 	struct rlimit old, small;
-	int efd, id, i, err[3];
+	int id, i, err[3];
 	struct ctx c;
 	u8 *mem, *ro, *hole;
 
@@ -348,67 +351,60 @@ TEST_F_TIMEOUT(dedicated_ring, create_ring, CASE_TIMEOUT_S)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	TEST_ASSERT(mem != MAP_FAILED && ro != MAP_FAILED, "mmap failed");
-	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	TEST_ASSERT(efd >= 0, "eventfd failed");
 
 	/* Sizes: any count from 2 to the maximum, none outside. */
-	TEST_ASSERT(create_at(&c, mem, 0, -1, 0) == -EINVAL &&
-		    create_at(&c, mem, 1, -1, 0) == -EINVAL &&
-		    create_at(&c, mem, max + 1, -1, 0) == -EINVAL,
+	TEST_ASSERT(create_at(&c, mem, 0) == -EINVAL &&
+		    create_at(&c, mem, 1) == -EINVAL &&
+		    create_at(&c, mem, max + 1) == -EINVAL,
 		    "0, 1 and %u entries must get EINVAL", max + 1);
-	TEST_ASSERT(create_at(&c, mem, 2, -1, 0) >= 0 &&
-		    create_at(&c, mem, 3, -1, 0) >= 0 &&
-		    create_at(&c, mem, 1000, -1, 0) >= 0 &&
-		    create_at(&c, mem, max, -1, 0) >= 0,
+	TEST_ASSERT(create_at(&c, mem, 2) >= 0 &&
+		    create_at(&c, mem, 3) >= 0 &&
+		    create_at(&c, mem, 1000) >= 0 &&
+		    create_at(&c, mem, max) >= 0,
 		    "rings of 2, 3, 1000 and %u entries must be accepted", max);
 	/* Alignment: the header's, 8 bytes; any page offset is fine. */
-	TEST_ASSERT(create_at(&c, mem + 4, 2, -1, 0) == -EINVAL &&
-		    create_at(&c, mem + 1, 2, -1, 0) == -EINVAL,
+	TEST_ASSERT(create_at(&c, mem + 4, 2) == -EINVAL &&
+		    create_at(&c, mem + 1, 2) == -EINVAL,
 		    "a ring that is not 8-byte aligned must get EINVAL");
-	TEST_ASSERT(create_at(&c, mem + page - 8, 100, -1, 0) >= 0,
+	TEST_ASSERT(create_at(&c, mem + page - 8, 100) >= 0,
 		    "a ring across a page boundary must be accepted");
 	/* Memory: writable, mapped, not wrapping. */
-	TEST_ASSERT(create_at(&c, ro, 2, -1, 0) == -EFAULT,
+	TEST_ASSERT(create_at(&c, ro, 2) == -EFAULT,
 		    "read-only memory must get EFAULT");
 	hole = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	TEST_ASSERT(hole != MAP_FAILED && !munmap(hole + page, page), "mmap failed");
-	TEST_ASSERT(create_at(&c, hole + page - 8, 2, -1, 0) == -EFAULT,
+	TEST_ASSERT(create_at(&c, hole + page - 8, 2) == -EFAULT,
 		    "a ring that runs past its mapping must get EFAULT");
 	munmap(hole, page);
 	TEST_ASSERT(create_req(&c, (struct kvm_coalesced_ring){
-			.addr = ~7ULL, .entries = 2, .eventfd = -1 }) == -EINVAL,
+			.addr = ~7ULL, .entries = 2 }) == -EINVAL,
 		    "a ring that wraps around must get EINVAL");
-	/* Flags, and the eventfd with its threshold. */
+	/* Flags and padding: none known, all zero. */
+	for (i = 0; i < 32; i++)
+		TEST_ASSERT(create_req(&c, (struct kvm_coalesced_ring){
+				.addr = (uintptr_t)mem, .entries = 2,
+				.flags = 1u << i }) == -EINVAL,
+			    "flag 0x%x must get EINVAL", 1u << i);
 	TEST_ASSERT(create_req(&c, (struct kvm_coalesced_ring){
-			.addr = (uintptr_t)mem, .entries = 2, .flags = 1,
-			.eventfd = -1 }) == -EINVAL,
-		    "flags must get EINVAL");
-	TEST_ASSERT(create_at(&c, mem, 8, -1, 1) == -EINVAL &&
-		    create_at(&c, mem, 8, efd, 0) == -EINVAL &&
-		    create_at(&c, mem, 8, efd, 8) == -EINVAL &&
-		    create_at(&c, mem, 8, -2, 1) == -EINVAL,
-		    "a threshold without an eventfd, 0 or the ring's size with one, and eventfd -2 must get EINVAL");
-	TEST_ASSERT(create_at(&c, mem, 8, 9999, 1) == -EBADF &&
-		    create_at(&c, mem, 8, c.vm->fd, 1) == -EINVAL,
-		    "an fd that is not open must get EBADF, one that is not an eventfd EINVAL");
-	TEST_ASSERT(create_at(&c, mem, 8, efd, 1) >= 0 &&
-		    create_at(&c, mem, 8, efd, 7) >= 0,
-		    "thresholds 1 and entries - 1 must be accepted");
+			.addr = (uintptr_t)mem, .entries = 2, .pad = { 1 } }) == -EINVAL &&
+		    create_req(&c, (struct kvm_coalesced_ring){
+			.addr = (uintptr_t)mem, .entries = 2, .pad = { 0, 1 } }) == -EINVAL,
+		    "padding that is not 0 must get EINVAL");
 	/* The header must hold indexes in range. */
 	hdr = (void *)mem;
 	hdr->first = 8;
-	TEST_ASSERT(create_at(&c, mem, 8, -1, 0) == -EINVAL,
+	TEST_ASSERT(create_at(&c, mem, 8) == -EINVAL,
 		    "a header with first out of range must get EINVAL");
 	hdr->first = 3;
 	hdr->last = 5;
-	TEST_ASSERT(create_at(&c, mem, 8, -1, 0) >= 0,
+	TEST_ASSERT(create_at(&c, mem, 8) >= 0,
 		    "a ring that already holds entries must be accepted");
 	hdr->first = 0;
 	hdr->last = 0;
 
 	/* Ids: destroy takes each once; unknown ids are ENOENT. */
-	id = create_at(&c, mem, 2, -1, 0);
+	id = create_at(&c, mem, 2);
 	TEST_ASSERT(destroy_errno(&c, id) == ENOENT && destroy_errno(&c, 70000) == ENOENT,
 		    "destroying ring %d twice, or a ring that never was, must get ENOENT", id);
 
@@ -431,13 +427,13 @@ TEST_F_TIMEOUT(dedicated_ring, create_ring, CASE_TIMEOUT_S)
 	small.rlim_cur = pin_before * 1024 + 64 * 1024;
 	TEST_ASSERT(!setrlimit(RLIMIT_MEMLOCK, &small), "setrlimit failed");
 	set_ipc_lock(false);
-	TEST_ASSERT(create_at(&c, mem, max, -1, 0) == -ENOMEM,
+	TEST_ASSERT(create_at(&c, mem, max) == -ENOMEM,
 		    "a %zu-byte ring over a 64 KiB RLIMIT_MEMLOCK must get ENOMEM", big);
-	TEST_ASSERT(create_at(&c, mem, 1000, -1, 0) >= 0,
+	TEST_ASSERT(create_at(&c, mem, 1000) >= 0,
 		    "a 24 KiB ring under a 64 KiB RLIMIT_MEMLOCK must be accepted");
 	/* Charges add up: 2 x 24 KiB fit in 64 KiB, a third does not. */
 	for (i = 0; i < 3; i++)
-		err[i] = dedicated_ring_create(&lim[i], c.vm->fd, 1000, 0) ? errno : 0;
+		err[i] = dedicated_ring_create(&lim[i], c.vm->fd, 1000) ? errno : 0;
 	TEST_ASSERT(!err[0] && !err[1] && err[2] == ENOMEM,
 		    "three 24 KiB rings under 64 KiB: %s, %s, %s; want the third ENOMEM",
 		    strerror(err[0]), strerror(err[1]), strerror(err[2]));
@@ -446,7 +442,6 @@ TEST_F_TIMEOUT(dedicated_ring, create_ring, CASE_TIMEOUT_S)
 	set_ipc_lock(true);
 	TEST_ASSERT(!setrlimit(RLIMIT_MEMLOCK, &old), "setrlimit failed");
 
-	close(efd);
 	munmap(ro, page);
 	munmap(mem, big + page);
 	ctx_free(&c);
@@ -775,123 +770,7 @@ TEST_F_TIMEOUT(dedicated_ring, full_ring_isolated, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
-/* ---- 5. the eventfd, and an I/O thread that waits on it -------------- */
-
-#define EVENTFD_BURST	30000
-#define EVENTFD_BATCH	1024	/* the batched drainer's threshold */
-
-struct drainer {
-	struct dedicated_ring *buf;
-	struct seen_list got;
-	u32 total;
-	u32 wakeups;
-};
-
-/*
- * Wait on the eventfd and drain, until every write is in.  A timeout
- * drains too: with a threshold, the last writes of a burst signal no one.
- */
-static void *drain_thread(void *arg)
-{
-	struct drainer *d = arg;
-	u32 idle = 0;
-
-	while (d->got.n < __atomic_load_n(&d->total, __ATOMIC_ACQUIRE)) {
-		int r = dedicated_ring_wait(d->buf, 100);
-
-		TEST_ASSERT(r >= 0, "waiting on the eventfd: %s", strerror(errno));
-		d->wakeups += r;
-		if (dedicated_ring_drain(d->buf, seen_entry, &d->got))
-			idle = 0;
-		else
-			TEST_ASSERT(++idle < 100U * coalesced_timeout_scale(),
-				    "no entry for 10 s after %u of %u", d->got.n, d->total);
-	}
-	return NULL;
-}
-
-/* @notify 1: a signal per write; more: per that many. */
-static void eventfd_drain(u32 notify)
-{
-	const struct target a = { PORT_A, true };
-	struct dedicated_ring buf;
-	struct drainer d = { .total = EVENTFD_BURST };
-	pthread_t thread;
-	struct ctx c;
-
-	ctx_init(&c);
-	buf = ring_new_notify(&c, 4 * EVENTFD_BATCH, notify);
-	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	d.buf = &buf;
-	pthread_create(&thread, NULL, drain_thread, &d);
-
-	run_burst(&c, EVENTFD_BURST, &a, 1);
-	pthread_join(thread, NULL);
-	TEST_ASSERT(c.exits.n == 0,
-		    "%u writes through a %u-entry ring drained by a thread: %u exits, want 0",
-		    EVENTFD_BURST, buf.entries, c.exits.n);
-	expect_writes("drained by the I/O thread", &d.got, 0, EVENTFD_BURST, PORT_A, 0, 1);
-	printf("# %u writes, %u-entry ring signalling at %u: %u wakeups, 0 exits\n",
-	       EVENTFD_BURST, buf.entries, notify, d.wakeups);
-	if (notify > 1)
-		TEST_ASSERT(d.wakeups <= EVENTFD_BURST / notify + 1,
-			    "%u wakeups for %u writes signalling at %u entries",
-			    d.wakeups, EVENTFD_BURST, notify);
-
-	free(d.got.v);
-	dedicated_ring_destroy(&buf);
-	ctx_free(&c);
-}
-
-TEST_F_TIMEOUT(dedicated_ring, eventfd, CASE_TIMEOUT_S)
-{
-	const struct target a = { PORT_A, true };
-	struct seen_list got = { 0 };
-	struct dedicated_ring buf;
-	struct ctx c;
-	int efd;
-
-	if (!max_entries)
-		SKIP(return, "no KVM_CAP_COALESCED_RING");
-
-	/* The threshold itself: silent at 99 entries, a signal at 100. */
-	ctx_init(&c);
-	buf = ring_new_notify(&c, 200, 100);
-	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-	run_burst(&c, 99, &a, 1);
-	TEST_ASSERT(dedicated_ring_wait(&buf, 0) == 0, "a signal at 99 entries, want one at 100");
-	run_burst(&c, 1, &a, 1);
-	TEST_ASSERT(dedicated_ring_wait(&buf, 0) == 1, "no signal at 100 entries");
-	/* Once per rise: more entries above the threshold signal nothing. */
-	run_burst(&c, 50, &a, 1);
-	TEST_ASSERT(dedicated_ring_wait(&buf, 0) == 0, "a second signal at 150 entries");
-	dedicated_ring_drain(&buf, seen_entry, &got);
-	run_burst(&c, 100, &a, 1);
-	TEST_ASSERT(dedicated_ring_wait(&buf, 0) == 1,
-		    "no signal when the drained ring rose to 100 again");
-
-	/*
-	 * KVM holds its own reference: the eventfd closed early goes on
-	 * being signalled, for no one, and nothing breaks.
-	 */
-	efd = buf.eventfd;
-	buf.eventfd = -1;
-	close(efd);
-	dedicated_ring_drain(&buf, seen_entry, &got);
-	run_burst(&c, 150, &a, 1);
-	TEST_ASSERT(c.exits.n == 0, "%u exits after the eventfd was closed", c.exits.n);
-	dedicated_ring_drain(&buf, seen_entry, &got);
-	TEST_ASSERT(got.n == 400, "%u of 400 writes in the ring, the eventfd closed early",
-		    got.n);
-	dedicated_ring_destroy(&buf);
-	free(got.v);
-	ctx_free(&c);
-
-	eventfd_drain(1);
-	eventfd_drain(EVENTFD_BATCH);
-}
-
-/* ---- 6. destroying the ring while the guest writes ------------------- */
+/* ---- 5. destroying the ring while the guest writes ------------------- */
 
 /*
  * Writes 0 to @n - 1 to @addr reached userspace each exactly once, in the
@@ -964,12 +843,12 @@ TEST_F_TIMEOUT(dedicated_ring, destroy_while_writing, CASE_TIMEOUT_S)
 		SKIP(return, "no KVM_CAP_COALESCED_RING");
 
 	ctx_init(&c);
-	buf = ring_new_notify(&c, 4096, 1);
+	buf = ring_new(&c, 4096);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	w = (struct writer){ .c = &c, .count = DESTROY_BURST };
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 
-	TEST_ASSERT(dedicated_ring_wait(&buf, 10000 * coalesced_timeout_scale()) == 1,
+	TEST_ASSERT(wait_for_entry(&buf, 10000 * coalesced_timeout_scale()),
 		    "no write reached the ring");
 	dedicated_ring_drain(&buf, seen_entry, &got);
 	drained = got.n;
@@ -1012,7 +891,7 @@ TEST_F_TIMEOUT(dedicated_ring, destroy_while_writing, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
-/* ---- 7. rings coming and going while the guest writes ---------------- */
+/* ---- 6. rings coming and going while the guest writes ---------------- */
 
 #define CHURN_BURST	60000
 
@@ -1039,9 +918,9 @@ TEST_F_TIMEOUT(dedicated_ring, churn_while_writing, CASE_TIMEOUT_S)
 	w = (struct writer){ .c = &c, .count = CHURN_BURST };
 	pthread_create(&thread, NULL, vcpu_thread, &w);
 	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-		buf = ring_new_notify(&c, sizes[rounds % 4], 1);
+		buf = ring_new(&c, sizes[rounds % 4]);
 		bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
-		dedicated_ring_wait(&buf, rounds % 3);
+		usleep((rounds % 3) * 500);
 		TEST_ASSERT(!ring_zone(&buf, KVM_UNREGISTER_COALESCED_RING_ZONE, PORT_A, 4,
 				       KVM_COALESCED_ZONE_PIO),
 			    "round %u: unregistering failed", rounds);
@@ -1111,10 +990,42 @@ TEST_F_TIMEOUT(dedicated_ring, polling_consumer, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
-/* ---- 8. fork() while the guest writes -------------------------------- */
+/* ---- 7. fork() while the guest writes -------------------------------- */
 
 #define FORK_BURST	40000
 #define FORK_ROUNDS	20
+
+static u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* An I/O thread that drains a ring while the vCPU writes. */
+struct drainer {
+	struct dedicated_ring *buf;
+	struct seen_list got;
+	u32 total;
+};
+
+/* Drain every millisecond or so, until every write is in. */
+static void *drain_thread(void *arg)
+{
+	struct drainer *d = arg;
+	u64 last_entry = now_ms();
+
+	while (d->got.n < __atomic_load_n(&d->total, __ATOMIC_ACQUIRE)) {
+		usleep(1000);
+		if (dedicated_ring_drain(d->buf, seen_entry, &d->got))
+			last_entry = now_ms();
+		else
+			TEST_ASSERT(now_ms() - last_entry < 10000ULL * coalesced_timeout_scale(),
+				    "no entry for 10 s after %u of %u", d->got.n, d->total);
+	}
+	return NULL;
+}
 
 /*
  * The child of a VMM that forks while the vCPU writes: it closes and
@@ -1129,18 +1040,16 @@ static int child_round(const struct dedicated_ring *buf, bool shared,
 		       int round)
 {
 	struct kvm_coalesced_ring req = {
-		.addr = (uintptr_t)buf->ring, .entries = 2, .eventfd = -1,
+		.addr = (uintptr_t)buf->ring, .entries = 2,
 	};
 
 	switch (round % 5) {
 	case 0:
 		close(buf->vm_fd);
 		munmap(buf->ring, buf->bytes);
-		close(buf->eventfd);
 		break;
 	case 1:
 		munmap(buf->ring, buf->bytes);
-		close(buf->eventfd);
 		close(buf->vm_fd);
 		break;
 	case 2:
@@ -1153,7 +1062,6 @@ static int child_round(const struct dedicated_ring *buf, bool shared,
 			return 1;
 		break;
 	case 3:
-		close(buf->eventfd);
 		if (ioctl(buf->vm_fd, KVM_CREATE_COALESCED_RING, &req) != -1 ||
 		    errno != EIO)
 			return 2;
@@ -1217,7 +1125,7 @@ TEST_F_TIMEOUT(dedicated_ring, fork_while_writing, CASE_TIMEOUT_S)
 
 	/* A private ring: the children get copies of its pinned pages. */
 	ctx_init(&c);
-	buf = ring_new_notify(&c, 4096, 256);
+	buf = ring_new(&c, 4096);
 	fork_while_writing(&c, &buf, false);
 	dedicated_ring_destroy(&buf);
 	ctx_free(&c);
@@ -1227,7 +1135,7 @@ TEST_F_TIMEOUT(dedicated_ring, fork_while_writing, CASE_TIMEOUT_S)
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	TEST_ASSERT(mem != MAP_FAILED, "mmap failed");
-	TEST_ASSERT(!dedicated_ring_create_at(&buf, c.vm->fd, mem, 4096, 256),
+	TEST_ASSERT(!dedicated_ring_create_at(&buf, c.vm->fd, mem, 4096),
 		    "a ring in shared memory: %s", strerror(errno));
 	fork_while_writing(&c, &buf, true);
 
@@ -1257,7 +1165,7 @@ TEST_F_TIMEOUT(dedicated_ring, fork_while_writing, CASE_TIMEOUT_S)
 	dedicated_ring_destroy(&buf);
 }
 
-/* ---- 9. VM destruction with rings in place ----------------------------- */
+/* ---- 8. VM destruction with rings in place ----------------------------- */
 
 #define LEAK_ROUNDS	40
 #define LEAK_ENTRIES	16384	/* 384 KiB: 15 MiB over the rounds, if leaked */
@@ -1306,7 +1214,7 @@ TEST_F_TIMEOUT(dedicated_ring, vm_destroy_with_rings, CASE_TIMEOUT_S)
 
 	/* The VM goes first: its entries stay in our memory, unpinned. */
 	ctx_init(&c);
-	buf = ring_new_notify(&c, 101, 50);
+	buf = ring_new(&c, 101);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 	run_burst(&c, 100, &a, 1);
 	ctx_free(&c);
@@ -1322,7 +1230,7 @@ TEST_F_TIMEOUT(dedicated_ring, vm_destroy_with_rings, CASE_TIMEOUT_S)
 	pins_before = pins_held();
 	for (i = 0; i < LEAK_ROUNDS; i++) {
 		ctx_init(&c);
-		buf = ring_new_notify(&c, LEAK_ENTRIES, 10);
+		buf = ring_new(&c, LEAK_ENTRIES);
 		bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 		bind_ok(&buf, MMIO_GPA, MMIO_ZONE_SIZE, 0);
 		run_burst(&c, 50, &a, 1);
@@ -1353,7 +1261,7 @@ TEST_F_TIMEOUT(dedicated_ring, vm_destroy_with_rings, CASE_TIMEOUT_S)
 	free(got.v);
 }
 
-/* ---- 10. unregistering ----------------------------------------------- */
+/* ---- 9. unregistering ----------------------------------------------- */
 
 /* Write once to each target; which ones exited? A bit mask. */
 static u32 exit_mask(struct ctx *c, const struct target *t, u32 n,
@@ -1443,7 +1351,7 @@ TEST_F_TIMEOUT(dedicated_ring, unregister, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
-/* ---- 11. ioctls racing from several threads -------------------------- */
+/* ---- 10. ioctls racing from several threads -------------------------- */
 
 #define RACE_THREADS	4
 #define RACE_BURST	20000
@@ -1475,7 +1383,6 @@ static void *race_thread(void *arg)
 		u32 entries = 2 + rand_r(&r->seed) % (RACE_ENTRIES - 1);
 		struct kvm_coalesced_ring req = {
 			.addr = (uintptr_t)r->mem, .entries = entries,
-			.eventfd = -1,
 		};
 		struct kvm_coalesced_ring_zone z = {
 			.addr = PORT_A, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
@@ -1650,7 +1557,7 @@ TEST_F_TIMEOUT(dedicated_ring, concurrent_ioctls, CASE_TIMEOUT_S)
 		    coalesced_vmpin_kb(), pin_before);
 }
 
-/* ---- 12. rings in every kind of memory ------------------------------- */
+/* ---- 11. rings in every kind of memory ------------------------------- */
 
 /* A page of the guest's own memory, behind memslot 0. */
 static u8 guest_ring_page[4096] __aligned(4096);
@@ -1668,7 +1575,7 @@ static void ring_works_in(struct ctx *c, const char *what, void *mem, u32 entrie
 	struct dedicated_ring buf;
 
 	memset(mem, 0, KVM_COALESCED_RING_BYTES((size_t)entries));
-	TEST_ASSERT(!dedicated_ring_create_at(&buf, c->vm->fd, mem, entries, 0),
+	TEST_ASSERT(!dedicated_ring_create_at(&buf, c->vm->fd, mem, entries),
 		    "%s: creating a %u-entry ring: %s", what, entries, strerror(errno));
 	TEST_ASSERT(coalesced_vmpin_kb() > pin_before, "%s: VmPin did not grow", what);
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
@@ -1791,7 +1698,7 @@ TEST_F_TIMEOUT(dedicated_ring, ring_in_hugetlb, CASE_TIMEOUT_S)
 		write_long(NR_HUGEPAGES, old);
 }
 
-/* ---- 13. munmap(), MADV_DONTNEED and mremap() while the vCPU writes ---- */
+/* ---- 12. munmap(), MADV_DONTNEED and mremap() while the vCPU writes ---- */
 
 #define REMAP_BURST	20000
 #define REMAP_ENTRIES	512
@@ -1825,7 +1732,7 @@ static void remap_while_writing(enum remap_op op, bool shared,
 	}
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, fd, 0);
 	TEST_ASSERT(mem != MAP_FAILED, "mmap: %s", strerror(errno));
-	TEST_ASSERT(!dedicated_ring_create_at(&buf, c->vm->fd, mem, REMAP_ENTRIES, 0),
+	TEST_ASSERT(!dedicated_ring_create_at(&buf, c->vm->fd, mem, REMAP_ENTRIES),
 		    "creating the ring: %s", strerror(errno));
 	bind_ok(&buf, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 
@@ -1954,7 +1861,7 @@ TEST_F_TIMEOUT(dedicated_ring, remap_while_writing, CASE_TIMEOUT_S)
 	free(got.v);
 }
 
-/* ---- 14. running out of ring ids, and a full I/O bus ------------------ */
+/* ---- 13. running out of ring ids, and a full I/O bus ------------------ */
 
 #define ID_RING_ENTRIES	2
 
@@ -1963,7 +1870,7 @@ TEST_F_TIMEOUT(dedicated_ring, out_of_ring_ids, CASE_TIMEOUT_S)
 	const size_t one = KVM_COALESCED_RING_BYTES((size_t)ID_RING_ENTRIES);
 	const u32 nr = KVM_COALESCED_RING_MAX_ENTRIES;	/* 65536 ids too */
 	long pin_before = coalesced_vmpin_kb();
-	struct kvm_coalesced_ring req = { .entries = ID_RING_ENTRIES, .eventfd = -1 };
+	struct kvm_coalesced_ring req = { .entries = ID_RING_ENTRIES };
 	u8 *mem, *used;
 	struct ctx c;
 	int id, err;
@@ -2105,13 +2012,13 @@ TEST_F_TIMEOUT(dedicated_ring, full_io_bus, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
-/* ---- 15. RLIMIT_MEMLOCK of 0 ----------------------------------------- */
+/* ---- 14. RLIMIT_MEMLOCK of 0 ----------------------------------------- */
 
 TEST_F_TIMEOUT(dedicated_ring, memlock_zero, CASE_TIMEOUT_S)
 {
 	const struct target a = { PORT_A, true };
 	long pin_before = coalesced_vmpin_kb();
-	struct dedicated_ring buf, other;
+	struct dedicated_ring buf = DEDICATED_RING_INIT, other = DEDICATED_RING_INIT;
 	struct seen_list got = { 0 };
 	struct rlimit old, zero;
 	struct ctx c;
@@ -2127,7 +2034,7 @@ TEST_F_TIMEOUT(dedicated_ring, memlock_zero, CASE_TIMEOUT_S)
 
 	/* Without CAP_IPC_LOCK, not even one page. */
 	set_ipc_lock(false);
-	TEST_ASSERT(dedicated_ring_create(&buf, c.vm->fd, 2, 0) && errno == ENOMEM,
+	TEST_ASSERT(dedicated_ring_create(&buf, c.vm->fd, 2) && errno == ENOMEM,
 		    "a 2-entry ring under RLIMIT_MEMLOCK 0 must get ENOMEM, got %s",
 		    buf.id < 0 ? strerror(errno) : "success");
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "a refused ring left VmPin at %ld kB",
@@ -2146,7 +2053,7 @@ TEST_F_TIMEOUT(dedicated_ring, memlock_zero, CASE_TIMEOUT_S)
 
 	/* Without it again: the next ring is refused, the first one stays. */
 	set_ipc_lock(false);
-	TEST_ASSERT(dedicated_ring_create(&other, c.vm->fd, 2, 0) && errno == ENOMEM,
+	TEST_ASSERT(dedicated_ring_create(&other, c.vm->fd, 2) && errno == ENOMEM,
 		    "a second ring without CAP_IPC_LOCK must get ENOMEM");
 	dedicated_ring_destroy(&buf);
 	TEST_ASSERT(coalesced_vmpin_kb() == pin_before, "VmPin %ld kB after destroy, was %ld",
@@ -2157,7 +2064,7 @@ TEST_F_TIMEOUT(dedicated_ring, memlock_zero, CASE_TIMEOUT_S)
 	ctx_free(&c);
 }
 
-/* ---- 16. many VMs at once -------------------------------------------- */
+/* ---- 15. many VMs at once -------------------------------------------- */
 
 #define MANY_VMS	8
 #define MANY_ROUNDS	3
@@ -2173,7 +2080,7 @@ static void *many_vm_thread(void *arg)
 
 	for (round = 0; round < MANY_ROUNDS; round++) {
 		a = ring_new(c, MANY_BURST / 2 + 1);
-		b = ring_new_notify(c, MANY_BURST / 2 + 1, 1 + round);
+		b = ring_new(c, MANY_BURST / 2 + 1);
 		bind_ok(&a, PORT_A, 4, KVM_COALESCED_ZONE_PIO);
 		bind_ok(&b, MMIO_GPA, MMIO_ZONE_SIZE, 0);
 		pio.n = 0;
@@ -2214,7 +2121,7 @@ TEST_F_TIMEOUT(dedicated_ring, many_vms, CASE_TIMEOUT_S)
 		    coalesced_vmpin_kb(), MANY_VMS, pin_before);
 }
 
-/* ---- 17. addresses no ring can have ---------------------------------- */
+/* ---- 16. addresses no ring can have ---------------------------------- */
 
 TEST_F_TIMEOUT(dedicated_ring, bad_addresses, CASE_TIMEOUT_S)
 {
@@ -2245,7 +2152,7 @@ TEST_F_TIMEOUT(dedicated_ring, bad_addresses, CASE_TIMEOUT_S)
 	ctx_init(&c);
 	for (i = 0; i < ARRAY_SIZE(rows); i++) {
 		r = create_req(&c, (struct kvm_coalesced_ring){
-			.addr = rows[i].addr, .entries = rows[i].entries, .eventfd = -1 });
+			.addr = rows[i].addr, .entries = rows[i].entries });
 		TEST_ASSERT(r == -rows[i].err,
 			    "a ring at %s (0x%llx, %u entries): %s, want %s", rows[i].what,
 			    (unsigned long long)rows[i].addr, rows[i].entries,
@@ -2283,7 +2190,7 @@ TEST_F_TIMEOUT(dedicated_ring, bad_addresses, CASE_TIMEOUT_S)
  */
 TEST_F_TIMEOUT(no_dedicated_ring, ioctls_enotty_without_cap, CASE_TIMEOUT_S)
 {
-	struct kvm_coalesced_ring req = { .entries = 2, .eventfd = -1 };
+	struct kvm_coalesced_ring req = { .entries = 2 };
 	struct kvm_coalesced_ring_zone zone = {
 		.addr = PORT_A, .size = 4, .flags = KVM_COALESCED_ZONE_PIO,
 	};
