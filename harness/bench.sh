@@ -148,7 +148,8 @@ echo "  RTC pattern (out 0x70; in 0x71), zone vs none: $(ratio "$(get ours e_rtc
 hx() { awk -v e="$(summary_field ours "$1" 10000 1 11)" \
 	'BEGIN { if (e == "") print "n/a"; else printf "%.0f", e * 10000 }'; }
 echo "  10,000-write burst, exits to userspace: legacy ring drained at exits $(hx h_legacy_at_exits)," \
-	"legacy + spinning thread $(hx h_legacy_spinning), dedicated ring + poll() thread $(hx h_dedicated_poll)"
+	"legacy + spinning thread $(hx h_legacy_spinning), dedicated ring + spinning thread" \
+	"$(hx h_dedicated_spinning), dedicated ring + thread in poll() on its eventfd $(hx h_dedicated_poll)"
 [ "$MODE" = icount ] &&
 	echo "    (icount: the drainer threads take turns with the vCPU on one CPU; BENCH_MODE=wallclock runs them beside it)"
 
