@@ -60,37 +60,37 @@ all:
 
 deps:
 	@echo "==> checking Debian packages"
-	@$(H)/deps.sh
+	@$(H)/base/deps.sh
 
 base: deps
-	@$(H)/base.sh
+	@$(H)/base/base.sh
 
 vmkernel: base
-	@$(H)/vmkernel.sh
+	@$(H)/base/vmkernel.sh
 
 # The tree modules build against: Debian's headers, or the built kernel.
 headers: deps vmkernel
-	@$(H)/headers.sh
+	@$(H)/base/headers.sh
 
 modules: base headers
-	@$(H)/modules.sh
+	@$(H)/base/modules.sh
 
 selftests: base
-	@$(H)/selftests.sh
+	@$(H)/base/selftests.sh
 
 initramfs: modules selftests vmkernel
-	@$(H)/initramfs.sh
+	@$(H)/vm/initramfs.sh
 
 # Our qemu-system-x86_64: Debian's QEMU source with qemu/patches.
 qemu: deps
-	@$(H)/qemu-build.sh
+	@$(H)/e2e/qemu-build.sh
 
 qemu-image: deps qemu vmkernel
-	@$(H)/qemu-image.sh
+	@$(H)/e2e/qemu-image.sh
 
 demo: initramfs qemu-image
 	@echo "==> booting the VM for the demo (MODULES=$(MODULES))"
-	@$(H)/demo.sh
+	@$(H)/bench/demo.sh
 
 check: initramfs qemu-image
 	@echo "==> make check (MODULES=$(MODULES))"
@@ -100,7 +100,7 @@ check: initramfs qemu-image
 # one must make a test fail.
 check-mutants: initramfs
 	@echo "==> make check-mutants: our tests on broken engines (harness/mutants)"
-	@$(H)/check-mutants.sh
+	@$(H)/mutants/check-mutants.sh
 
 # make check on every base, the default first; one line of totals.
 check-all:
@@ -110,22 +110,22 @@ check-all:
 # build/fresh, install git and make only, clone this repository, run make.
 check-fresh:
 	@echo "==> make check-fresh: the README's make on a minimal Debian 12 (build/fresh)"
-	@$(H)/check-fresh.sh
+	@$(H)/host/check-fresh.sh
 
 # make install and DKMS, checked on copies of the kernel's /lib/modules.
 check-install: modules vmkernel
 	@echo "==> make check-install: make install/uninstall and dkms on copies of /lib/modules (BASE=$(BASE))"
-	@$(H)/install-test.sh
-	@$(H)/dkms.sh test
+	@$(H)/host/install-test.sh
+	@$(H)/host/dkms.sh test
 
 # The same on Debian 13's 6.12 kernels, in a minimal Debian 13 root.
 check-debian13:
 	@echo "==> make check-debian13: make install and dkms for Debian 13's 6.12 kernels (build/6.12/debian13)"
-	@$(H)/check-debian13.sh
+	@$(H)/host/check-debian13.sh
 
 # A full kernel with KASAN, lockdep, failslab and kmemleak, KVM built in.
 debug-kernel: base
-	@$(H)/kernel-build.sh debug
+	@$(H)/base/kernel-build.sh debug
 
 check-debug: debug-kernel initramfs
 	@echo "==> make check-debug: the tests on the debug kernel"
@@ -133,36 +133,36 @@ check-debug: debug-kernel initramfs
 
 bench: initramfs
 	@echo "==> make bench: the cost of a port write, ours vs stock (SCALE=$(SCALE), BENCH_MODE=$(or $(BENCH_MODE),icount))"
-	@SCALE=$(SCALE) $(H)/bench.sh
+	@SCALE=$(SCALE) $(H)/bench/bench.sh
 
 bench-vmm: initramfs qemu-image
 	@echo "==> make bench-vmm: a Linux guest in our QEMU, coalescing off, legacy ring, dedicated ring"
-	@$(H)/vmm.sh table
+	@$(H)/e2e/vmm.sh table
 
 hang-rate: initramfs qemu-image
 	@echo "==> make hang-rate: nested Linux boots, ours and stock, coalescing on and off"
-	@$(H)/hang-rate.sh
+	@$(H)/bench/hang-rate.sh
 
 lint: base
 	@echo "==> checkpatch --strict, sparse and W=1 on what we own"
-	@$(H)/lint.sh
+	@$(H)/lint/lint.sh
 
 # On a host running a Debian kernel of one of the bases (root): ours under
 # updates/. The running kernel picks the base.
 install:
 	@echo "==> make install: our kvm modules for the running kernel $$(uname -r)"
-	@rel=$$(uname -r) && base=$$(KVER=$$rel $(H)/install.sh base) && \
-	BASE=$$base KVER=$$rel $(H)/install.sh check && \
+	@rel=$$(uname -r) && base=$$(KVER=$$rel $(H)/host/install.sh base) && \
+	BASE=$$base KVER=$$rel $(H)/host/install.sh check && \
 	$(MAKE) --no-print-directory modules BASE=$$base KVER=$$rel && \
-	BASE=$$base KVER=$$rel $(H)/install.sh install
+	BASE=$$base KVER=$$rel $(H)/host/install.sh install
 
 uninstall:
 	@echo "==> make uninstall: back to the stock kvm modules of $$(uname -r)"
-	@rel=$$(uname -r) && BASE=$$(KVER=$$rel $(H)/install.sh base) KVER=$$rel $(H)/install.sh uninstall
+	@rel=$$(uname -r) && BASE=$$(KVER=$$rel $(H)/host/install.sh base) KVER=$$rel $(H)/host/install.sh uninstall
 
 # A tree for "dkms add": rebuilt by DKMS on every Debian kernel update.
 dkms: base
-	@$(H)/dkms.sh package
+	@$(H)/host/dkms.sh package
 
 # Our change as the topic series of patches/series against mainline
 # (lib.sh MAINLINE_BASE), each patch checked and built.
@@ -170,12 +170,12 @@ SERIES_BASE := $(shell sed -n 's/^MAINLINE_BASE=//p' $(H)/lib.sh)
 series:
 	@echo "==> make series: build/$(SERIES_BASE)/series, checkpatch and a build after every patch"
 	@$(MAKE) --no-print-directory headers BASE=$(SERIES_BASE)
-	@BASE=$(SERIES_BASE) $(H)/series.sh make
+	@BASE=$(SERIES_BASE) $(H)/series/series.sh make
 
 # The series as build/<mainline>/linux's branch "series" has it, after an
 # edit there, written back to patches/ and our new files.
 series-export:
-	@BASE=$(SERIES_BASE) $(H)/series-export.sh
+	@BASE=$(SERIES_BASE) $(H)/series/series-export.sh
 
 clean:
 	@echo "==> removing build/"

@@ -9,7 +9,9 @@
 # so that a log's tail names them.
 # PRUNE=1 (CI sets it): remove build/<base> once its check is done, so
 # that the disk holds one base at a time (see BASE_DISK_GB in bases/).
+set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+load_base
 
 # prune BASE: remove build/BASE, unless something is still mounted in it.
 prune() {

@@ -9,7 +9,9 @@
 # DEBUG_KERNEL=1 (make check-debug): the same tests on build/debug-kernel,
 # KVM built in, plus its boot log and a final kmemleak scan; any kernel
 # report fails the test that was running.
+set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+load_base
 resolve_kver
 
 MODULES=${MODULES:-ours}
@@ -26,8 +28,8 @@ if [ "${DEBUG_KERNEL:-0}" = 1 ]; then
 fi
 rm -rf "$OUT"
 mkdir -p "$OUT/logs"
-"$TOP/harness/testlist.sh" plan >"$OUT/plan"
-[ -s "$OUT/plan" ] || die "no test matches TESTS='${TESTS:-}'; use names from harness/tests.conf."
+"$TOP/harness/vm/testlist.sh" plan >"$OUT/plan"
+[ -s "$OUT/plan" ] || die "no test matches TESTS='${TESTS:-}'; use names from harness/vm/tests.conf."
 
 # Host lanes: the checks that need no VM of ours run beside the VM, at
 # the lowest priority, so that the VM's emulation (one busy core) keeps
@@ -37,18 +39,18 @@ mkdir -p "$OUT/logs"
 # writes its own results file; they are read once the VM's tests are done.
 host='' fresh='' deb13='' lint='' lanes=''
 build_lane() {
-	{ "$TOP/harness/install-test.sh"
-	  "$TOP/harness/dkms.sh" test
+	{ "$TOP/harness/host/install-test.sh"
+	  "$TOP/harness/host/dkms.sh" test
 	  # The series is written against mainline alone.
-	  [ "$BASE" != "$MAINLINE_BASE" ] || "$TOP/harness/series.sh" check; } >"$host" ||
+	  [ "$BASE" != "$MAINLINE_BASE" ] || "$TOP/harness/series/series.sh" check; } >"$host" ||
 		echo "host:checks fail a host-side check script stopped early" >>"$host"
-	"$TOP/harness/lint.sh" || echo "lint:build 1" >>"$lint"
+	"$TOP/harness/lint/lint.sh" || echo "lint:build 1" >>"$lint"
 }
 root_lane() {
 	# FRESH=1 (CI sets it): the README's make on a brand-new minimal Debian 12.
 	if [ -n "$fresh" ]; then
 		step "make check-fresh: the README's make on a minimal Debian 12 ($BUILD_REL/fresh)"
-		"$TOP/harness/check-fresh.sh" >"$fresh" || true
+		"$TOP/harness/host/check-fresh.sh" >"$fresh" || true
 	fi
 	# A base that Debian 13 builds too: install and DKMS for its +deb13
 	# kernels, in a Debian 13 root (root only: debootstrap, chroot).
@@ -56,7 +58,7 @@ root_lane() {
 		echo "debian13:check-install skip needs root (debootstrap, chroot): sudo make check-debian13" >"$deb13"
 	elif [ -n "$deb13" ]; then
 		step "make check-debian13: install and DKMS for Debian 13's 6.12 kernels, in a Debian 13 root"
-		"$TOP/harness/check-debian13.sh" >"$deb13" || true
+		"$TOP/harness/host/check-debian13.sh" >"$deb13" || true
 	fi
 }
 # start_lane FUNCTION: run it in the background, niced, in a process
@@ -95,7 +97,7 @@ if [ "$MODULES" = none ]; then
 else
 	step "running $(wc -l <"$OUT/plan") tests in the VM with the $MODULES modules"
 fi
-"$TOP/harness/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" "$kernel_args"
+"$TOP/harness/vm/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" "$kernel_args"
 
 # One log per test: the console lines between its @@START and @@END (or
 # the end of that boot, if it took the VM down).
@@ -107,7 +109,7 @@ awk -v dir="$OUT/logs" '
 e2e=
 if [ "$MODULES" != none ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" seabios"* ]]; }; then
 	step "SeaBIOS in QEMU inside the VM, with and without coalesced PIO"
-	"$TOP/harness/e2e.sh" check >"$OUT/e2e.results"
+	"$TOP/harness/e2e/e2e.sh" check >"$OUT/e2e.results"
 	e2e=$OUT/e2e.results
 fi
 
@@ -118,7 +120,7 @@ if [ "$MODULES" = ours ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" vmm"* ]
 	vmm=$OUT/vmm.results
 	if [ "$BASE" = "$DEFAULT_BASE" ]; then
 		step "a Linux guest in our QEMU: coalescing off, legacy ring, dedicated ring"
-		"$TOP/harness/vmm.sh" check >"$vmm"
+		"$TOP/harness/e2e/vmm.sh" check >"$vmm"
 	else
 		echo "vmm skip the QEMU end-to-end checks run on BASE=$DEFAULT_BASE (make bench-vmm runs them on any base with Debian's kernel)" >"$vmm"
 	fi
@@ -128,7 +130,7 @@ bench=
 if [ -n "$lanes" ]; then
 	step "the bench twice: its instruction counts repeat"
 	bench=$OUT/bench.results
-	"$TOP/harness/bench.sh" check >"$bench" ||
+	"$TOP/harness/bench/bench.sh" check >"$bench" ||
 		echo "bench:check fail bench.sh stopped early (its message above)" >>"$bench"
 	step "waiting for the host lanes"
 	for pid in $lanes; do wait "$pid" || true; done
@@ -178,7 +180,7 @@ summary() {
 }
 
 # Our tests (tests.conf), named as the plan names them (selftest_path).
-our_tests=" $(awk '!/^#/ && NF >= 2 { print $1 }' "$TOP/harness/tests.conf" |
+our_tests=" $(awk '!/^#/ && NF >= 2 { print $1 }' "$TOP/harness/vm/tests.conf" |
 	while read -r t; do selftest_path "$t"; done | tr '\n' ' ') "
 
 # test_part NAME: "kernel" for the VM kernel's own checks (boot log,

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared helpers for the harness scripts; source it, do not run it.
-set -euo pipefail
+# Sourcing it defines functions and constants and does nothing else: a
+# script sets its shell options itself and calls load_base.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -85,14 +86,14 @@ modules_overlay() {
 # not run.
 vm_run_nested() {
 	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
-		"$TOP/harness/vm-run.sh" "$1" "$2/plan" "$2" >"$2/progress.log" 2>&1 ||
+		"$TOP/harness/vm/vm-run.sh" "$1" "$2/plan" "$2" >"$2/progress.log" 2>&1 ||
 		{ cat "$2/progress.log" >&2; die "the $3 VM did not run (its output above)."; }
 }
 
 # vm_run_verdicts OUT NAME: for a vm-run.sh run into OUT whose steps
 # own results are judged elsewhere (e2e.sh, vmm.sh): "NAME pass|fail
 # <why>" on whether every step of the plan ran to its end with no kernel
-# report (WARNING, BUG, KASAN, lockdep, RCU stall: harness/init's scan),
+# report (WARNING, BUG, KASAN, lockdep, RCU stall: harness/vm/init's scan),
 # no watchdog kill and no death of the VM, with the report's first lines;
 # then a "<step> retry <why>" line for each time the VM was booted again.
 vm_run_verdicts() {
@@ -145,17 +146,10 @@ installed_version() {
 DEFAULT_BASE=6.1
 # The base the series is written against (make series), mainline's newest.
 MAINLINE_BASE=7.2
-BASE=${BASE:-$DEFAULT_BASE}
 # known_bases: every base, in version order (the default, 6.1, first).
 known_bases() {
 	(cd "$TOP/bases" && ls -- *.conf | sed 's/\.conf$//' | sort -V | tr '\n' ' ')
 }
-[ -f "$TOP/bases/$BASE.conf" ] ||
-	die "unknown BASE=$BASE; the known bases are: $(known_bases)(one bases/<name>.conf each)."
-# shellcheck source=../bases/6.1.conf
-source "$TOP/bases/$BASE.conf"
-# Everything a base builds lives in build/<base>: bases never share state.
-BUILD=$TOP/build/$BASE
 
 # host_debian: "deb13" on Debian 13 and so on (empty elsewhere).
 host_debian() {
@@ -166,29 +160,43 @@ host_debian() {
 	) || true
 }
 
-# A base built by more than one Debian release (BASE_FLAVOURS, "name:suite"
-# each, the first the default): the release of KVER's suffix, else the
-# host's, picks the suites, the build directory (build/<base>-<name> for
-# all but the first) and the releases DKMS may build for.
-BASE_FLAVOUR=
-if [ -n "${BASE_FLAVOURS:-}" ]; then
-	f=${BASE_FLAVOURS%% *}
-	BASE_FLAVOUR=${f%%:*} BASE_SUITES=${f#*:}
-	default_flavour=$BASE_FLAVOUR
-	want=$(host_debian)
-	[[ ${KVER:-} =~ \+(deb[0-9]+)-amd64$ ]] && want=${BASH_REMATCH[1]}
-	for f in $BASE_FLAVOURS; do
-		[ "${f%%:*}" = "$want" ] && BASE_FLAVOUR=$want BASE_SUITES=${f#*:}
-	done
-	[ "$BASE_FLAVOUR" = "$default_flavour" ] || BUILD=$BUILD-$BASE_FLAVOUR
-	BASE_KVER_RE=${BASE_FLAVOUR_KVER_RE/@FLAVOUR@/$BASE_FLAVOUR}
-	BASE_DESC="$BASE_DESC ($BASE_FLAVOUR, from $BASE_SUITES)"
-	unset default_flavour want f
-fi
-# build/<base> as messages name it.
-BUILD_REL=${BUILD#"$TOP"/}
-APT_DIR=$BUILD/apt
-export BASE BUILD
+# load_base: the base to build for, from BASE (default DEFAULT_BASE) and
+# bases/$BASE.conf: its settings, BUILD (build/<base>, or
+# build/<base>-<flavour>), BUILD_REL and APT_DIR.  Every script calls it
+# once, right after sourcing this file, which itself only defines.
+load_base() {
+	local f default_flavour want
+	BASE=${BASE:-$DEFAULT_BASE}
+	[ -f "$TOP/bases/$BASE.conf" ] ||
+		die "unknown BASE=$BASE; the known bases are: $(known_bases)(one bases/<name>.conf each)."
+	# shellcheck source=../bases/6.1.conf
+	source "$TOP/bases/$BASE.conf"
+	# Everything a base builds lives in build/<base>: bases never share state.
+	BUILD=$TOP/build/$BASE
+
+	# A base built by more than one Debian release (BASE_FLAVOURS, "name:suite"
+	# each, the first the default): the release of KVER's suffix, else the
+	# host's, picks the suites, the build directory (build/<base>-<name> for
+	# all but the first) and the releases DKMS may build for.
+	BASE_FLAVOUR=
+	if [ -n "${BASE_FLAVOURS:-}" ]; then
+		f=${BASE_FLAVOURS%% *}
+		BASE_FLAVOUR=${f%%:*} BASE_SUITES=${f#*:}
+		default_flavour=$BASE_FLAVOUR
+		want=$(host_debian)
+		[[ ${KVER:-} =~ \+(deb[0-9]+)-amd64$ ]] && want=${BASH_REMATCH[1]}
+		for f in $BASE_FLAVOURS; do
+			[ "${f%%:*}" = "$want" ] && BASE_FLAVOUR=$want BASE_SUITES=${f#*:}
+		done
+		[ "$BASE_FLAVOUR" = "$default_flavour" ] || BUILD=$BUILD-$BASE_FLAVOUR
+		BASE_KVER_RE=${BASE_FLAVOUR_KVER_RE/@FLAVOUR@/$BASE_FLAVOUR}
+		BASE_DESC="$BASE_DESC ($BASE_FLAVOUR, from $BASE_SUITES)"
+	fi
+	# build/<base> as messages name it.
+	BUILD_REL=${BUILD#"$TOP"/}
+	APT_DIR=$BUILD/apt
+	export BASE BUILD
+}
 
 # debian_mirror: the host's Debian mirror (its first URI that is not the
 # security archive), for suites the host does not list itself.

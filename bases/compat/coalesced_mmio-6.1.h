@@ -3,7 +3,7 @@
  * What virt/kvm/coalesced_mmio.c, written for mainline 7.2, needs from
  * Debian's 6.1 kernel, beyond what 6.12 lacks too (coalesced_mmio-6.12.h).
  * The out-of-tree build force-includes it into that one object
- * (harness/modules.sh, BASE_COMPAT in bases/6.1.conf); it is never part of
+ * (harness/base/modules.sh, BASE_COMPAT in bases/6.1.conf); it is never part of
  * the upstream series.
  */
 #ifndef COALESCED_MMIO_6_1_H

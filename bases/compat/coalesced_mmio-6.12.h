@@ -3,7 +3,7 @@
  * What virt/kvm/coalesced_mmio.c, written for mainline 7.2, needs from
  * Debian's 6.12 kernel (and older ones: coalesced_mmio-6.1.h includes it).
  * The out-of-tree build force-includes it into that one object
- * (harness/modules.sh, BASE_COMPAT in bases/<base>.conf); it is never part
+ * (harness/base/modules.sh, BASE_COMPAT in bases/<base>.conf); it is never part
  * of the upstream series.
  */
 #ifndef COALESCED_MMIO_6_12_H

@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Install the Debian packages the build and the test VM need (tools only:
+# the kernel packages of the base are fetched into build/<base>, not installed).
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+load_base
+
+TOOLS="gcc make git xz-utils qemu-system-x86 busybox-static cpio kmod bc
+bison flex libelf-dev libssl-dev dwarves sparse gnuplot-nox seabios ccache dkms
+python3-ply python3-git python3-sphinx rsync gcc-multilib
+dpkg-dev meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev"
+
+updated=
+apt_update() {
+	[ -n "$updated" ] && return 0
+	step "apt-get update"
+	apt-get update -q >/dev/null || die "apt-get update failed; check the network or the apt sources."
+	updated=1
+}
+
+if ! apt-cache show busybox-static >/dev/null 2>&1; then
+	[ "$(id -u)" = 0 ] || die "apt has no package lists; run 'apt-get update' as root, then 'make' again."
+	apt_update
+fi
+
+missing=
+for pkg in $TOOLS; do
+	[ -n "$(installed_version "$pkg")" ] || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "error: packages are missing; run as root:" >&2
+		echo "  apt-get update && apt-get install -y$missing" >&2
+		exit 1
+	fi
+	apt_update
+	step "apt-get install$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null ||
+		die "apt-get install$missing failed (apt's output above); check the network and the host's apt sources."
+fi
+# The base's kernel packages come from private lists, never installed.
+resolve_kver
+check_versions
+echo "deps ok: BASE=$BASE ($BASE_DESC), KVER=$KVER, Debian linux $DEB_VERSION"
