@@ -58,7 +58,7 @@ install_uapi_headers() {
 	need_cmd rsync rsync	# headers_install copies with it
 	mkdir -p "$obj"
 	make -s -C "$tree" O="$obj" ARCH=x86_64 INSTALL_HDR_PATH="$dest" \
-		headers_install >"$obj/headers.log" 2>&1 ||
+		-j"$(nproc)" headers_install >"$obj/headers.log" 2>&1 ||
 		{ tail -20 "$obj/headers.log" >&2
 		  die "headers_install failed in $tree (its output above, all of it in $obj/headers.log); fix what it names, then run 'make' again."; }
 }

@@ -43,6 +43,18 @@ unpack_pristine() {
 	mv "$tmp" "$LINUX"
 }
 
+# An older base starts from mainline's file where the series changes it:
+# fetch those files beside the unpacking of the base (a minute each on a
+# fresh machine).
+MAINLINE=$BUILD/mainline
+mainline_pid=
+if [ -n "$BASE_TAKES_FROM_MAINLINE" ]; then
+	# shellcheck disable=SC2086
+	env -u KVER BASE="$MAINLINE_BASE" "$TOP/harness/base/mainline-files.sh" "$MAINLINE" \
+		$BASE_TAKES_FROM_MAINLINE include/uapi/linux/kvm.h &
+	mainline_pid=$!
+fi
+
 if [ ! -f "$LINUX/.git/debian-version" ] ||
    [ "$(cat "$LINUX/.git/debian-version")" != "$DEB_VERSION" ]; then
 	unpack_pristine
@@ -74,12 +86,9 @@ add_overlay() {
 		done | git_linux update-index --add --index-info
 }
 
-# An older base starts from mainline's file where the series changes it.
-MAINLINE=$BUILD/mainline
-if [ -n "$BASE_TAKES_FROM_MAINLINE" ]; then
-	# shellcheck disable=SC2086
-	env -u KVER BASE="$MAINLINE_BASE" "$TOP/harness/base/mainline-files.sh" "$MAINLINE" \
-		$BASE_TAKES_FROM_MAINLINE include/uapi/linux/kvm.h
+if [ -n "$mainline_pid" ]; then
+	wait "$mainline_pid" ||
+		die "mainline's files for BASE=$BASE could not be fetched (the message above); fix what it names, then run 'make' again."
 	for f in $BASE_TAKES_FROM_MAINLINE; do
 		printf '100644 %s\t%s\n' "$(git_linux hash-object -w -- "$MAINLINE/$f")" "$f"
 	done | git_linux update-index --add --index-info
