@@ -49,7 +49,7 @@ $failed_here"
 for base in $(known_bases); do
 	mkdir -p "$TOP/build"
 	step "check-all: BASE=$base (log build/check-all.$base.log)"
-	fresh=${FRESH:-0}
+	fresh=$FRESH
 	[ "$base" = "$DEFAULT_BASE" ] || fresh=0	# the fresh root builds the default only
 	what="make check BASE=$base" need=0
 	if [ ! -d "$TOP/build/$base/linux" ]; then
@@ -70,7 +70,7 @@ for base in $(known_bases); do
 		step "check-all: BASE=$base on Debian's stock modules (log build/check-all.$base-stock.log)"
 		run_check "$base-stock" BASE="$base" MODULES=stock
 	fi
-	[ "${PRUNE:-0}" = 1 ] && prune "$base"
+	[ "$PRUNE" = 1 ] && prune "$base"
 done
 [ -z "$failures" ] || echo "# check-all failures:$failures"
 echo "# check-all:$summary"

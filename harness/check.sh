@@ -14,10 +14,9 @@ source "$(dirname "$0")/lib.sh"
 load_base
 resolve_kver
 
-MODULES=${MODULES:-ours}
 OUT=$BUILD/check-$MODULES
 kernel_args=
-if [ "${DEBUG_KERNEL:-0}" = 1 ]; then
+if [ "$DEBUG_KERNEL" = 1 ]; then
 	MODULES=none
 	OUT=$BUILD/check-debug
 	VM_KERNEL=$BUILD/debug-kernel/arch/x86/boot/bzImage
@@ -29,7 +28,7 @@ fi
 rm -rf "$OUT"
 mkdir -p "$OUT/logs"
 "$TOP/harness/vm/testlist.sh" plan >"$OUT/plan"
-[ -s "$OUT/plan" ] || die "no test matches TESTS='${TESTS:-}'; use names from harness/vm/tests.conf."
+[ -s "$OUT/plan" ] || die "no test matches TESTS='$TESTS'; use names from harness/vm/tests.conf."
 
 # Host lanes: the checks that need no VM of ours run beside the VM, at
 # the lowest priority, so that the VM's emulation (one busy core) keeps
@@ -74,9 +73,9 @@ stop_lanes() {
 	local pid
 	for pid in $lanes; do kill -TERM -- "-$pid" 2>/dev/null || true; done
 }
-if [ -z "${TESTS:-}" ] && [ "$MODULES" = ours ]; then
+if [ -z "$TESTS" ] && [ "$MODULES" = ours ]; then
 	host=$OUT/host.results lint=$BUILD/lint/results
-	[ "${FRESH:-0}" = 1 ] && fresh=$OUT/fresh.results
+	[ "$FRESH" = 1 ] && fresh=$OUT/fresh.results
 	[[ " ${BASE_FLAVOURS:-} " == *" deb13:"* ]] && [ "$BASE_FLAVOUR" != deb13 ] &&
 		deb13=$OUT/debian13.results
 	rm -f "$lint"
@@ -107,7 +106,7 @@ awk -v dir="$OUT/logs" '
 	f { print > f }' "$OUT/console.log"
 
 e2e=
-if [ "$MODULES" != none ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" seabios"* ]]; }; then
+if [ "$MODULES" != none ] && { [ -z "$TESTS" ] || [[ " $TESTS " == *" seabios"* ]]; }; then
 	step "SeaBIOS in QEMU inside the VM, with and without coalesced PIO"
 	"$TOP/harness/e2e/e2e.sh" check >"$OUT/e2e.results"
 	e2e=$OUT/e2e.results
@@ -116,7 +115,7 @@ fi
 # QEMU on dedicated rings (vmm.sh): 6 nested boots, on the default
 # base only, whose kernel (Debian 12's) is also the nested guest's.
 vmm=
-if [ "$MODULES" = ours ] && { [ -z "${TESTS:-}" ] || [[ " $TESTS " == *" vmm"* ]]; }; then
+if [ "$MODULES" = ours ] && { [ -z "$TESTS" ] || [[ " $TESTS " == *" vmm"* ]]; }; then
 	vmm=$OUT/vmm.results
 	if [ "$BASE" = "$DEFAULT_BASE" ]; then
 		step "a Linux guest in our QEMU: coalescing off, legacy ring, dedicated ring"

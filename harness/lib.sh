@@ -160,12 +160,41 @@ host_debian() {
 	) || true
 }
 
+# --- settings -----------------------------------------------------------
+# The settings that reach the harness from make's command line or the
+# environment, in one place, with their defaults (harness_settings applies
+# them; load_base calls it).  Scripts read them as plain $NAME.
+#   MODULES=ours      the kvm.ko the VM loads: ours, stock (Debian's) or none
+#   TESTS=            only these of harness/vm/tests.conf (and seabios, vmm)
+#   VERBOSE=0         1: the VM's console on the terminal
+#   SEED=1            the seed of the fuzz and of check-mutants' runs
+#   FRESH=0           1: make check also runs make on a fresh Debian 12
+#   PRUNE=0           1: make check-all removes build/<base> after its check
+#   DEBUG_KERNEL=0    1: make check on the debug kernel (make check-debug)
+#   BOOTS=25          make hang-rate: boots per mode
+#   REPORT_ONLY=0     1: make hang-rate only reports the runs it has
+#   MUTANTS='*'       make check-mutants: which mutants (name patterns)
+#   BENCH_MODE=icount make bench: icount (instructions) or wallclock
+#   SCALE=1           make bench: a multiplier of the number of writes
+#   KEEP_ROOT=0       1: make check-fresh keeps its Debian root
+#   STAGE_ONLY=0      1: modules.sh only stages the sources (DKMS)
+#   STOP_AT_FAILURE=0 1: the VM stops at its first failing test
+# BASE and KVER pick the kernel (load_base, resolve_kver).
+harness_settings() {
+	: "${MODULES:=ours}" "${TESTS:=}" "${VERBOSE:=0}" "${SEED:=1}"
+	: "${FRESH:=0}" "${PRUNE:=0}" "${DEBUG_KERNEL:=0}"
+	: "${BOOTS:=25}" "${REPORT_ONLY:=0}" "${MUTANTS:=*}"
+	: "${BENCH_MODE:=icount}" "${SCALE:=1}" "${KEEP_ROOT:=0}"
+	: "${STAGE_ONLY:=0}" "${STOP_AT_FAILURE:=0}"
+}
+
 # load_base: the base to build for, from BASE (default DEFAULT_BASE) and
 # bases/$BASE.conf: its settings, BUILD (build/<base>, or
 # build/<base>-<flavour>), BUILD_REL and APT_DIR.  Every script calls it
 # once, right after sourcing this file, which itself only defines.
 load_base() {
 	local f default_flavour want
+	harness_settings
 	BASE=${BASE:-$DEFAULT_BASE}
 	[ -f "$TOP/bases/$BASE.conf" ] ||
 		die "unknown BASE=$BASE; the known bases are: $(known_bases)(one bases/<name>.conf each)."

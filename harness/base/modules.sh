@@ -56,7 +56,7 @@ echo 'ccflags-y += -I$(src)/../../../include/trace' >>"$MOD/arch/x86/kvm/Kbuild.
 # As CONFIG_KVM_WERROR=y, which Debian's configs do not set: KVM builds
 # without warnings, ours included.  Not in the DKMS tree: a user's newer
 # compiler may warn where ours does not.
-[ "${STAGE_ONLY:-0}" = 1 ] || echo 'ccflags-y += -Werror' >>"$MOD/arch/x86/kvm/Kbuild.new"
+[ "$STAGE_ONLY" = 1 ] || echo 'ccflags-y += -Werror' >>"$MOD/arch/x86/kvm/Kbuild.new"
 # What an older base lacks (bases/compat), for the engine's objects only.
 rm -rf "$MOD/compat"
 if [ -n "${BASE_COMPAT:-}" ]; then
@@ -85,7 +85,7 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(HERE)/arch/x86/kvm clean
 MAKEFILE
 replace_if_changed "$MOD/Makefile"
-[ "${STAGE_ONLY:-0}" = 1 ] && exit 0
+[ "$STAGE_ONLY" = 1 ] && exit 0
 
 step "building kvm.ko kvm-amd.ko kvm-intel.ko for $KVER"
 # kbuild's short lines go to a log, which the ticker counts; the

@@ -26,8 +26,7 @@ source "$(dirname "$0")/../lib.sh"
 load_base
 resolve_kver
 
-MODE=${BENCH_MODE:-icount}
-SCALE=${SCALE:-1}
+MODE=$BENCH_MODE
 OUT=$BUILD/bench
 mkdir -p "$OUT"
 

@@ -11,7 +11,6 @@ load_base
 resolve_kver
 check_versions
 
-MODULES=${MODULES:-ours}
 ITERATIONS=${ITERATIONS:-2000}
 OUT=$BUILD/demo
 mkdir -p "$OUT"

@@ -12,11 +12,10 @@ source "$(dirname "$0")/../lib.sh"
 load_base
 resolve_kver
 
-BOOTS=${BOOTS:-25}
 OUT=$BUILD/hang-rate
 export VM_ICOUNT=1
 # REPORT_ONLY=1: the table of the last run, without booting again.
-if [ "${REPORT_ONLY:-0}" != 1 ]; then
+if [ "$REPORT_ONLY" != 1 ]; then
 	"$TOP/harness/e2e/qemu-image.sh" >&2
 	for modules in ours stock; do
 		dir=$OUT/$modules

@@ -24,7 +24,6 @@ load_base
 resolve_kver
 
 WHAT=${1:-table}
-MODULES=${MODULES:-ours}
 OUT=$BUILD/e2e-$MODULES
 export VM_ICOUNT=${VM_ICOUNT:-1}
 MACHINES="q35 pc q35-patched pc-patched"

@@ -27,7 +27,7 @@ root_unmount_all() {
 # (rm -rf would reach into the host's /dev).
 root_remove() {
 	root_unmount_all
-	[ "${KEEP_ROOT:-0}" = 1 ] && return 0
+	[ "$KEEP_ROOT" = 1 ] && return 0
 	mounted_under "$ROOT" && return 0
 	rm -rf "$ROOT"
 }

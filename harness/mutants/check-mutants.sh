@@ -20,7 +20,7 @@ MUT=$BUILD/mutants
 SRC=$BUILD/kvm-mod
 WORK=$MUT/kvm-mod	# one build dir for all, so ccache hits across mutants
 OUR_TESTS="coalesced_pio_test coalesced_io_fuzz coalesced_ring_test coalesced_io_probe"
-export SEED=${SEED:-1}
+export SEED
 for f in "$SRC/Makefile" "$BUILD/initramfs/base.cpio.gz"; do
 	[ -f "$f" ] || die "$f is missing; run 'make initramfs' (make check-mutants does), which builds it."
 done
@@ -31,7 +31,7 @@ export CCACHE_BASEDIR=$TOP
 
 # The mutants to run: all, or those MUTANTS names.
 mutants=() all=()
-read -ra pats <<<"${MUTANTS:-*}"	# not globbed against the current dir
+read -ra pats <<<"$MUTANTS"	# not globbed against the current dir
 for p in "$TOP"/harness/mutants/*.patch; do
 	name=$(basename "$p" .patch)
 	all+=("$name")
@@ -44,7 +44,7 @@ for p in "$TOP"/harness/mutants/*.patch; do
 	done
 done
 [ "${#mutants[@]}" -gt 0 ] ||
-	die "no mutant matches MUTANTS='${MUTANTS:-}'; use names from harness/mutants/: ${all[*]}."
+	die "no mutant matches MUTANTS='$MUTANTS'; use names from harness/mutants/: ${all[*]}."
 
 # Every patch must still apply to the engine as build/<base>/linux has it,
 # before an hour of VM time is spent on the others.

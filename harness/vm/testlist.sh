@@ -22,7 +22,7 @@ tests() {
 
 selected() {
 	local name=$1 pat
-	[ -z "${TESTS:-}" ] && return 0
+	[ -z "$TESTS" ] && return 0
 	for pat in $TESTS; do
 		# shellcheck disable=SC2053
 		[[ $name == $pat || ${name##*/} == $pat ]] && return 0

@@ -41,7 +41,6 @@ if [ "${VM_ICOUNT:-0}" = 1 ]; then
 	TCG_THREAD=single smp=1
 fi
 BASE=$BUILD/initramfs/base.cpio.gz
-VERBOSE=${VERBOSE:-0}
 [ -f "$KERNEL" ] || die "$KERNEL is missing; run 'make' first."
 [ -f "$BASE" ] || die "$BASE is missing; run 'make' first."
 command -v qemu-system-x86_64 >/dev/null ||
@@ -155,7 +154,7 @@ while [ "$start" -le "$total" ]; do
 			read -r _ idx name rc secs <<<"$line"
 			echo "$name $rc $secs" >>"$OUT/results"
 			if [ "$rc" = 0 ]; then echo " ok (${secs}s)"; else echo " rc=$rc (${secs}s)"; fi
-			if [ "${STOP_AT_FAILURE:-0}" = 1 ] && [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
+			if [ "$STOP_AT_FAILURE" = 1 ] && [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
 				stopped=1
 				stop_vm
 			fi
@@ -209,7 +208,7 @@ while [ "$start" -le "$total" ]; do
 	echo " VM died (crash, hang or boot failure); console tail:"
 	tail -n 25 "$boot_log" | sed 's/^/    | /'
 	echo "$name crashed 0" >>"$OUT/results"
-	[ "${STOP_AT_FAILURE:-0}" = 1 ] && break
+	[ "$STOP_AT_FAILURE" = 1 ] && break
 	start=$((current + 1))
 done
 rm -rf "$OUT/plan-root" "$OUT/initrd.gz"
