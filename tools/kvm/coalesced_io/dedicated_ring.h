@@ -74,7 +74,8 @@ static inline int dedicated_ring_create(struct dedicated_ring *dr,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int err;
 
-	dr->id = -1;
+	/* Whatever happens, @dr is one that destroy can take. */
+	*dr = (struct dedicated_ring)DEDICATED_RING_INIT;
 	if (mem == MAP_FAILED)
 		return -1;
 	if (!dedicated_ring_create_at(dr, vm_fd, mem, entries)) {

@@ -980,6 +980,10 @@ TEST_F_TIMEOUT(dedicated_ring, polling_consumer, CASE_TIMEOUT_S)
 		usleep(POLL_SLEEP_US);
 	}
 	pthread_join(thread, NULL);
+	/* Else no entry was read while the vCPU wrote, and nothing is tested. */
+	TEST_ASSERT(got.n > buf.entries,
+		    "%u entries drained while the vCPU wrote, want more than the ring's %u",
+		    got.n, buf.entries);
 	dedicated_ring_drain(&buf, seen_entry, &got);
 
 	printf("# %u writes: %u drained by polling (%u of %u polls found some), %u exits\n",
