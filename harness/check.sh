@@ -42,8 +42,8 @@ build_lane() {
 	  "$TOP/harness/host/dkms.sh" test
 	  # The series is written against mainline alone.
 	  [ "$BASE" != "$MAINLINE_BASE" ] || "$TOP/harness/series/series.sh" check; } >"$host" ||
-		echo "host:checks fail a host-side check script stopped early" >>"$host"
-	"$TOP/harness/lint/lint.sh" || echo "lint:build fail lint.sh stopped early (its message above)" >>"$lint"
+		result "host:checks fail a host-side check script stopped early" >>"$host"
+	"$TOP/harness/lint/lint.sh" || result "lint:build fail lint.sh stopped early (its message above)" >>"$lint"
 }
 root_lane() {
 	# FRESH=1 (CI sets it): the README's make on a brand-new minimal Debian 12.
@@ -54,7 +54,7 @@ root_lane() {
 	# A base that Debian 13 builds too: install and DKMS for its +deb13
 	# kernels, in a Debian 13 root (root only: debootstrap, chroot).
 	if [ -n "$deb13" ] && [ "$(id -u)" != 0 ]; then
-		echo "debian13:check-install skip needs root (debootstrap, chroot): sudo make check-debian13" >"$deb13"
+		result "debian13:check-install skip needs root (debootstrap, chroot): sudo make check-debian13" >"$deb13"
 	elif [ -n "$deb13" ]; then
 		step "make check-debian13: install and DKMS for Debian 13's 6.12 kernels, in a Debian 13 root"
 		"$TOP/harness/host/check-debian13.sh" >"$deb13" || true
@@ -121,7 +121,7 @@ if [ "$MODULES" = ours ] && { [ -z "$TESTS" ] || [[ " $TESTS " == *" vmm"* ]]; }
 		step "a Linux guest in our QEMU: coalescing off, legacy ring, dedicated ring"
 		"$TOP/harness/e2e/vmm.sh" check >"$vmm"
 	else
-		echo "vmm skip the QEMU end-to-end checks run on BASE=$DEFAULT_BASE (make bench-vmm runs them on any base with Debian's kernel)" >"$vmm"
+		result "vmm skip the QEMU end-to-end checks run on BASE=$DEFAULT_BASE (make bench-vmm runs them on any base with Debian's kernel)" >"$vmm"
 	fi
 fi
 
@@ -130,16 +130,16 @@ if [ -n "$lanes" ]; then
 	step "the bench twice: its instruction counts repeat"
 	bench=$OUT/bench.results
 	"$TOP/harness/bench/bench.sh" check >"$bench" ||
-		echo "bench:check fail bench.sh stopped early (its message above)" >>"$bench"
+		result "bench:check fail bench.sh stopped early (its message above)" >>"$bench"
 	step "waiting for the host lanes"
 	for pid in $lanes; do wait "$pid" || true; done
 	lanes=''
 	# A lane's check that died before it wrote its verdict still counts.
-	[ -z "$fresh" ] || grep -q '^fresh:make' "$fresh" 2>/dev/null ||
-		echo "fresh:make-on-minimal-debian12 fail check-fresh.sh stopped early (its message above)" >>"$fresh"
-	[ -z "$deb13" ] || grep -q '^debian13:\(install\|check-install\)' "$deb13" 2>/dev/null ||
-		echo "debian13:check-install fail check-debian13.sh stopped early (its message above)" >>"$deb13"
-	[ -s "$lint" ] || echo "lint:build fail lint.sh wrote no result" >>"$lint"
+	[ -z "$fresh" ] || grep -q '^\(not \)\?ok - fresh:make' "$fresh" 2>/dev/null ||
+		result "fresh:make-on-minimal-debian12 fail check-fresh.sh stopped early (its message above)" >>"$fresh"
+	[ -z "$deb13" ] || grep -q '^\(not \)\?ok - debian13:\(install\|check-install\)' "$deb13" 2>/dev/null ||
+		result "debian13:check-install fail check-debian13.sh stopped early (its message above)" >>"$deb13"
+	[ -s "$lint" ] || result "lint:build fail lint.sh wrote no result" >>"$lint"
 fi
 
 passed=0 failed=0 skipped=0 retried=0 n=0
@@ -195,28 +195,42 @@ test_part() {
 	fi
 }
 
-# ksft_results LOG: "<ok|notok|skip>\t<case>\t<skip reason>" for each
-# kselftest result line of LOG; the reason of a skip is the "# SKIP ..."
-# line the case printed before its result, else what the result line says.
-ksft_results() {
+# tap_results FILE: "<ok|notok|skip|retry> <name> <reason>", separated
+# by the unit separator (\037, so that an empty name stays a field), for each
+# result of FILE, TAP as every step writes it: a test's own kselftest
+# lines ("ok 3 case", "ok 3 # SKIP why"), a step's ("ok - name # why",
+# "not ok - name # why", "ok - name # SKIP why") and its retries
+# ("# retried: name: why"). The reason of a skip is the "# SKIP ..."
+# line a kselftest case printed before its result, else the directive's.
+tap_results() {
 	tr -d '\r' <"$1" | awk '
+		/^# retried: / {
+			text = substr($0, 12)
+			r = index(text, ": ")
+			if (r) print "retry\037" substr(text, 1, r - 1) "\037" substr(text, r + 2)
+			else print "retry\037" text "\037"
+			next
+		}
 		/^# SKIP / { reason = substr($0, 8); next }
-		/^(ok|not ok) [0-9]+ / {
+		/^(ok|not ok)( [0-9]+| -)?( |$)/ {
 			status = $1 == "ok" ? "ok" : "notok"
 			text = $0
-			sub(/^(ok|not ok) [0-9]+ /, "", text)
-			if (text ~ /^# SKIP /) {
-				status = "skip"
-				sub(/^# SKIP /, "", text)
-			} else if (text ~ / # SKIP/) {
-				status = "skip"
-				r = text
-				sub(/.* # SKIP ?/, "", r)
-				if (r != "")
-					reason = r
-				sub(/ # SKIP.*/, "", text)
+			sub(/^(ok|not ok)( [0-9]+| -)? ?/, "", text)
+			comment = ""
+			if (text ~ /^# /) {
+				comment = substr(text, 3)
+				text = ""
+			} else if (r = index(text, " # ")) {
+				comment = substr(text, r + 3)
+				text = substr(text, 1, r - 1)
 			}
-			print status "\t" text "\t" (status == "skip" ? reason : "")
+			if (comment ~ /^SKIP( |$)/) {
+				status = "skip"
+				sub(/^SKIP ?/, "", comment)
+				if (comment == "")
+					comment = reason
+			}
+			print status "\037" text "\037" comment
 			reason = ""
 		}'
 }
@@ -238,15 +252,16 @@ while read -r name rc secs; do
 	cases=0 cases_failed=0
 	if [ -f "$log" ]; then
 		# kselftest result lines of the test itself: one TAP line each.
-		while IFS=$'\t' read -r status text reason; do
+		while IFS=$'\037' read -r status text reason; do
+			[ "$status" != retry ] || continue
 			cases=$((cases + 1))
 			case "$status" in
-			skip) tap skip "$short: $text" "$reason" ;;
-			ok) tap pass "$short: $text" ;;
-			*) tap fail "$short: $text"; cases_failed=$((cases_failed + 1))
+			skip) tap skip "$short${text:+: $text}" "$reason" ;;
+			ok) tap pass "$short: $text" "$reason" ;;
+			*) tap fail "$short: $text" "$reason"; cases_failed=$((cases_failed + 1))
 			   show_tail "$log" ;;
 			esac
-		done < <(ksft_results "$log")
+		done < <(tap_results "$log")
 	fi
 	case "$rc" in
 	0) [ "$cases" = 0 ] && tap pass "$short" ;;
@@ -266,9 +281,13 @@ for pair in "e2e=$e2e" "vmm=$vmm" "host=$host" "bench=$bench" "fresh=$fresh" \
 	"debian13=$deb13" "lint=$lint"; do
 	part=${pair%%=*} results=${pair#*=}
 	[ -n "$results" ] || continue
-	while read -r name verdict reason; do
-		tap "$verdict" "$name" "$reason"
-	done <"$results"
+	while IFS=$'\037' read -r status name reason; do
+		case "$status" in
+		ok) tap pass "$name" "$reason" ;;
+		notok) tap fail "$name" "$reason" ;;
+		*) tap "$status" "$name" "$reason" ;;
+		esac
+	done < <(tap_results "$results")
 done
 echo "1..$n"
 summary

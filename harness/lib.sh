@@ -91,11 +91,11 @@ vm_run_nested() {
 }
 
 # vm_run_verdicts OUT NAME: for a vm-run.sh run into OUT whose steps
-# own results are judged elsewhere (e2e.sh, vmm.sh): "NAME pass|fail
-# <why>" on whether every step of the plan ran to its end with no kernel
+# own results are judged elsewhere (e2e.sh, vmm.sh): NAME's result (TAP)
+# on whether every step of the plan ran to its end with no kernel
 # report (WARNING, BUG, KASAN, lockdep, RCU stall: harness/vm/init's scan),
 # no watchdog kill and no death of the VM, with the report's first lines;
-# then a "<step> retry <why>" line for each time the VM was booted again.
+# then a retry of <step> for each time the VM was booted again.
 vm_run_verdicts() {
 	local out=$1 name=$2 planned ran bad report
 	planned=$(grep -c -v -e '^#' -e '^[[:space:]]*$' "$out/plan")
@@ -107,11 +107,35 @@ vm_run_verdicts() {
 	[ "$ran" = "$planned" ] || bad="$bad$ran of $planned steps ran; "
 	if [ -n "$bad" ]; then
 		report=$(tr -d '\r' <"$out/console.log" | grep -A6 -m1 '^# kernel report:' | tr -s ' \n' ' ' | cut -c1-600)
-		echo "$name fail $bad${report:+$report }(console: ${out#"$TOP"/}/console.log)"
+		result "$name fail $bad${report:+$report }(console: ${out#"$TOP"/}/console.log)"
 	else
-		echo "$name pass $ran steps, no kernel report, no VM death"
+		result "$name pass $ran steps, no kernel report, no VM death"
 	fi
-	[ ! -s "$out/retries" ] || sed 's/^\([^ ]*\) /\1 retry /' "$out/retries"
+	[ ! -s "$out/retries" ] || sed 's/^\([^ ]*\) /\1 retry /' "$out/retries" | result_lines
+}
+
+# result "NAME VERDICT [REASON]": a step's verdict as the one TAP line
+# that check.sh passes through and counts: VERDICT pass ("ok - NAME #
+# REASON"), skip ("ok - NAME # SKIP REASON"), fail ("not ok - NAME #
+# REASON"), or retry (a boot or a run tried again: no test of its own, a
+# "# retried: NAME: REASON" line, counted). Anything else fails.
+result() {
+	local name=${1%% *} rest verdict reason
+	rest=${1#"$name"} rest=${rest# }
+	verdict=${rest%% *} reason=${rest#"$verdict"} reason=${reason# }
+	case "$verdict" in
+	pass) echo "ok - $name${reason:+ # $reason}" ;;
+	skip) echo "ok - $name # SKIP $reason" ;;
+	fail) echo "not ok - $name${reason:+ # $reason}" ;;
+	retry) echo "# retried: $name${reason:+: $reason}" ;;
+	*) echo "not ok - $name # no verdict in '$1'" ;;
+	esac
+}
+
+# result_lines: result for each "NAME VERDICT [REASON]" line of stdin.
+result_lines() {
+	local line
+	while IFS= read -r line; do result "$line"; done
 }
 
 # need_disk GB WHAT: stop when the disk that holds build/ has less than

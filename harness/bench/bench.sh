@@ -20,7 +20,7 @@
 # bench.sh report: print the tables and plot again from the last run
 #   (BENCH_MODE as that run's).
 # bench.sh check: run a small configuration twice (two boots) in icount
-#   mode and compare; prints "bench:<check> pass|fail [reason]" lines.
+#   mode and compare; prints the result (TAP) of rig:bench-icount-repeatable.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 load_base
@@ -60,7 +60,7 @@ if [ "${1:-}" = check ]; then
 	export VM_ICOUNT=1
 	for i in 1 2; do
 		run_bench ours "$OUT/check-$i" -s 0.2 -r 1 -c a_exit,b_coalesced,d_ioeventfd \
-			>"$OUT/check-$i.csv" || { echo "rig:bench-icount-repeatable fail run $i failed"; exit 0; }
+			>"$OUT/check-$i.csv" || { result "rig:bench-icount-repeatable fail run $i failed"; exit 0; }
 	done
 	paste -d, "$OUT/check-1.csv" "$OUT/check-2.csv" | awk -F, '
 		{ n++; d = ($10 - $20) / $10; if (d < 0) d = -d; if (d > worst) { worst = d; which = $2 } }
@@ -68,7 +68,7 @@ if [ "${1:-}" = check ]; then
 			if (n < 3) print "rig:bench-icount-repeatable fail " n " figures, not 3"
 			else if (worst > 0.005) printf "rig:bench-icount-repeatable fail %s differs by %.3f%% between two boots\n", which, worst * 100
 			else printf "rig:bench-icount-repeatable pass %d figures, largest difference %.4f%%\n", n, worst * 100
-		}'
+		}' | result_lines
 	exit 0
 fi
 

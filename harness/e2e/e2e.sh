@@ -8,8 +8,8 @@
 # per-port table for 0x70 and 0xcf8 with the mean time per write (in
 # instructions of the test VM); "check" also boots the reference on
 # Debian's stock modules (SeaBIOS with coalescing in Debian's QEMU, the
-# Linux guest without) and prints "<name> pass|fail|skip|retry <reason>"
-# lines for check.sh: the VM's own runs clean (no kernel report, no
+# Linux guest without) and prints the result (TAP) of each check for
+# check.sh: the VM's own runs clean (no kernel report, no
 # death), each retry of a hung boot, zones registered, writes coalesced
 # exactly where mainline coalesces them (none exits at all for 0xcf8 in
 # our QEMU), SeaBIOS logs and PCI functions the same as without
@@ -30,7 +30,7 @@ MACHINES="q35 pc q35-patched pc-patched"
 if [ "$MODULES" != ours ]; then
 	# make check MODULES=stock: these boots compare coalescing on and
 	# off through our kvm.ko, and run on the stock one as their reference.
-	[ "$WHAT" = check ] && echo "seabios-e2e skip e2e compares our kvm.ko's modes and runs Debian's stock modules as its reference in make check; MODULES=$MODULES"
+	[ "$WHAT" = check ] && result "seabios-e2e skip e2e compares our kvm.ko's modes and runs Debian's stock modules as its reference in make check; MODULES=$MODULES"
 	[ "$WHAT" = table ] && echo "SeaBIOS end to end: shown with our modules (MODULES=ours)"
 	exit 0
 fi
@@ -68,7 +68,7 @@ boot_all() {
 	tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
 	vm_run_verdicts "$OUT" "e2e-vm-clean-run$1" >>"$OUT/vm-verdicts"
 	# Each boot tried again after a hang (seabios-boot, linux-guest).
-	sed -n 's/^@@E2E-RETRY \([^ :]*\): /\1 retry /p' "$OUT/console.txt" >>"$OUT/vm-verdicts"
+	sed -n 's/^@@E2E-RETRY \([^ :]*\): /\1 retry /p' "$OUT/console.txt" | result_lines >>"$OUT/vm-verdicts"
 }
 
 # log_of MACHINE MODE: SeaBIOS's debug log of that boot.
@@ -102,7 +102,7 @@ ref_run() {
 	vm_run_nested stock "$REF" "e2e reference (stock modules)"
 	tr -d '\r' <"$REF/console.log" >"$REF/console.txt"
 	vm_run_verdicts "$REF" e2e-stock-vm-clean-run >>"$OUT/vm-verdicts"
-	sed -n 's/^@@E2E-RETRY \([^ :]*\): /stock-\1 retry /p' "$REF/console.txt" >>"$OUT/vm-verdicts"
+	sed -n 's/^@@E2E-RETRY \([^ :]*\): /stock-\1 retry /p' "$REF/console.txt" | result_lines >>"$OUT/vm-verdicts"
 }
 [ "$WHAT" != check ] || ref_run
 
@@ -118,7 +118,7 @@ for m in $MACHINES; do
 done
 if [ -n "$first_diff" ]; then
 	mv "$OUT/console.txt" "$OUT/console-first.txt"
-	echo "seabios-log-pairs retry the with/without logs differed, so every boot ran again and the verdicts below are the second run's:$first_diff" >>"$OUT/vm-verdicts"
+	result "seabios-log-pairs retry the with/without logs differed, so every boot ran again and the verdicts below are the second run's:$first_diff" >>"$OUT/vm-verdicts"
 	boot_all "-again"
 fi
 
@@ -186,7 +186,7 @@ pci_list() {
 
 if grep -q '^@@E2E-SKIP' "$OUT/console.txt"; then
 	reason=$(sed -n 's/^@@E2E-SKIP //p' "$OUT/console.txt" | head -1)
-	[ "$WHAT" = check ] && echo "seabios-e2e skip $reason" && cat "$OUT/vm-verdicts"
+	[ "$WHAT" = check ] && result "seabios-e2e skip $reason" && cat "$OUT/vm-verdicts"
 	[ "$WHAT" = table ] && echo "SeaBIOS end to end: skipped: $reason"
 	exit 0
 fi
@@ -247,13 +247,13 @@ for m in $MACHINES; do
 		grep -q "^@@E2E-LOG $m $mode " "$OUT/console.txt" || finished=
 	done
 	if [ -z "$finished" ]; then
-		echo "seabios-$m-boots fail SeaBIOS did not finish in every run ($modes): ${err:-see $BUILD_REL/e2e-$MODULES/console.txt}"
+		result "seabios-$m-boots fail SeaBIOS did not finish in every run ($modes): ${err:-see $BUILD_REL/e2e-$MODULES/console.txt}"
 		continue
 	fi
 	retried=$(grep -c "^@@E2E-RETRY seabios-$m-with\(out\)\?: " "$OUT/console.txt" || true)
 	note=
 	[ "$retried" = 0 ] || note=" after $retried retries (counted above)"
-	echo "seabios-$m-boots pass$note"
+	result "seabios-$m-boots pass$note"
 	# QEMU coalesces the RTC index port and the PCI address port: a zone
 	# at each must have been registered.
 	# The list first: grep -q that stops reading early would fail the
@@ -266,18 +266,18 @@ for m in $MACHINES; do
 	refused=$(awk -v m="$m" '$1 == "@@E2E-QZONE" && $2 == m && $NF != 0 {
 		printf " %s %s+%s flags %s: %s;", $4, $6, $8, $10, $NF }' "$OUT/console.txt")
 	if [ -n "$refused" ]; then
-		echo "seabios-$m-zones-registered fail KVM refused what QEMU asked:$refused"
+		result "seabios-$m-zones-registered fail KVM refused what QEMU asked:$refused"
 	elif [ -z "$missing" ]; then
-		echo "seabios-$m-zones-registered pass"
+		result "seabios-$m-zones-registered pass"
 	else
-		echo "seabios-$m-zones-registered fail QEMU registered no PIO zone at$missing"
+		result "seabios-$m-zones-registered fail QEMU registered no PIO zone at$missing"
 	fi
 	if [ "$modes" != with ]; then
 		nozones=$(grep -c "^@@E2E-ZONE $m without register pio .*result 0" "$OUT/console.txt" || true)
 		if [ "$nozones" = 0 ]; then
-			echo "seabios-$m-without-no-zones pass"
+			result "seabios-$m-without-no-zones pass"
 		else
-			echo "seabios-$m-without-no-zones fail $nozones PIO zones registered with QEMU's coalesced-io=off"
+			result "seabios-$m-without-no-zones fail $nozones PIO zones registered with QEMU's coalesced-io=off"
 		fi
 	fi
 	# Every write that did not exit went to the ring (this boot never
@@ -304,15 +304,15 @@ for m in $MACHINES; do
 			reason="$reason $p: with $n writes, $ex exits, $ring in the ring (want $want_ring); without $n0 writes, $ex0 exits;"
 		fi
 	done
-	echo "seabios-$m-coalesced-writes-never-exit $verdict$reason"
+	result "seabios-$m-coalesced-writes-never-exit $verdict$reason"
 	# Our QEMU registers 0xcf8's zones by start address: every write
 	# to 0xcf8 goes to the ring.
 	if [ "$m" != "${m%-patched}" ]; then
 		n=$(field "$m" with 0xcf8 5) ex=$(field "$m" with 0xcf8 6) ring=$(field "$m" with 0xcf8 7)
 		if [ "${n:-0}" -gt 0 ] && [ "$ex" = 0 ] && [ "$ring" = "$n" ]; then
-			echo "seabios-$m-0xcf8-all-coalesced pass $n writes, 0 exits"
+			result "seabios-$m-0xcf8-all-coalesced pass $n writes, 0 exits"
 		else
-			echo "seabios-$m-0xcf8-all-coalesced fail $n writes to 0xcf8, $ex exits, $ring ring entries; zones: $(zones "$m" | grep 'pio 0xcf' | tr '\n' ' ')"
+			result "seabios-$m-0xcf8-all-coalesced fail $n writes to 0xcf8, $ex exits, $ring ring entries; zones: $(zones "$m" | grep 'pio 0xcf' | tr '\n' ' ')"
 		fi
 	fi
 	a=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "with" { print $4 }' "$OUT/console.txt")
@@ -323,19 +323,19 @@ for m in $MACHINES; do
 		ref=$(for p in 0x70 0xcf8; do echo "$p: $(field "$m" with "$p" 5 "$REF/console.txt") writes, $(field "$m" with "$p" 6 "$REF/console.txt") exits;"; done)
 		b=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "with" { print $4 }' "$REF/console.txt")
 		if [ -z "$b" ]; then
-			echo "seabios-$m-as-mainline fail the stock reference boot did not finish (see $BUILD_REL/e2e-ours/stock/console.txt)"
+			result "seabios-$m-as-mainline fail the stock reference boot did not finish (see $BUILD_REL/e2e-ours/stock/console.txt)"
 		elif [ "$ours" = "$ref" ] && [ "$a" = "$b" ]; then
-			echo "seabios-$m-as-mainline pass $(echo $ours) the same SeaBIOS log"
+			result "seabios-$m-as-mainline pass $(echo $ours) the same SeaBIOS log"
 		else
-			echo "seabios-$m-as-mainline fail ours $(echo $ours) log $a; stock $(echo $ref) log $b"
+			result "seabios-$m-as-mainline fail ours $(echo $ours) log $a; stock $(echo $ref) log $b"
 		fi
 	fi
 	[ "$modes" = with ] && continue
 	b=$(awk '$1 == "@@E2E-LOG" && $2 == "'"$m"'" && $3 == "without" { print $4 }' "$OUT/console.txt")
 	if [ -n "$a" ] && [ "$a" = "$b" ]; then
-		echo "seabios-$m-log-identical pass${first_diff:+ booted twice: in the first boots the logs differed:$first_diff}"
+		result "seabios-$m-log-identical pass${first_diff:+ booted twice: in the first boots the logs differed:$first_diff}"
 	else
-		echo "seabios-$m-log-identical fail SeaBIOS debug logs differ (md5 $a with, $b without): $(log_diff "$m")${first_diff:+ (and in the first boots:$first_diff)}"
+		result "seabios-$m-log-identical fail SeaBIOS debug logs differ (md5 $a with, $b without): $(log_diff "$m")${first_diff:+ (and in the first boots:$first_diff)}"
 	fi
 done
 
@@ -364,40 +364,40 @@ for m in $GUEST_MACHINES; do
 	elif [ "$verdict" = pass ]; then
 		reason=" $(echo "$ref" | wc -l) functions, the same in the boots$ran"
 	fi
-	echo "guest-$m-pci-identical $verdict$reason"
+	result "guest-$m-pci-identical $verdict$reason"
 	stock=$(pci_list "$m" without:pci "$REF/console.txt")
 	if [ -z "$stock" ]; then
-		echo "guest-$m-pci-as-mainline fail the reference boot on the stock modules listed no PCI functions: $(sed -n "s/^@@GUEST-FAILED $m without pci //p" "$REF/console.txt" | head -1)"
+		result "guest-$m-pci-as-mainline fail the reference boot on the stock modules listed no PCI functions: $(sed -n "s/^@@GUEST-FAILED $m without pci //p" "$REF/console.txt" | head -1)"
 	elif [ -n "$ref" ] && [ "$ref" = "$stock" ]; then
-		echo "guest-$m-pci-as-mainline pass the same $(echo "$stock" | wc -l) functions as on the stock modules"
+		result "guest-$m-pci-as-mainline pass the same $(echo "$stock" | wc -l) functions as on the stock modules"
 	else
-		echo "guest-$m-pci-as-mainline fail ours listed $(echo "$ref" | wc -l) functions, the stock modules $(echo "$stock" | wc -l): $(diff <(echo "$stock") <(echo "$ref") | grep '^[<>]' | head -2 | tr '\n' ' ')"
+		result "guest-$m-pci-as-mainline fail ours listed $(echo "$ref" | wc -l) functions, the stock modules $(echo "$stock" | wc -l): $(diff <(echo "$stock") <(echo "$ref") | grep '^[<>]' | head -2 | tr '\n' ' ')"
 	fi
 	for b in $GUEST_BOOTS; do
 		name="guest-$m-${b%:*}-${b#*:}"
 		if [[ " $failed " == *" $b "* ]]; then
 			why=$(sed -n "s/^@@GUEST-FAILED $m ${b%:*} ${b#*:} //p" "$OUT/console.txt" | head -1)
 			why=${why:-linux-guest said nothing of it (see $BUILD_REL/e2e-$MODULES/console.txt)}
-			echo "$name-0xcf8-writes fail the nested boot never listed its PCI functions: $why"
-			echo "$name-reset fail the nested boot never listed its PCI functions (above)"
+			result "$name-0xcf8-writes fail the nested boot never listed its PCI functions: $why"
+			result "$name-reset fail the nested boot never listed its PCI functions (above)"
 			continue
 		fi
 		n=$(guest_field "$m" "$b" 5) ex=$(guest_field "$m" "$b" 6) ring=$(guest_field "$m" "$b" 7)
 		want_ex=0
 		[ "${b%:*}" = without ] && want_ex=$n
 		if [ "${n:-0}" -gt 0 ] && [ "$ex" = "$want_ex" ] && [ "$ring" = $((n - want_ex)) ]; then
-			echo "$name-0xcf8-writes pass $n writes, $ex exits, $ring in the ring"
+			result "$name-0xcf8-writes pass $n writes, $ex exits, $ring in the ring"
 		else
-			echo "$name-0xcf8-writes fail $n writes, $ex exits, $ring in the ring (want $want_ex exits)"
+			result "$name-0xcf8-writes fail $n writes, $ex exits, $ring in the ring (want $want_ex exits)"
 		fi
 		resets=$(guest_field "$m" "$b" 8) at_once=$(guest_field "$m" "$b" 9) after=$(guest_field "$m" "$b" 10)
 		if ! grep -q "^@@GUEST-RESET $m ${b%:*} ${b#*:}" "$OUT/console.txt" ||
 		   grep -q "^@@GUEST-RESET-FAILED $m ${b%:*} ${b#*:}" "$OUT/console.txt" || [ "${resets:-0}" = 0 ]; then
-			echo "$name-reset fail the guest did not reset through 0xcf9 ($resets reset writes)"
+			result "$name-reset fail the guest did not reset through 0xcf9 ($resets reset writes)"
 		elif [ "$at_once" = "$resets" ] && [ "$after" = 0 ]; then
-			echo "$name-reset pass the reset write exited at once; no vCPU entry after it"
+			result "$name-reset pass the reset write exited at once; no vCPU entry after it"
 		else
-			echo "$name-reset fail $at_once of $resets reset writes exited at once, $after vCPU entries after"
+			result "$name-reset fail $at_once of $resets reset writes exited at once, $after vCPU entries after"
 		fi
 	done
 done

@@ -9,7 +9,7 @@
 #   table  make bench-vmm: prints the table and writes
 #          build/<base>/vmm/results.csv, table.txt and vmm.png.
 #   report the table and the plot again from the last table's results.
-#   check  make check: prints "<name> pass|fail|skip <reason>" lines:
+#   check  make check: prints the result (TAP) of each check:
 #          every mode got the same result from the guest, and where the
 #          legacy ring filled up, the dedicated ring took fewer exits.
 set -euo pipefail
@@ -104,7 +104,7 @@ if [ "$WHAT" = check ]; then
 	# The VM's own verdict (a kernel report or a death during the nested
 	# boots fails), and each nested boot tried again after a hang.
 	vm_run_verdicts "$OUT" vmm-vm-clean-run
-	sed -n 's/^@@VMM-RETRY \([^ ]*\) /vmm-\1 retry /p' "$OUT/console.txt"
+	sed -n 's/^@@VMM-RETRY \([^ ]*\) /vmm-\1 retry /p' "$OUT/console.txt" | result_lines
 	for mc in $MACHINES; do
 		for w in $(works_on "$mc"); do
 			ran='' missing='' skipped=''
@@ -121,7 +121,7 @@ if [ "$WHAT" = check ]; then
 				fi
 			done
 			if [ -n "$skipped" ]; then
-				echo "vmm-$mc-$w-same-result skip $skipped"
+				result "vmm-$mc-$w-same-result skip $skipped"
 				continue
 			fi
 			first=$(echo "$ran" | cut -d' ' -f2)
@@ -140,7 +140,7 @@ if [ "$WHAT" = check ]; then
 			elif [ "$verdict" = pass ]; then
 				reason=" $ref in all three modes"
 			fi
-			echo "vmm-$mc-$w-same-result $verdict$reason"
+			result "vmm-$mc-$w-same-result $verdict$reason"
 
 			# Where the legacy ring filled: the dedicated ring never
 			# did, and where nothing but coalesced writes to MMIO
@@ -156,17 +156,17 @@ if [ "$WHAT" = check ]; then
 			le_mmio=$(field "$w" legacy 8) re_mmio=$(field "$w" ring 8)
 			name=vmm-$mc-$w-ring-exits
 			if [ "$full" = 0 ] && [[ " $EXITS_COMPARED " == *" $w "* ]]; then
-				echo "$name fail the legacy ring never filled: $w no longer writes enough between two flushes"
+				result "$name fail the legacy ring never filled: $w no longer writes enough between two flushes"
 			elif [ "$full" = 0 ]; then
 				continue	# nothing for a bigger ring to save
 			elif [ "$rfull" != 0 ]; then
-				echo "$name fail the dedicated ring was full $rfull times (the legacy ring $full)"
+				result "$name fail the dedicated ring was full $rfull times (the legacy ring $full)"
 			elif [[ " $EXITS_COMPARED " != *" $w "* ]]; then
-				echo "$name pass the dedicated ring never full, the legacy ring $full times; $re exits against $le (not compared: they vary with the guest's timing)"
+				result "$name pass the dedicated ring never full, the legacy ring $full times; $re exits against $le (not compared: they vary with the guest's timing)"
 			elif [ "$re_mmio" -lt "$le_mmio" ]; then
-				echo "$name pass $re_mmio MMIO exits with the dedicated ring, $le_mmio with the legacy ring ($full of them because it was full); all exits $re against $le"
+				result "$name pass $re_mmio MMIO exits with the dedicated ring, $le_mmio with the legacy ring ($full of them because it was full); all exits $re against $le"
 			else
-				echo "$name fail $re_mmio MMIO exits with the dedicated ring, not fewer than the legacy ring's $le_mmio ($full of them because it was full)"
+				result "$name fail $re_mmio MMIO exits with the dedicated ring, not fewer than the legacy ring's $le_mmio ($full of them because it was full)"
 			fi
 		done
 	done

@@ -7,7 +7,7 @@
 # HEAD), never on the host: there 'make check-install' fetches trixie's
 # headers and image of the newest +deb13 kernel, builds our modules with
 # Debian 13's gcc, and runs the install and DKMS checks on copies.
-# Prints "debian13:<check> pass|fail [reason]" lines for check.sh; the
+# Prints the results of debian13:<check> (TAP) for check.sh; the
 # root is removed afterwards (KEEP_ROOT=1 keeps it).
 export BASE=6.12	# the one base that Debian 13 builds
 set -euo pipefail
@@ -22,7 +22,7 @@ DEBIAN13_DISK_GB=6
 start=$(date +%s)
 need_disk "$DEBIAN13_DISK_GB" "make check-debian13 (a minimal Debian 13 and our modules built in it)"
 root_create trixie
-echo "debian13:debootstrap pass minimal trixie, git and make in $(($(date +%s) - start)) s" >&3
+result "debian13:debootstrap pass minimal trixie, git and make in $(($(date +%s) - start)) s" >&3
 
 LOG=$ROOT_DIR/make.log
 step "make check-install BASE=6.12 in the Debian 13 root (packages, 6.12 +deb13 tree, modules, DKMS: about 15 minutes; log $BUILD_REL/debian13/make.log)"
@@ -30,15 +30,15 @@ rc=0
 in_root sh -c "cd /root/coalesced-io && make check-install BASE=6.12" >"$LOG" 2>&1 || rc=$?
 grep '^==> ' "$LOG" | sed 's/^/    /'
 kver=$(sed -n 's/^deps ok: .*KVER=\([^,]*\),.*/\1/p' "$LOG" | tail -n 1)
-if ! grep -q '^install:' "$LOG"; then
+if ! grep -q '^\(not \)\?ok - install:' "$LOG"; then
 	tail -20 "$LOG" | sed 's/^/    | /'
-	echo "debian13:check-install fail make exited $rc before the checks; see $BUILD_REL/debian13/make.log" >&3
+	result "debian13:check-install fail make exited $rc before the checks; see $BUILD_REL/debian13/make.log" >&3
 	exit 1
 fi
 if [[ $kver =~ \+deb13-amd64$ ]]; then
-	echo "debian13:kernel-is-debian13 pass $kver" >&3
+	result "debian13:kernel-is-debian13 pass $kver" >&3
 else
-	echo "debian13:kernel-is-debian13 fail the root built for '$kver', not a +deb13 kernel" >&3
+	result "debian13:kernel-is-debian13 fail the root built for '$kver', not a +deb13 kernel" >&3
 fi
-grep -E '^(install|dkms):[^ ]+ (pass|fail|skip)' "$LOG" | sed 's/^/debian13:/' >&3
+grep -E '^(not )?ok - (install|dkms):' "$LOG" | sed 's/ - / - debian13:/' >&3
 echo "    $(($(date +%s) - start)) s in all" >&2

@@ -4,7 +4,7 @@
 # debootstrap --variant=minbase bookworm into build/<base>/fresh/root (apt
 # sources and network settings as the host's), install git and make only,
 # clone this repository's HEAD into it and run 'make' there. Passes when
-# the demo comes out. Prints "fresh:<check> pass|fail [reason]" lines for
+# the demo comes out. Prints the results of fresh:<check> (TAP) for
 # check.sh; the full log is build/<base>/fresh/make.log. The root (5.4 GiB
 # at the end) is removed afterwards (KEEP_ROOT=1 keeps it).
 set -euo pipefail
@@ -18,7 +18,7 @@ LOG=$ROOT_DIR/make.log
 start=$(date +%s)
 need_disk "$FRESH_DISK_GB" "make check-fresh (a minimal Debian 12 and the README's make in it)"
 root_create bookworm
-echo "fresh:debootstrap pass minimal bookworm, git and make in $(($(date +%s) - start)) s" >&3
+result "fresh:debootstrap pass minimal bookworm, git and make in $(($(date +%s) - start)) s" >&3
 
 # The host's compile cache, hard-linked into the root: the QEMU that make
 # builds there is the one the host has just built (make check builds it
@@ -38,13 +38,13 @@ in_root sh -c "cd /root/coalesced-io && make" >"$LOG" 2>&1 || rc=$?
 grep '^==> ' "$LOG" | sed 's/^/    /'
 secs=$(($(date +%s) - start))
 if [ "$rc" = 0 ] && grep -q '^=> the VM runs OUR kvm.ko' "$LOG"; then
-	echo "fresh:make-on-minimal-debian12 pass the demo came out; $secs s in all" >&3
+	result "fresh:make-on-minimal-debian12 pass the demo came out; $secs s in all" >&3
 else
 	tail -20 "$LOG" | sed 's/^/    | /'
 	# The step that failed and its first error, in the verdict itself: a
 	# CI run's log holds the verdicts, not this build's make.log.
 	last_step=$(grep '^==> ' "$LOG" | tail -n 1 | sed 's/^==> //; s/ \[[0-9:]*\]$//')
 	first_error=$(grep -m1 -e '^error: ' -e '^make.*Error [0-9]' -e '^not ok ' "$LOG" | cut -c1-300)
-	echo "fresh:make-on-minimal-debian12 fail make exited $rc after $secs s in '${last_step:-before its first step}'${first_error:+: $first_error}; see $BUILD_REL/fresh/make.log" >&3
+	result "fresh:make-on-minimal-debian12 fail make exited $rc after $secs s in '${last_step:-before its first step}'${first_error:+: $first_error}; see $BUILD_REL/fresh/make.log" >&3
 	exit 1
 fi

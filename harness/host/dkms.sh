@@ -4,7 +4,7 @@
 #   ready for "dkms add", with dkms.conf and our KVM sources.
 # dkms.sh test: "dkms add" and "dkms build" it for $KVER in private DKMS
 #   trees under build/dkms (nothing on the host changes), and check the
-#   modules it built. Prints "dkms:<check> pass|fail [reason]" lines
+#   modules it built. Prints the results of dkms:<check> (TAP)
 #   (none for a base whose kernel is built here: DKMS serves Debian's).
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -27,9 +27,9 @@ package() {
 	echo "dkms: sudo dkms install $PKG   (or: dkms add $PKG; dkms build/install -m $NAME -v $VERSION)"
 }
 
-# result CHECK OK REASON: one line for check.sh.
-result() {
-	if [ "$2" = 0 ]; then echo "dkms:$1 pass"; else echo "dkms:$1 fail $3"; fi
+# dkms_result CHECK STATUS REASON: CHECK's result, passed when STATUS is 0.
+dkms_result() {
+	if [ "$2" = 0 ]; then result "dkms:$1 pass"; else result "dkms:$1 fail $3"; fi
 }
 
 dkms_test() {
@@ -47,26 +47,26 @@ dkms_test() {
 	{ "${dk[@]}" add "$PKG" && "${dk[@]}" build -m "$NAME" -v "$VERSION" -k "$KVER" \
 		--kernelsourcedir "$(headers_dir)"; } \
 		>"$log" 2>&1 || rc=$?
-	result build "$rc" "dkms build failed; see $BUILD_REL/dkms/test.log"
+	dkms_result build "$rc" "dkms build failed; see $BUILD_REL/dkms/test.log"
 	[ "$rc" = 0 ] || return 0
 	ko=$trees/dkms/$NAME/$VERSION/$KVER/x86_64/module
 	rc=0
 	for m in kvm kvm-amd kvm-intel; do
 		[ -f "$ko/$m.ko" ] || rc=1
 	done
-	result modules-built "$rc" "dkms did not produce kvm, kvm-amd and kvm-intel.ko"
+	dkms_result modules-built "$rc" "dkms did not produce kvm, kvm-amd and kvm-intel.ko"
 	rc=1
 	[ "$(modinfo -F vermagic "$ko/kvm.ko" 2>/dev/null | cut -d' ' -f1)" = "$KVER" ] && rc=0
-	result vermagic-matches "$rc" "the DKMS kvm.ko is not built for $KVER"
+	dkms_result vermagic-matches "$rc" "the DKMS kvm.ko is not built for $KVER"
 	# Ours, not stock: the dedicated rings' code is there.
 	rc=1
 	# grep reads all of nm's output: with -q it would stop early, and pipefail
 	# would count nm's SIGPIPE as a failure.
 	nm "$ko/kvm.ko" 2>/dev/null | grep ' kvm_vm_ioctl_create_coalesced_ring$' >/dev/null && rc=0
-	result is-ours "$rc" "the DKMS kvm.ko has no kvm_vm_ioctl_create_coalesced_ring: it is not ours"
+	dkms_result is-ours "$rc" "the DKMS kvm.ko has no kvm_vm_ioctl_create_coalesced_ring: it is not ours"
 	rc=0
 	"${dk[@]}" remove -m "$NAME" -v "$VERSION" --all >>"$log" 2>&1 || rc=$?
-	result remove "$rc" "dkms remove failed; see $BUILD_REL/dkms/test.log"
+	dkms_result remove "$rc" "dkms remove failed; see $BUILD_REL/dkms/test.log"
 }
 
 case "${1:-}" in

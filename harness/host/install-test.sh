@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Check "make install" and "make uninstall" on a copy of the VM kernel's
 # /lib/modules (hard links, under build/install-test), never on the host.
-# Prints "install:<check> pass|fail [reason]" lines for check.sh.
+# Prints the results of install:<check> (TAP) for check.sh.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 load_base
@@ -29,11 +29,11 @@ try() {
 	env INSTALL_KVER="$KVER" DESTDIR="$ROOT" SYSFS="$ROOT/sys" "${vars[@]}" \
 		"$TOP/harness/host/install.sh" "$@" >"$LOG.$name" 2>&1 || rc=$?
 	if { [ "$want" = 0 ] && [ "$rc" != 0 ]; } || { [ "$want" != 0 ] && [ "$rc" = 0 ]; }; then
-		echo "install:$name fail exit status $rc; $(tail -n 1 "$LOG.$name")"
+		result "install:$name fail exit status $rc; $(tail -n 1 "$LOG.$name")"
 	elif ! grep -qF -- "$pattern" "$LOG.$name"; then
-		echo "install:$name fail output lacks '$pattern': $(tail -n 1 "$LOG.$name")"
+		result "install:$name fail output lacks '$pattern': $(tail -n 1 "$LOG.$name")"
 	else
-		echo "install:$name pass"
+		result "install:$name pass"
 	fi
 }
 
@@ -51,13 +51,13 @@ try refuses-modules-in-use fail "kvm_amd is in use" -- install
 echo 0 >"$ROOT/sys/module/kvm_amd/refcnt"
 try installs-into-updates 0 "loads $ROOT$ours/kvm-amd.ko" -- install
 if cmp -s "$BUILD/modules/ours/kvm.ko" "$ROOT$ours/kvm.ko"; then
-	echo "install:installed-kvm-is-ours pass"
+	result "install:installed-kvm-is-ours pass"
 else
-	echo "install:installed-kvm-is-ours fail $ROOT$ours/kvm.ko differs from $BUILD_REL/modules/ours"
+	result "install:installed-kvm-is-ours fail $ROOT$ours/kvm.ko differs from $BUILD_REL/modules/ours"
 fi
 try uninstall-restores-stock 0 "loads $ROOT$stock/kvm-amd.ko" -- uninstall
 if [ -e "$ROOT$ours" ]; then
-	echo "install:uninstall-removes-files fail $ROOT$ours is still there"
+	result "install:uninstall-removes-files fail $ROOT$ours is still there"
 else
-	echo "install:uninstall-removes-files pass"
+	result "install:uninstall-removes-files pass"
 fi

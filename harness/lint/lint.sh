@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Lint what we own: checkpatch --strict (the base tree's) on our C files
 # and patches, then sparse (C=2) and W=1 on a build of the modules; only
-# warnings in our files count. Writes $BUILD_REL/lint/results ("<name> pass|fail <reason>", as every step)
-# and prints one line per check.
+# warnings in our files count. Writes $BUILD_REL/lint/results (TAP, as
+# every step writes its results) and prints one line per check.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 load_base
@@ -24,10 +24,10 @@ record() {
 		echo "  $name: FAIL"
 		# head stops reading early: sed's SIGPIPE is not a failure here.
 		sed 's/^/    | /' "$log" | head -40 || true
-		echo "$name fail $(grep -c '' "$log") lines in ${log#"$TOP"/}" >>"$OUT/results"
+		result "$name fail $(grep -c '' "$log") lines in ${log#"$TOP"/}" >>"$OUT/results"
 	else
 		echo "  $name: ok"
-		echo "$name pass" >>"$OUT/results"
+		result "$name pass" >>"$OUT/results"
 	fi
 }
 

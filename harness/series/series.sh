@@ -13,7 +13,7 @@
 # series.sh docs: only the series and its documentation check.
 # series.sh check: git am the posted series onto the pristine base and
 #   check that the result is the series part of $BUILD_REL/linux, byte for
-#   byte. Prints "series:<check> pass|fail [reason]" lines for check.sh.
+#   byte. Prints the results of series:<check> (TAP) for check.sh.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 load_base
@@ -346,16 +346,16 @@ check_series() {
 	mapfile -t patches < <(ls "$OUT"/*/0*.patch | grep -v '/0000-cover-letter\.patch$')
 	tree_git am -q "${patches[@]}" >"$BUILD/series-am.log" 2>&1 || rc=$?
 	if [ "$rc" != 0 ]; then
-		echo "series:git-am-applies fail git am stopped; see $BUILD_REL/series-am.log"
+		result "series:git-am-applies fail git am stopped; see $BUILD_REL/series-am.log"
 		tree_git am --abort >/dev/null 2>&1 || true
 		remove_tree
 		return 0
 	fi
-	echo "series:git-am-applies pass"
+	result "series:git-am-applies pass"
 	if [ "$(tree_git rev-parse HEAD^{tree})" = "$(git -C "$LINUX" rev-parse series^{tree})" ]; then
-		echo "series:result-is-build-linux pass"
+		result "series:result-is-build-linux pass"
 	else
-		echo "series:result-is-build-linux fail the applied series differs from $BUILD_REL/linux: run 'make series' again"
+		result "series:result-is-build-linux fail the applied series differs from $BUILD_REL/linux: run 'make series' again"
 	fi
 	remove_tree
 }
