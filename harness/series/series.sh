@@ -240,7 +240,7 @@ build_selftests() {
 }
 
 # test_each: the tests of keep_tests after every patch, in the VM on that
-# patch's modules, told they are ours (COALESCED_KVM=ours): every test
+# patch's modules, told they are ours (COALESCED_KVM=newer): every test
 # must end with 0 or 4 (kselftest's skip), and no case may say "not ok".
 test_each() {
 	local n i dir verdict failed=''

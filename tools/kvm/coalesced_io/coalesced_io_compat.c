@@ -88,7 +88,7 @@ static void legacy_ioctls(int vm, bool rings)
 	CALL("legacy register unknown flag", vm, KVM_REGISTER_COALESCED_MMIO, &z, -1, EINVAL);
 	z.pio = 1;
 	z.size = 0;
-	/* Mainline accepts a zone that holds nothing; ours refuses it. */
+	/* Older kernels accept a zone that holds nothing; newer ones refuse it. */
 	CALL("legacy register size 0", vm, KVM_REGISTER_COALESCED_MMIO, &z,
 	     rings ? -1 : 0, EINVAL);
 	z.size = 1;

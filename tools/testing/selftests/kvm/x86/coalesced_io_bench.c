@@ -352,7 +352,7 @@ int main(int argc, char *argv[])
 	       n, reps, kvm_check_cap(KVM_CAP_COALESCED_PIO) ? "on" : "off",
 	       dedicated ? "on" : "off");
 	for (rep = 0; rep < reps; rep++) {
-		/* Bursts of 64 fit in any ring, mainline's half ring too. */
+		/* Bursts of 64 fit in any ring, older kernels' half ring too. */
 		bench_run("a_exit", PLAIN_OUT, NO_ZONE, AT_EXITS, 64, n, 1, rep);
 		bench_run("b_coalesced", PLAIN_OUT, LEGACY_ZONE, AT_EXITS, 64, n,
 			  1, rep);

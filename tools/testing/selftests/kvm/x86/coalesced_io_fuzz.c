@@ -116,7 +116,7 @@ struct episode;
 
 static u64 seed;
 static u64 host_rng;
-static bool ours;		/* this implementation, with dedicated rings */
+static bool newer;		/* a newer kernel, with dedicated rings */
 
 static u32 rnd(u32 n)
 {
@@ -507,7 +507,7 @@ static struct zone random_zone(struct episode *ep)
 	int id = rnd(ep->nr_vcpus);
 	struct zone z = { .pio = rnd(2), .ring = ep->dedicated ? id : -1 };
 
-	z.by_start = ours && !rnd(4);
+	z.by_start = newer && !rnd(4);
 
 	if (z.pio) {
 		z.addr = id * PORT_SPAN + (rnd(2) ? PORT_LOW : PORT_HIGH) + rnd(16);
@@ -521,7 +521,7 @@ static struct zone random_zone(struct episode *ep)
 
 /*
  * What registering @z must return; -ENOMEM only under fault injection.
- * The same zone twice is fine on the legacy ring, as in mainline; a
+ * The same zone twice is fine on the legacy ring, as it always was; a
  * dedicated ring's zone may not repeat any other zone's range.
  */
 static int model_register_result(struct episode *ep, struct zone z)
@@ -537,7 +537,7 @@ static int model_register_result(struct episode *ep, struct zone z)
 	return 0;
 }
 
-/* Mainline's unregister rule: the zones that contain the whole range. */
+/* The legacy unregister rule: the zones that contain the whole range. */
 static bool zone_contains(const struct zone *m, const struct zone *range)
 {
 	return m->pio == range->pio && (s32)range->size >= 0 &&
@@ -632,7 +632,7 @@ static void op_unregister(struct episode *ep)
  * Zones and ranges that must be refused with -EINVAL: unknown flags by
  * both ioctls everywhere; the zones of rows reg-size-0, reg-wraps,
  * reg-size-2g and reg-port-above-0xffff of coalesced_pio_test's compat rows by
- * our register only (unregister takes them, as mainline does).
+ * the newer register only (unregister takes them, as it always did).
  */
 static void op_invalid(struct episode *ep)
 {
@@ -640,7 +640,7 @@ static void op_invalid(struct episode *ep)
 		u64 addr;
 		u32 size;
 		u32 flags;
-		bool ours_only;	/* mainline registers it; no unregister */
+		bool newer_only;	/* older kernels register it; no unregister */
 	} bad[] = {
 		{ 0x70, 0, KVM_COALESCED_ZONE_PIO, true },
 		{ MMIO_BASE, 0, 0, true },
@@ -652,10 +652,10 @@ static void op_invalid(struct episode *ep)
 		{ MMIO_BASE, 0x10, 0xff },
 	};
 	int i = rnd(ARRAY_SIZE(bad)), r;
-	bool reg = bad[i].ours_only || rnd(2);
+	bool reg = bad[i].newer_only || rnd(2);
 	struct zone z = { .addr = bad[i].addr, .size = bad[i].size, .ring = -1 };
 
-	if (!ours && bad[i].ours_only)
+	if (!newer && bad[i].newer_only)
 		return;
 	r = zone_ioctl(ep, reg ? KVM_REGISTER_COALESCED_MMIO :
 		       KVM_UNREGISTER_COALESCED_MMIO, z, bad[i].flags);
@@ -815,7 +815,7 @@ static u32 fault_disarm(int fd, int nth, int r)
 
 /*
  * Did that bus die?  An unregister whose bus could not shrink destroys the
- * bus and still returns 0, as in mainline; a register on a dead bus fails
+ * bus and still returns 0, as it always did; a register on a dead bus fails
  * with -ENOMEM.  Ask with a zone no model zone holds, taken back at once.
  */
 static bool bus_destroyed(struct episode *ep, bool pio)
@@ -994,7 +994,7 @@ static void test_fuzz(u64 max_ops, double max_s)
 		u32 ops = 10 + rnd(150), i;
 
 		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), !rnd(8),
-			      ours && !rnd(3));
+			      newer && !rnd(3));
 		for (i = 0; i < ops && tot.ops < max_ops; i++, tot.ops++) {
 			u32 op = rnd(100);
 
@@ -1004,7 +1004,7 @@ static void test_fuzz(u64 max_ops, double max_s)
 				op_unregister(&ep);
 			else if (op < 70)
 				op_invalid(&ep);
-			else if (op < 74 && ours)
+			else if (op < 74 && newer)
 				op_invalid_ring(&ep);
 			else if (op < 84)
 				op_drain(&ep);
@@ -1144,7 +1144,7 @@ static void failslab_every_point(void)
 	};
 	int kind, nth, points[ARRAY_SIZE(kinds)] = { 0 };
 
-	for (kind = 0; kind < (ours ? 10 : 4); kind++) {
+	for (kind = 0; kind < (newer ? 10 : 4); kind++) {
 		bool reg = kind % 4 < 2, pio = kind & 1, injected = true;
 		bool dedicated = kind >= 4;
 
@@ -1158,7 +1158,7 @@ static void failslab_every_point(void)
 			episode_start(&ep, 1, false, dedicated);
 			/*
 			 * Something to unregister (a range inside it: the
-			 * rule is mainline's), and a neighbor to register.
+			 * rule is the legacy one), and a neighbor to register.
 			 */
 			ep.model[ep.nr_model++] = z;
 			TEST_ASSERT(!zone_ioctl(&ep, KVM_REGISTER_COALESCED_MMIO, z,
@@ -1193,11 +1193,11 @@ static void failslab_every_point(void)
 		}
 	}
 	printf("# fail-nth, allocations failed in turn:");
-	for (kind = 0; kind < (ours ? 10 : 4); kind++)
+	for (kind = 0; kind < (newer ? 10 : 4); kind++)
 		printf("%s %s %d", kind ? "," : "", kinds[kind], points[kind]);
 	printf("\n");
 	/* Each of these ioctls allocates: a kind never failed went untested. */
-	for (kind = 0; kind < (ours ? 10 : 4); kind++)
+	for (kind = 0; kind < (newer ? 10 : 4); kind++)
 		TEST_ASSERT(points[kind] > 0,
 			    "fail-nth: no allocation of %s failed, so none was tested",
 			    kinds[kind]);
@@ -1218,7 +1218,7 @@ static void test_failslab(u64 max_ops, double max_s)
 	failslab_setup("30");
 	failslab_every_point();
 	printf("# fail-nth: failed each of %lu allocations of register and unregister%s in turn\n",
-	       tot.nth_points, ours ? ", ring destroy and create" : "");
+	       tot.nth_points, newer ? ", ring destroy and create" : "");
 	nth_injected = tot.injected;
 
 	/* The random part gets its own time: the part above takes a while. */
@@ -1227,7 +1227,7 @@ static void test_failslab(u64 max_ops, double max_s)
 		u32 ops = 20 + rnd(100), i;
 
 		episode_start(&ep, 1 + rnd(FUZZ_VCPUS), false,
-			      ours && !rnd(3));
+			      newer && !rnd(3));
 		for (i = 0; i < ops && tot.ops < max_ops; i++) {
 			if (ep.dedicated && !rnd(10))
 				ring_replace(&ep, rnd(ep.nr_vcpus), 0, 0);
@@ -1300,13 +1300,13 @@ int main(int argc, char *argv[])
 		seed = (u64)time(NULL) ^ ((u64)getpid() << 32);
 	setbuf(stdout, NULL);
 	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART: kicks KVM_RUN */
-	ours = coalesced_kvm_expect_ours();
+	newer = coalesced_kvm_expect_newer();
 
 	ksft_print_header();
 	ksft_set_plan(2);
 	printf("# seed %lu (rerun: SEED=%lu), at most %lu operations or %.0f s per case\n",
 	       seed, seed, ops, secs);
-	printf("# kernel %s\n", ours ? "with this series" : "without it");
+	printf("# kernel %s\n", newer ? "newer, with dedicated rings" : "older");
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_COALESCED_PIO));
 	run_case("fuzz", test_fuzz, ops, secs);
 	run_case("failslab", test_failslab, ops, secs);

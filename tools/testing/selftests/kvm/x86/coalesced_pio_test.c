@@ -4,8 +4,8 @@
  * edges, several vCPUs, hostile ring indices, lifetime, stats, string I/O.
  *
  * Each case runs in a child process with VMs of its own and is one TAP
- * line.  On a kernel without this series (COALESCED_KVM=stock) the cases
- * run too and assert its behaviour where it differs, row by row
+ * line.  On an older kernel (COALESCED_KVM=older) the cases run too and
+ * assert its behaviour where it differs, row by row
  * (compat_*_rows below).
  */
 #include <errno.h>
@@ -37,11 +37,11 @@
 #define MMIO_PLAIN_GPA	(MMIO_GPA + 0x800)	/* same page, no zone */
 #define IN_VALUE	0x5a5a5a5a5a5a5a5aULL
 
-/* Expect this implementation's behaviour, not mainline's (coalesced_kvm.h). */
-static bool ours;
+/* Expect the newer rules, not those of older kernels (coalesced_kvm.h). */
+static bool newer;
 
 /*
- * Is a ring with these indices full?  With this series, and since 6.12:
+ * Is a ring with these indices full?  Since 6.12:
  * at max - 1 entries.  Kernels before 6.12 (table row "ring-full-early")
  * also when (first - last - 1) % max, in u32 arithmetic, is 0: with first
  * 0 that is at 85 of 169 entries.
@@ -50,7 +50,7 @@ static bool ring_full(u32 first, u32 last, u32 max)
 {
 	if ((last + 1) % max == first)
 		return true;
-	return !ours && (u32)(first - last - 1) % max == 0;
+	return !newer && (u32)(first - last - 1) % max == 0;
 }
 
 /* ---- guest side ------------------------------------------------------ */
@@ -379,8 +379,8 @@ TEST_F_TIMEOUT(coalesced_pio, registration, CASE_TIMEOUT_S)
 }
 
 /*
- * The legacy ioctls with and without this series.  On a kernel with it
- * the result must be the "ours" column, on one without the "mainline"
+ * The legacy ioctls on newer and older kernels.  On a newer kernel the
+ * result must be the "newer" column, on an older one the "older"
  * column, so a difference no row lists fails one run or the other.
  */
 #define COMPAT_PORT	0x300	/* no in-kernel device near it */
@@ -397,9 +397,9 @@ struct compat_register_row {
 	u32 size;
 	u32 flags;
 	bool twice;		/* register the same zone before */
-	int mainline, ours;	/* errno; 0: accepted */
+	int older, newer;	/* errno; 0: accepted */
 	u16 probe;		/* outb here afterwards ... */
-	enum zone_effect effect_mainline, effect_ours;	/* ... does this */
+	enum zone_effect effect_older, effect_newer;	/* ... does this */
 };
 
 #define PIO	KVM_COALESCED_ZONE_PIO
@@ -438,9 +438,9 @@ TEST_F_TIMEOUT(coalesced_pio, compat_register, CASE_TIMEOUT_S)
 
 	for (i = 0; i < ARRAY_SIZE(compat_register_rows); i++) {
 		const struct compat_register_row *row = &compat_register_rows[i];
-		int want = ours ? row->ours : row->mainline;
-		enum zone_effect effect = ours ? row->effect_ours :
-						 row->effect_mainline;
+		int want = newer ? row->newer : row->older;
+		enum zone_effect effect = newer ? row->effect_newer :
+						  row->effect_older;
 		struct vm_ctx c;
 		int r;
 
@@ -450,10 +450,10 @@ TEST_F_TIMEOUT(coalesced_pio, compat_register, CASE_TIMEOUT_S)
 						     row->flags & KVM_COALESCED_ZONE_PIO);
 		r = -zone_add(c.vm, row->addr, row->size, row->flags);
 		TEST_ASSERT(r == want,
-			    "%s (0x%lx+0x%x flags 0x%x): %s, want %s (mainline %s, ours %s)",
+			    "%s (0x%lx+0x%x flags 0x%x): %s, want %s (older %s, newer %s)",
 			    row->name, row->addr, row->size, row->flags,
 			    result_str(r), result_str(want),
-			    result_str(row->mainline), result_str(row->ours));
+			    result_str(row->older), result_str(row->newer));
 		if (effect != NOT_PROBED)
 			TEST_ASSERT(pio_write_exits(&c, row->probe, 1) ==
 				    (effect == WRITE_EXITS),
@@ -469,9 +469,9 @@ TEST_F_TIMEOUT(coalesced_pio, compat_register, CASE_TIMEOUT_S)
 				    "%s: a copy of the zone survived its unregister",
 				    row->name);
 		}
-		printf("# %-28s %s (mainline %s, ours %s)\n", row->name,
-		       result_str(r), result_str(row->mainline),
-		       result_str(row->ours));
+		printf("# %-28s %s (older %s, newer %s)\n", row->name,
+		       result_str(r), result_str(row->older),
+		       result_str(row->newer));
 		ctx_free(&c);
 	}
 }
@@ -491,7 +491,7 @@ struct compat_unregister_row {
 	u32 size;
 	u32 flags;
 	int err;			/* errno of both */
-	unsigned int gone_mainline, gone_ours;	/* bit n: zones[n] removed */
+	unsigned int gone_older, gone_newer;	/* bit n: zones[n] removed */
 };
 
 #define P		COMPAT_PORT
@@ -542,7 +542,7 @@ TEST_F_TIMEOUT(coalesced_pio, compat_unregister, CASE_TIMEOUT_S)
 
 	for (i = 0; i < ARRAY_SIZE(compat_unregister_rows); i++) {
 		const struct compat_unregister_row *row = &compat_unregister_rows[i];
-		unsigned int want = ours ? row->gone_ours : row->gone_mainline;
+		unsigned int want = newer ? row->gone_newer : row->gone_older;
 		unsigned int gone = 0;
 		struct vm_ctx c;
 		int r;
@@ -559,12 +559,12 @@ TEST_F_TIMEOUT(coalesced_pio, compat_unregister, CASE_TIMEOUT_S)
 		for (z = 0; z < ARRAY_SIZE(row->zones) && row->zones[z].size; z++)
 			gone |= compat_zone_gone(&c, &row->zones[z]) << z;
 		TEST_ASSERT(gone == want,
-			    "%s: removed zones 0x%x, want 0x%x (mainline 0x%x, ours 0x%x)",
-			    row->name, gone, want, row->gone_mainline,
-			    row->gone_ours);
-		printf("# %-28s %s, removed 0x%x (mainline 0x%x, ours 0x%x)\n",
-		       row->name, result_str(r), gone, row->gone_mainline,
-		       row->gone_ours);
+			    "%s: removed zones 0x%x, want 0x%x (older 0x%x, newer 0x%x)",
+			    row->name, gone, want, row->gone_older,
+			    row->gone_newer);
+		printf("# %-28s %s, removed 0x%x (older 0x%x, newer 0x%x)\n",
+		       row->name, result_str(r), gone, row->gone_older,
+		       row->gone_newer);
 		ctx_free(&c);
 	}
 }
@@ -726,11 +726,11 @@ TEST_F_TIMEOUT(coalesced_pio, ring_full, CASE_TIMEOUT_S)
 	TEST_ASSERT(log.n == fill_writes, "saw %zu writes, guest made %u",
 		    log.n, fill_writes);
 	for (i = 0; i < log.n; i++)
-		TEST_ASSERT(log.ev[i].data == i && (!ours || log.ev[i].coalesced ==
+		TEST_ASSERT(log.ev[i].data == i && (!newer || log.ev[i].coalesced ==
 			    ((i + 1) % c.max != 0)),
 			    "write #%u: got data %lu via %s", i, log.ev[i].data,
 			    log.ev[i].coalesced ? "ring" : "exit");
-	TEST_ASSERT(!ours || exits == fill_writes / c.max,
+	TEST_ASSERT(!newer || exits == fill_writes / c.max,
 		    "%u exits for %u writes with a %u-slot ring, want %u",
 		    exits, fill_writes, c.max, fill_writes / c.max);
 	printf("# %u writes, %u exits on ring full, order intact\n",
@@ -802,7 +802,7 @@ static void check_padding(struct vm_ctx *c, enum probe_op op, u64 addr,
 			  int len)
 {
 	struct kvm_coalesced_mmio *slot = &c->ring->coalesced_mmio[c->ring->last];
-	u8 want = ours ? 0 : 0xff;
+	u8 want = newer ? 0 : 0xff;
 	struct probe_outcome o;
 	int i;
 
@@ -1055,15 +1055,15 @@ TEST_F_TIMEOUT(coalesced_pio, hostile_indices, CASE_TIMEOUT_S)
 			TEST_ASSERT(!memcmp(before, c.ring, getpagesize()),
 				    "%s: the write exited but KVM changed the ring page",
 				    bad[i].what);
-		} else if (ours || bad[i].both) {
+		} else if (newer || bad[i].both) {
 			TEST_FAIL("%s: the write went to the ring, want an exit",
 				  bad[i].what);
 		} else {
-			/* Table row "ring-bad-first": mainline writes at last. */
+			/* Table row "ring-bad-first": older kernels write at last. */
 			TEST_ASSERT(c.ring->last == (last + 1) % c.max,
 				    "%s: the write was coalesced but last is %u, want %u",
 				    bad[i].what, c.ring->last, (last + 1) % c.max);
-			printf("# %s: mainline wrote slot %u\n", bad[i].what, last);
+			printf("# %s: the older kernel wrote slot %u\n", bad[i].what, last);
 		}
 		/* Honest indices again: writes coalesce again. */
 		c.ring->first = 7;
@@ -1237,7 +1237,7 @@ static void destroy_with_pending(void)
 			kvm_vm_register_coalesced_io(c.vm, MMIO_GPA + i, 1, false);
 		}
 		/*
-		 * Mainline computes the free space as (first - last - 1) %
+		 * Older kernels compute the free space as (first - last - 1) %
 		 * 170 in u32: with first = 0 it reports "full" at 85 entries
 		 * and the rest exit. Count those exits as writes too.
 		 */
@@ -1245,7 +1245,7 @@ static void destroy_with_pending(void)
 			vcpu_run(c.vcpu);
 			if (get_ucall(c.vcpu, &uc) == UCALL_DONE)
 				break;
-			TEST_ASSERT(!ours && exits < 100,
+			TEST_ASSERT(!newer && exits < 100,
 				    "pending_guest exit %s with %u entries in the ring",
 				    exit_reason_str(c.vcpu->run->exit_reason),
 				    c.ring->last);
@@ -1345,8 +1345,8 @@ TEST_F_TIMEOUT(coalesced_pio, stats, CASE_TIMEOUT_S)
 	struct vm_ctx c;
 	u32 i, n;
 
-	if (!ours)
-		SKIP(return, "COALESCED_KVM=stock: no coalesced stats there");
+	if (!newer)
+		SKIP(return, "COALESCED_KVM=older: no coalesced stats there");
 
 	probe_start(&c);
 	kvm_vm_register_coalesced_io(c.vm, PORT_RTC_INDEX, 1, true);
@@ -1522,9 +1522,9 @@ TEST_F_TIMEOUT(coalesced_pio, rep_outs, CASE_TIMEOUT_S)
 int main(int argc, char *argv[])
 {
 	setbuf(stdout, NULL);
-	ours = coalesced_kvm_expect_ours();
-	printf("# kvm.ko: %s\n", ours ? "with this series" :
-	       "without this series");
+	newer = coalesced_kvm_expect_newer();
+	printf("# kvm.ko: %s\n", newer ? "newer, with the coalesced I/O stats" :
+	       "older, without the coalesced I/O stats");
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_COALESCED_MMIO));
 	return test_harness_run(argc, argv);
 }

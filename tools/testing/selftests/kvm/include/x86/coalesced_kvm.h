@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Which kvm.ko a coalesced I/O selftest runs on.  Where the expected
- * behaviour differs between a kernel with this series and one without, a
- * test is told which one to expect (COALESCED_KVM=ours or stock) instead
- * of guessing it from the module; run without it, a test expects this
- * series.  The module must then agree, or the test fails: only a kernel
- * with this series counts coalesced writes in the vCPU stat
+ * Which rules a coalesced I/O selftest expects.  Where older kernels,
+ * those without the coalesced I/O stats, behave differently, a test is
+ * told which rules to expect (COALESCED_KVM=newer or older) instead of
+ * guessing them from the module; run without it, a test expects the
+ * newer ones.  The module must then agree, or the test fails: only a
+ * newer kernel counts coalesced writes in the vCPU stat
  * coalesced_pio_writes.
  */
 #ifndef SELFTEST_KVM_COALESCED_KVM_H
@@ -47,21 +47,21 @@ static inline bool coalesced_kvm_has_vcpu_stat(const char *name)
 	return found;
 }
 
-static inline bool coalesced_kvm_expect_ours(void)
+static inline bool coalesced_kvm_expect_newer(void)
 {
 	const char *set = getenv("COALESCED_KVM");
-	bool ours, has_stats;
+	bool newer, has_stats;
 
 	if (!set)
-		set = "ours";
-	TEST_ASSERT(!strcmp(set, "ours") || !strcmp(set, "stock"),
-		    "COALESCED_KVM=%s: want ours or stock", set);
-	ours = !strcmp(set, "ours");
+		set = "newer";
+	TEST_ASSERT(!strcmp(set, "newer") || !strcmp(set, "older"),
+		    "COALESCED_KVM=%s: want newer or older", set);
+	newer = !strcmp(set, "newer");
 	has_stats = coalesced_kvm_has_vcpu_stat("coalesced_pio_writes");
-	TEST_ASSERT(ours == has_stats,
+	TEST_ASSERT(newer == has_stats,
 		    "told COALESCED_KVM=%s, but the loaded kvm.ko %s the coalesced_pio_writes stat: the wrong module is loaded",
 		    set, has_stats ? "has" : "lacks");
-	return ours;
+	return newer;
 }
 
 #endif /* SELFTEST_KVM_COALESCED_KVM_H */
