@@ -6,7 +6,9 @@
 #                        of Debian 12 backports (or of Debian 13, for a
 #                        +deb13 KVER);  BASE=7.2: mainline 7.2 built here
 #                        from Debian unstable's source (bases/*.conf)
-#   make                 deps, base tree, modules, selftests, VM, demo
+#   make                 deps, base tree, modules, selftests, VM, demo (its
+#                        kernel part first, then guests in our QEMU)
+#   make demo-kernel     the kernel part of the demo only: no QEMU build
 #   make check           every test in the VM, TAP, "N passed, N failed, N skipped"
 #   make check MODULES=stock   the same tests on Debian's stock modules
 #   make check-mutants   our tests on each broken engine of harness/mutants: all
@@ -31,6 +33,7 @@
 #                        (patches/series), written to build/7.2/series
 #   make series-export   build/7.2/linux's edited series back into patches/
 #   make check-fresh     (root) the README's make on a brand-new minimal Debian 12
+#                        (FRESH_CCACHE=0: with no compile cache, as a new machine)
 #   make clean           remove build/ and nothing else
 
 SHELL := /bin/bash
@@ -46,15 +49,17 @@ ifdef KVER
 export KVER
 endif
 
-.PHONY: check-mutants check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo check bench lint clean \
+.PHONY: check-mutants check-all all deps base headers vmkernel modules selftests initramfs qemu-image demo demo-kernel check bench lint clean \
 	debug-kernel check-debug install uninstall dkms series check-fresh \
 	check-install check-debian13 qemu bench-vmm hang-rate series-export
 # Make's own flags (-j and its jobserver) stay in this Makefile: the
 # scripts run their makes with their own -j.
 unexport MAKEFLAGS
 
-# make: the demo.  Two jobs at a time, so that our QEMU builds beside the
-# base, the modules and the selftests instead of after them.
+# make: the demo.  Two jobs at a time: our QEMU builds, at a lower
+# priority, beside the base, the modules and the selftests; the kernel
+# part of the demo runs as soon as they are ready, and the guests in
+# QEMU follow once our QEMU is built.
 all:
 	@$(MAKE) --no-print-directory -j2 demo
 
@@ -88,9 +93,12 @@ qemu: deps
 qemu-image: deps qemu vmkernel
 	@$(H)/e2e/qemu-image.sh
 
-demo: initramfs qemu-image
+demo: demo-kernel qemu-image
+	@$(H)/bench/demo.sh guests
+
+demo-kernel: initramfs
 	@echo "==> booting the VM for the demo (MODULES=$(MODULES))"
-	@$(H)/bench/demo.sh
+	@$(H)/bench/demo.sh kernel
 
 check: initramfs qemu-image
 	@echo "==> make check (MODULES=$(MODULES))"

@@ -201,6 +201,8 @@ host_debian() {
 #   BENCH_MODE=icount make bench: icount (instructions) or wallclock
 #   SCALE=1           make bench: a multiplier of the number of writes
 #   KEEP_ROOT=0       1: make check-fresh keeps its Debian root
+#   FRESH_CCACHE=1    0: make check-fresh compiles with an empty ccache,
+#                     as a new machine does, instead of the host's
 #   STAGE_ONLY=0      1: modules.sh only stages the sources (DKMS)
 #   STOP_AT_FAILURE=0 1: the VM stops at its first failing test
 # BASE and KVER pick the kernel (load_base, resolve_kver).
@@ -208,7 +210,7 @@ harness_settings() {
 	: "${MODULES:=ours}" "${TESTS:=}" "${VERBOSE:=0}" "${SEED:=1}"
 	: "${FRESH:=0}" "${PRUNE:=0}" "${DEBUG_KERNEL:=0}"
 	: "${BOOTS:=25}" "${REPORT_ONLY:=0}" "${MUTANTS:=*}"
-	: "${BENCH_MODE:=icount}" "${SCALE:=1}" "${KEEP_ROOT:=0}"
+	: "${BENCH_MODE:=icount}" "${SCALE:=1}" "${KEEP_ROOT:=0}" "${FRESH_CCACHE:=1}"
 	: "${STAGE_ONLY:=0}" "${STOP_AT_FAILURE:=0}"
 }
 

@@ -119,7 +119,9 @@ if [ ! -f "$OBJ/build.ninja" ] || [ "$(cat "$OBJ/.configure" 2>/dev/null)" != "$
 		  die "QEMU's configure failed (output above, all of it in build/qemu/build.log); 'make deps' installs what it needs."; }
 	echo "$CONFIGURE" >"$OBJ/.configure"
 fi
-ninja -C "$OBJ" qemu-system-x86_64 2>&1 | tee -a "$Q/build.log" |
+# At a lower priority: under 'make', the kernel side and the demo's first
+# part need the CPU sooner than QEMU is needed.
+nice -n 10 ninja -C "$OBJ" qemu-system-x86_64 2>&1 | tee -a "$Q/build.log" |
 	awk '/^\[[0-9]+\/[0-9]+\]/ { n++; if (n % 400 == 0) { print "    ... " $1; fflush() } }'
 [ "${PIPESTATUS[0]}" = 0 ] ||
 	{ grep -B2 -A10 'error' "$Q/build.log" | tail -30 >&2
