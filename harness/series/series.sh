@@ -204,8 +204,9 @@ build_each() {
 		i=$((i + 1))
 		tree_git checkout -q "$c"
 		step "[$i/$n] building after: $(tree_git log -1 --format=%s)"
+		# W=1 on top of CONFIG_KVM_WERROR's -Werror: no patch adds a warning.
 		LINUX_TREE=$TREE KVM_MOD_DIR=$BUILD/series-build/kvm-mod \
-			"$TOP/harness/base/modules.sh" >"$BUILD/series-build/build.log" 2>&1 ||
+			"$TOP/harness/base/modules.sh" W=1 >"$BUILD/series-build/build.log" 2>&1 ||
 			{ tail -20 "$BUILD/series-build/build.log" >&2
 			  die "the modules do not build after '$(tree_git log -1 --format=%s)'; every patch must build on its own."; }
 		keep_modules "$i" "$(tree_git log -1 --format=%s)"
