@@ -200,8 +200,9 @@ test_part() {
 # result of FILE, TAP as every step writes it: a test's own kselftest
 # lines ("ok 3 case", "ok 3 # SKIP why"), a step's ("ok - name # why",
 # "not ok - name # why", "ok - name # SKIP why") and its retries
-# ("# retried: name: why"). The reason of a skip is the "# SKIP ..."
-# line a kselftest case printed before its result, else the directive's.
+# ("# retried: name: why"); other lines that start with "ok" are not
+# results. kselftest's "ok 2 # SKIP <case>" takes its reason from the
+# "# SKIP ..." line the case printed before it.
 tap_results() {
 	tr -d '\r' <"$1" | awk '
 		/^# retried: / {
@@ -212,23 +213,25 @@ tap_results() {
 			next
 		}
 		/^# SKIP / { reason = substr($0, 8); next }
-		/^(ok|not ok)( [0-9]+| -)?( |$)/ {
+		/^(ok|not ok) ([0-9]+|-)( |$)/ {
 			status = $1 == "ok" ? "ok" : "notok"
 			text = $0
-			sub(/^(ok|not ok)( [0-9]+| -)? ?/, "", text)
+			sub(/^(ok|not ok) ([0-9]+|-) ?/, "", text)
 			comment = ""
-			if (text ~ /^# /) {
-				comment = substr(text, 3)
-				text = ""
+			if (text ~ /^# SKIP( |$)/) {
+				# kselftest: "ok 2 # SKIP <case>", its reason on the line before
+				status = "skip"
+				sub(/^# SKIP ?/, "", text)
+				comment = reason
 			} else if (r = index(text, " # ")) {
 				comment = substr(text, r + 3)
 				text = substr(text, 1, r - 1)
-			}
-			if (comment ~ /^SKIP( |$)/) {
-				status = "skip"
-				sub(/^SKIP ?/, "", comment)
-				if (comment == "")
-					comment = reason
+				if (comment ~ /^SKIP( |$)/) {
+					status = "skip"
+					sub(/^SKIP ?/, "", comment)
+					if (comment == "")
+						comment = reason
+				}
 			}
 			print status "\037" text "\037" comment
 			reason = ""
