@@ -177,7 +177,7 @@ dkms: base
 SERIES_BASE := $(shell sed -n 's/^MAINLINE_BASE=//p' $(H)/lib.sh)
 series:
 	@echo "==> make series: build/$(SERIES_BASE)/series, checkpatch and a build after every patch"
-	@$(MAKE) --no-print-directory headers BASE=$(SERIES_BASE)
+	@$(MAKE) --no-print-directory initramfs BASE=$(SERIES_BASE)
 	@BASE=$(SERIES_BASE) $(H)/series/series.sh make
 
 # The series as build/<mainline>/linux's branch "series" has it, after an
