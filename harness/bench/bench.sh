@@ -223,7 +223,7 @@ if command -v gnuplot >/dev/null; then
 set terminal png size 900,500
 set output "$OUT/bench.png"
 set title "Coalesced port write ($MODE mode): cost above the ioeventfd floor (d = $d)\nan exit to userspace costs $(minus "$a" "$d") above it"
-set ylabel "$unit, minus the floor"
+set ylabel "per write above the floor ($([ "$MODE" = icount ] && echo instructions || echo guest TSC cycles))"
 set style data histogram
 set style histogram cluster gap 1
 set style fill solid 0.8 border -1
