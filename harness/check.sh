@@ -195,10 +195,11 @@ test_part() {
 	fi
 }
 
-# tap_results FILE: "<ok|notok|skip|retry> <name> <reason>", separated
-# by the unit separator (\037, so that an empty name stays a field), for each
-# result of FILE, TAP as every step writes it: a test's own kselftest
-# lines ("ok 3 case", "ok 3 # SKIP why"), a step's ("ok - name # why",
+# tap_results FILE: "<pass|fail|skip|retry> <name> <reason>" (tap's
+# verdicts), separated by the unit separator (\037, so that an empty
+# name stays a field), for each result of FILE, TAP as every step writes
+# it: a test's own kselftest lines ("ok 3 case", "ok 3 # SKIP why"), a
+# step's ("ok - name # why",
 # "not ok - name # why", "ok - name # SKIP why") and its retries
 # ("# retried: name: why"); other lines that start with "ok" are not
 # results. kselftest's "ok 2 # SKIP <case>" takes its reason from the
@@ -214,7 +215,7 @@ tap_results() {
 		}
 		/^# SKIP / { reason = substr($0, 8); next }
 		/^(ok|not ok) ([0-9]+|-)( |$)/ {
-			status = $1 == "ok" ? "ok" : "notok"
+			status = $1 == "ok" ? "pass" : "fail"
 			text = $0
 			sub(/^(ok|not ok) ([0-9]+|-) ?/, "", text)
 			comment = ""
@@ -258,12 +259,8 @@ while read -r name rc secs; do
 		while IFS=$'\037' read -r status text reason; do
 			[ "$status" != retry ] || continue
 			cases=$((cases + 1))
-			case "$status" in
-			skip) tap skip "$short${text:+: $text}" "$reason" ;;
-			ok) tap pass "$short: $text" "$reason" ;;
-			*) tap fail "$short: $text" "$reason"; cases_failed=$((cases_failed + 1))
-			   show_tail "$log" ;;
-			esac
+			tap "$status" "$short${text:+: $text}" "$reason"
+			[ "$status" != fail ] || { cases_failed=$((cases_failed + 1)); show_tail "$log"; }
 		done < <(tap_results "$log")
 	fi
 	case "$rc" in
@@ -285,11 +282,7 @@ for pair in "e2e=$e2e" "vmm=$vmm" "host=$host" "bench=$bench" "fresh=$fresh" \
 	part=${pair%%=*} results=${pair#*=}
 	[ -n "$results" ] || continue
 	while IFS=$'\037' read -r status name reason; do
-		case "$status" in
-		ok) tap pass "$name" "$reason" ;;
-		notok) tap fail "$name" "$reason" ;;
-		*) tap "$status" "$name" "$reason" ;;
-		esac
+		tap "$status" "$name" "$reason"
 	done < <(tap_results "$results")
 done
 echo "1..$n"
