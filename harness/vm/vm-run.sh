@@ -89,6 +89,19 @@ if [ "$MODULES" != none ]; then
 fi
 module_error=
 
+# save_vm_state: where a VM that made no progress is (its RIP, sampled
+# three times, and the code there), from QEMU's monitor, into
+# OUT/stall.N.txt; its first lines are shown.
+stalls=0
+save_vm_state() {
+	local file
+	stalls=$((stalls + 1))
+	file=$OUT/stall.$stalls.txt
+	"$TOP/harness/vm/vm-state.py" "$OUT/monitor.sock" >"$file" 2>&1 || true
+	echo "  the VM's state from QEMU's monitor (${file#"$TOP"/}):"
+	grep -e '^RIP=' -e 'did not answer' "$file" | sed 's/^/    | /' || true
+}
+
 # stop_vm: kill the VM now (the console loop then sees it gone).
 stop_vm() {
 	kill -KILL "$(cat "$OUT/qemu.pid")" 2>/dev/null || true
@@ -122,6 +135,7 @@ while [ "$start" -le "$total" ]; do
 			partial=$partial$line	# a timed-out read keeps what it got
 			if [ "$SECONDS" -gt "$deadline" ] && [ -s "$OUT/qemu.pid" ]; then
 				echo " (the VM made no progress: stopping it)"
+				save_vm_state
 				stop_vm
 				deadline=$((SECONDS + 60))
 			fi
@@ -174,6 +188,7 @@ while [ "$start" -le "$total" ]; do
 	done < <(timeout -s KILL "$budget" qemu-system-x86_64 -M q35 -cpu EPYC,+svm \
 		-accel tcg,thread="$TCG_THREAD" "${icount[@]}" \
 		-m "$MEM" -smp "$smp" -nographic -no-reboot -nodefaults -serial stdio -pidfile "$OUT/qemu.pid" \
+		-monitor unix:"$OUT/monitor.sock",server=on,wait=off \
 		-kernel "$KERNEL" -initrd "$OUT/initrd.gz" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check ci.modules=$MODULES ci.start=$start $EXTRA" \
 		2>"$OUT/qemu.stderr" | tee "$boot_log")
