@@ -26,7 +26,6 @@ if [ "$DEBUG_KERNEL" = 1 ]; then
 	kernel_args=kmemleak=on
 fi
 rm -rf "$OUT"
-mkdir -p "$OUT/logs"
 "$TOP/harness/vm/testlist.sh" plan >"$OUT/plan"
 [ -s "$OUT/plan" ] || die "no test matches TESTS='$TESTS'; use names from harness/vm/tests.conf."
 
@@ -98,12 +97,7 @@ else
 fi
 "$TOP/harness/vm/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" "$kernel_args"
 
-# One log per test: the console lines between its @@START and @@END (or
-# the end of that boot, if it took the VM down).
-awk -v dir="$OUT/logs" '
-	/^@@START / { gsub("/", "_", $3); f = dir "/" $3 ".log"; next }
-	/^@@(END|MODULES|DONE)/ { if (f) close(f); f = ""; next }
-	f { print > f }' "$OUT/console.log"
+split_test_logs "$OUT"
 
 e2e=
 if [ "$MODULES" != none ] && { [ -z "$TESTS" ] || [[ " $TESTS " == *" seabios"* ]]; }; then
@@ -195,50 +189,6 @@ test_part() {
 	fi
 }
 
-# tap_results FILE: "<pass|fail|skip|retry> <name> <reason>" (tap's
-# verdicts), separated by the unit separator (\037, so that an empty
-# name stays a field), for each result of FILE, TAP as every step writes
-# it: a test's own kselftest lines ("ok 3 case", "ok 3 # SKIP why"), a
-# step's ("ok - name # why",
-# "not ok - name # why", "ok - name # SKIP why") and its retries
-# ("# retried: name: why"); other lines that start with "ok" are not
-# results. kselftest's "ok 2 # SKIP <case>" takes its reason from the
-# "# SKIP ..." line the case printed before it.
-tap_results() {
-	tr -d '\r' <"$1" | awk '
-		/^# retried: / {
-			text = substr($0, 12)
-			r = index(text, ": ")
-			if (r) print "retry\037" substr(text, 1, r - 1) "\037" substr(text, r + 2)
-			else print "retry\037" text "\037"
-			next
-		}
-		/^# SKIP / { reason = substr($0, 8); next }
-		/^(ok|not ok) ([0-9]+|-)( |$)/ {
-			status = $1 == "ok" ? "pass" : "fail"
-			text = $0
-			sub(/^(ok|not ok) ([0-9]+|-) ?/, "", text)
-			comment = ""
-			if (text ~ /^# SKIP( |$)/) {
-				# kselftest: "ok 2 # SKIP <case>", its reason on the line before
-				status = "skip"
-				sub(/^# SKIP ?/, "", text)
-				comment = reason
-			} else if (r = index(text, " # ")) {
-				comment = substr(text, r + 3)
-				text = substr(text, 1, r - 1)
-				if (comment ~ /^SKIP( |$)/) {
-					status = "skip"
-					sub(/^SKIP ?/, "", comment)
-					if (comment == "")
-						comment = reason
-				}
-			}
-			print status "\037" text "\037" comment
-			reason = ""
-		}'
-}
-
 # show_tail LOG: the end of a failed test's output, as TAP diagnostics.
 show_tail() {
 	[ -f "$1" ] && tail -n 25 "$1" | tr -d '\r' | sed 's/^/#   /'
@@ -251,7 +201,7 @@ while read -r name reason; do
 done <"$OUT/retries"
 while read -r name rc secs; do
 	part=$(test_part "$name")
-	log=$OUT/logs/${name//\//_}.log
+	log=$(test_log "$OUT" "$name")
 	short=${name##*/}
 	cases=0 cases_failed=0
 	if [ -f "$log" ]; then

@@ -138,6 +138,89 @@ result_lines() {
 	while IFS= read -r line; do result "$line"; done
 }
 
+# tap_results FILE: "<pass|fail|skip|retry> <name> <reason>" (tap's
+# verdicts), separated by the unit separator (\037, so that an empty
+# name stays a field), for each result of FILE, TAP as every step writes
+# it: a test's own kselftest lines ("ok 3 case", "ok 3 # SKIP why"), a
+# step's ("ok - name # why",
+# "not ok - name # why", "ok - name # SKIP why") and its retries
+# ("# retried: name: why"); other lines that start with "ok" are not
+# results. kselftest's "ok 2 # SKIP <case>" takes its reason from the
+# "# SKIP ..." line the case printed before it.
+tap_results() {
+	tr -d '\r' <"$1" | awk '
+		/^# retried: / {
+			text = substr($0, 12)
+			r = index(text, ": ")
+			if (r) print "retry\037" substr(text, 1, r - 1) "\037" substr(text, r + 2)
+			else print "retry\037" text "\037"
+			next
+		}
+		/^# SKIP / { reason = substr($0, 8); next }
+		/^(ok|not ok) ([0-9]+|-)( |$)/ {
+			status = $1 == "ok" ? "pass" : "fail"
+			text = $0
+			sub(/^(ok|not ok) ([0-9]+|-) ?/, "", text)
+			comment = ""
+			if (text ~ /^# SKIP( |$)/) {
+				# kselftest: "ok 2 # SKIP <case>", its reason on the line before
+				status = "skip"
+				sub(/^# SKIP ?/, "", text)
+				comment = reason
+			} else if (r = index(text, " # ")) {
+				comment = substr(text, r + 3)
+				text = substr(text, 1, r - 1)
+				if (comment ~ /^SKIP( |$)/) {
+					status = "skip"
+					sub(/^SKIP ?/, "", comment)
+					if (comment == "")
+						comment = reason
+				}
+			}
+			print status "\037" text "\037" comment
+			reason = ""
+		}'
+}
+
+# split_test_logs RUN: one log per test of a vm-run.sh run, the console
+# lines between its @@START and @@END (or the end of that boot, if it
+# took the VM down), at test_log RUN NAME.
+split_test_logs() {
+	mkdir -p "$1/logs"
+	tr -d '\r' <"$1/console.log" | awk -v dir="$1/logs" '
+		/^@@START / { gsub("/", "_", $3); f = dir "/" $3 ".log"; next }
+		/^@@(END|MODULES|DONE)/ { if (f) close(f); f = ""; next }
+		f { print > f }'
+}
+
+# test_log RUN NAME: where split_test_logs put NAME's log.
+test_log() {
+	echo "$1/logs/${2//\//_}.log"
+}
+
+# run_verdicts RUN: each verdict of a vm-run.sh run, in plan order, as
+# "<pass|fail|skip><US>TEST<US>WHAT" (US: the unit separator, \037):
+# one per TAP case of the test's own output (WHAT: the case), then one
+# for the test's exit (WHAT: "exit RC"; 4 is kselftest's skip).
+run_verdicts() {
+	local name rc status text log
+	split_test_logs "$1"
+	while read -r name rc _; do
+		log=$(test_log "$1" "$name")
+		if [ -f "$log" ]; then
+			while IFS=$'\037' read -r status text _; do
+				[ "$status" = retry ] || printf '%s\037%s\037%s\n' "$status" "${name##*/}" "$text"
+			done < <(tap_results "$log")
+		fi
+		case $rc in
+		0) status=pass ;;
+		4) status=skip ;;
+		*) status=fail ;;
+		esac
+		printf '%s\037%s\037exit %s\n' "$status" "${name##*/}" "$rc"
+	done <"$1/results"
+}
+
 # need_disk GB WHAT: stop when the disk that holds build/ has less than
 # GB GiB free, naming WHAT needs it (a full disk stops tar or tee halfway,
 # with a message that hides the cause).

@@ -73,26 +73,18 @@ build() {
 	modules_overlay "$WORK/arch/x86/kvm" "$out"
 }
 
-# caught_by RUN: "test:case" of the first test (plan order) that failed in
-# RUN (a vm-run.sh output dir), by its first "not ok" line or else by its
-# exit status; nothing if every test passed.
+# caught_by RUN: "test:case" of the first verdict that failed in RUN (a
+# vm-run.sh output dir), a case its TAP says "not ok" or else its exit
+# status ("test:exit-RC"); nothing if every test passed.
 caught_by() {
-	local name rc case
-	while read -r name rc _; do
-		case=$(tr -d '\r' <"$1/console.log" | awk -v t="$name" '
-			$1 == "@@START" { in_test = $3 == t; next }
-			$1 == "@@END" { in_test = 0; next }
-			in_test && /^not ok [0-9]+ / { sub(/^not ok [0-9]+ /, ""); print; exit }')
-		if [ -n "$case" ]; then
-			echo "${name##*/}:$case"
-			return
-		fi
-		case $rc in
-		0 | 4) ;;
-		noboot) die "the VM did not boot for a mutant (see $1/console.log); run 'make check TESTS=coalesced_pio_test' to see whether it boots at all." ;;
-		*) echo "${name##*/}:exit-$rc"; return ;;
-		esac
-	done <"$1/results"
+	! grep -q ' noboot ' "$1/results" ||
+		die "the VM did not boot for a mutant (see $1/console.log); run 'make check TESTS=coalesced_pio_test' to see whether it boots at all."
+	local status name what
+	while IFS=$'\037' read -r status name what; do
+		[ "$status" = fail ] || continue
+		echo "$name:${what/#exit /exit-}"
+		return
+	done < <(run_verdicts "$1")
 	[ "$(wc -l <"$1/results")" = "$(wc -l <"$MUT/plan")" ] ||
 		die "the VM ran only part of the plan, with no test failing (see $1/console.log); run it again, and if that repeats, look for what stopped it there."
 }

@@ -253,11 +253,10 @@ test_each() {
 		rm -rf "$dir/tests"
 		OURS_MODULES=$dir/root/modules/ours EXTRA_IMAGES=$dir/overlay.cpio.gz \
 			"$TOP/harness/vm/vm-run.sh" ours "$dir/tests.plan" "$dir/tests" >"$dir/tests.log" 2>&1 || true
-		verdict=$(tr -d '\r' <"$dir/tests/console.log" 2>/dev/null | awk -v planned="$(wc -l <"$dir/tests.plan")" '
-			$1 == "@@START" { t = $3; next }
-			$1 == "@@END" { ran++; if ($4 != 0 && $4 != 4) bad = bad " " t " (exit " $4 ")"; t = ""; next }
-			t != "" && /^ok [0-9]+ / { cases++ }
-			t != "" && /^not ok [0-9]+ / { sub(/^not ok [0-9]+ /, ""); bad = bad " " t ": " $0 }
+		verdict=$(run_verdicts "$dir/tests" | awk -F '\037' -v planned="$(wc -l <"$dir/tests.plan")" \
+			-v ran="$(wc -l <"$dir/tests/results" 2>/dev/null || echo 0)" '
+			$1 == "fail" { bad = bad " " $2 ": " $3 }
+			$1 == "pass" && $3 !~ /^exit / { cases++ }
 			END {
 				if (ran != planned) bad = bad " " ran " of " planned " tests ran"
 				if (bad != "") print "FAIL" bad; else print "pass, " cases + 0 " TAP cases"
