@@ -42,6 +42,8 @@ PLAN
 	esac
 	sed -n '/^@@START 2 /,/^@@END 2 /p' "$OUT/console.log" | grep -v '^@@' | tr -d '\r'
 	echo
+	# When the kernel part came out (epoch seconds): check-fresh's figure.
+	date +%s >"$OUT/kernel-part.done"
 	step "the demo's guests next: SeaBIOS and Linux in Debian's QEMU and in ours, once ours is built"
 }
 
