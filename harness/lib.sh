@@ -106,7 +106,9 @@ vm_run_verdicts() {
 		$2 == 137 { printf "%s: killed by its watchdog; ", $1 }' "$out/results")
 	[ "$ran" = "$planned" ] || bad="$bad$ran of $planned steps ran; "
 	if [ -n "$bad" ]; then
-		report=$(tr -d '\r' <"$out/console.log" | grep -A6 -m1 '^# kernel report:' | tr -s ' \n' ' ' | cut -c1-600)
+		# No report is the usual case of a death: grep's status is not ours.
+		report=$(tr -d '\r' <"$out/console.log" | { grep -A6 -m1 '^# kernel report:' || true; } |
+			tr -s ' \n' ' ' | cut -c1-600)
 		result "$name fail $bad${report:+$report }(console: ${out#"$TOP"/}/console.log)"
 	else
 		result "$name pass $ran steps, no kernel report, no VM death"
