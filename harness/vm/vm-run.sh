@@ -7,7 +7,9 @@
 # a test that takes the VM down is recorded as crashed and the VM is booted
 # again for the rest of the plan (with STOP_AT_FAILURE=1, the run stops
 # at the first test that fails or crashes: make check-mutants needs no
-# more). EXTRA_IMAGES names more cpio.gz files to append to the initramfs
+# more; RETRY_AFTER_VM_DEATH=1, for runs that show rather than judge: a
+# step during which the VM died runs once more, written to OUTDIR/retries).
+# EXTRA_IMAGES names more cpio.gz files to append to the initramfs
 # (the QEMU image). VM_KERNEL and VM_MEM boot another kernel (the debug
 # one) with more memory.
 set -euo pipefail
@@ -97,6 +99,7 @@ save_vm_state() {
 	local file
 	stalls=$((stalls + 1))
 	file=$OUT/stall.$stalls.txt
+	stall_file=$file
 	"$TOP/harness/vm/vm-state.py" "$OUT/monitor.sock" >"$file" 2>&1 || true
 	echo "  the VM's state from QEMU's monitor (${file#"$TOP"/}):"
 	grep -e '^RIP=' -e 'did not answer' "$file" | sed 's/^/    | /' || true
@@ -121,6 +124,7 @@ while [ "$start" -le "$total" ]; do
 	current=
 	done_seen=
 	booted=
+	stall_file=
 	declare -A seen_id=()
 	boot_log=$OUT/console.$start.log
 	rm -f "$OUT/qemu.pid"
@@ -222,6 +226,13 @@ while [ "$start" -le "$total" ]; do
 	read -r name _ <<<"${lines[current - 1]}"
 	echo " VM died (crash, hang or boot failure); console tail:"
 	tail -n 25 "$boot_log" | sed 's/^/    | /'
+	if [ "${RETRY_AFTER_VM_DEATH:-0}" = 1 ] && [ "$retried" != "r$current" ]; then
+		# Shown, not judged (the demo): run that step once more.
+		retried=r$current start=$current
+		echo "  booting the VM again to run $name once more"
+		echo "$name the VM died while it ran (console: $boot_log${stall_file:+, its state: $stall_file}); booted again and ran it once more" >>"$OUT/retries"
+		continue
+	fi
 	echo "$name crashed 0" >>"$OUT/results"
 	[ "$STOP_AT_FAILURE" = 1 ] && break
 	start=$((current + 1))
