@@ -26,6 +26,7 @@ if [ "$DEBUG_KERNEL" = 1 ]; then
 	kernel_args=kmemleak=on
 fi
 rm -rf "$OUT"
+mkdir -p "$OUT"
 "$TOP/harness/vm/testlist.sh" plan >"$OUT/plan"
 [ -s "$OUT/plan" ] || die "no test matches TESTS='$TESTS'; use names from harness/vm/tests.conf."
 
