@@ -7,8 +7,9 @@
 # a test that takes the VM down is recorded as crashed and the VM is booted
 # again for the rest of the plan (with STOP_AT_FAILURE=1, the run stops
 # at the first test that fails or crashes: make check-mutants needs no
-# more; RETRY_AFTER_VM_DEATH=1, for runs that show rather than judge: a
-# step during which the VM died runs once more, written to OUTDIR/retries).
+# more; RETRY_AFTER_VM_DEATH=1, for the nested boots (e2e, vmm): a step
+# during which the VM died runs once more, written to OUTDIR/retries,
+# and fails only if the VM dies again).
 # EXTRA_IMAGES names more cpio.gz files to append to the initramfs
 # (the QEMU image). VM_KERNEL and VM_MEM boot another kernel (the debug
 # one) with more memory.
@@ -91,18 +92,28 @@ if [ "$MODULES" != none ]; then
 fi
 module_error=
 
+# The VM's text symbols, for naming a stalled VM's RIP: the kernel's,
+# dumped by the VM (harness/vm/init, ci.kallsyms=1) once per kernel
+# into KERNEL_SYMBOLS (Debian's System.map is a placeholder), and the kvm
+# modules' of each boot into OUT/ksyms (the VM runs with nokaslr).
+KERNEL_SYMBOLS=$KERNEL.kallsyms
+dump_kallsyms=0
+[ "$KERNEL_SYMBOLS" -nt "$KERNEL" ] || dump_kallsyms=1
+
 # save_vm_state: where a VM that made no progress is (its RIP, sampled
-# three times, and the code there), from QEMU's monitor, into
-# OUT/stall.N.txt; its first lines are shown.
+# three times, named from the symbols, and the code there), from
+# QEMU's monitor, into OUT/stall.N.txt; its WHERE lines are shown and
+# kept in stall_where for the retry's reason.
 stalls=0
 save_vm_state() {
 	local file
 	stalls=$((stalls + 1))
 	file=$OUT/stall.$stalls.txt
 	stall_file=$file
-	"$TOP/harness/vm/vm-state.py" "$OUT/monitor.sock" >"$file" 2>&1 || true
+	"$TOP/harness/vm/vm-state.py" "$OUT/monitor.sock" "$KERNEL_SYMBOLS" "$OUT/ksyms" >"$file" 2>&1 || true
 	echo "  the VM's state from QEMU's monitor (${file#"$TOP"/}):"
-	grep -e '^RIP=' -e 'did not answer' "$file" | sed 's/^/    | /' || true
+	grep -e '^WHERE' -e 'did not answer' "$file" | sed 's/^/    | /' || true
+	stall_where=$(sed -n 's/^WHERE sample 3 \(cpu [0-9]*\): [0-9a-f]* /\1 at /p' "$file" | paste -sd ';')
 }
 
 # stop_vm: kill the VM now (the console loop then sees it gone).
@@ -124,10 +135,10 @@ while [ "$start" -le "$total" ]; do
 	current=
 	done_seen=
 	booted=
-	stall_file=
+	stall_file='' stall_where=''
 	declare -A seen_id=()
 	boot_log=$OUT/console.$start.log
-	rm -f "$OUT/qemu.pid"
+	rm -f "$OUT/qemu.pid" "$OUT/ksyms"
 	# Progress watchdog: the VM must boot, start the next test and end
 	# each test within its own limit (plus slack), or it is stopped.
 	deadline=$((SECONDS + BOOT_LIMIT))
@@ -148,6 +159,10 @@ while [ "$start" -le "$total" ]; do
 		[ "$status" = 0 ] || break	# end of the console: qemu is gone
 		line=$partial${line%$'\r'}
 		partial=
+		if [ "${line#@@KSYM }" != "$line" ]; then
+			echo "${line#@@KSYM }" >>"$OUT/ksyms"
+			continue
+		fi
 		echo "$line" >>"$OUT/console.log"
 		[ "$VERBOSE" = 1 ] && echo "    $line"
 		case "$line" in
@@ -179,6 +194,11 @@ while [ "$start" -le "$total" ]; do
 			deadline=$((SECONDS + STEP_SLACK))
 			current= ;;
 		*"@@MODULES "*)	# may follow SeaBIOS's escape codes on one line
+			if [ "$dump_kallsyms" = 1 ] && [ -s "$OUT/ksyms" ]; then
+				grep -v '\[' "$OUT/ksyms" >"$KERNEL_SYMBOLS.$$" || true
+				mv "$KERNEL_SYMBOLS.$$" "$KERNEL_SYMBOLS"
+				dump_kallsyms=0
+			fi
 			for mod in "${!want_id[@]}"; do
 				[ -n "${seen_id[$mod]:-}" ] && continue
 				module_error="the VM never reported the build ID of $mod (harness/vm/init's @@MODULE lines)"
@@ -194,7 +214,7 @@ while [ "$start" -le "$total" ]; do
 		-m "$MEM" -smp "$smp" -nographic -no-reboot -nodefaults -serial stdio -pidfile "$OUT/qemu.pid" \
 		-monitor unix:"$OUT/monitor.sock",server=on,wait=off \
 		-kernel "$KERNEL" -initrd "$OUT/initrd.gz" \
-		-append "console=ttyS0 quiet panic=-1 no_timer_check ci.modules=$MODULES ci.start=$start $EXTRA" \
+		-append "console=ttyS0 quiet nokaslr panic=-1 no_timer_check ci.modules=$MODULES ci.start=$start ci.kallsyms=$dump_kallsyms $EXTRA" \
 		2>"$OUT/qemu.stderr" | tee "$boot_log")
 	[ -z "$module_error" ] || die "$module_error."
 	[ -n "$done_seen$stopped" ] && break
@@ -230,7 +250,7 @@ while [ "$start" -le "$total" ]; do
 		# Shown, not judged (the demo): run that step once more.
 		retried=r$current start=$current
 		echo "  booting the VM again to run $name once more"
-		echo "$name the VM died while it ran (console: $boot_log${stall_file:+, its state: $stall_file}); booted again and ran it once more" >>"$OUT/retries"
+		echo "$name the VM died while it ran (console: $boot_log${stall_file:+, its state: $stall_file${stall_where:+: $stall_where}}); booted again and ran it once more" >>"$OUT/retries"
 		continue
 	fi
 	echo "$name crashed 0" >>"$OUT/results"
