@@ -26,9 +26,11 @@ resolve_kver
 WHAT=${1:-table}
 OUT=$BUILD/e2e-$MODULES
 export VM_ICOUNT=${VM_ICOUNT:-1}
-# The table shows, the check judges: a boot during which the test VM
-# died runs once more for the table, shown below it, and fails the check.
-[ "$WHAT" = table ] && export RETRY_AFTER_VM_DEATH=1
+# A boot during which the test VM itself stalled (about 1 in 100 nested
+# boots, on the stock modules as on ours: docs/known-issues.md) runs
+# once more, counted as a retry and shown with where the VM was; a
+# second death fails the check.
+export RETRY_AFTER_VM_DEATH=1
 MACHINES="q35 pc q35-patched pc-patched"
 if [ "$MODULES" != ours ]; then
 	# make check MODULES=stock: these boots compare coalescing on and
