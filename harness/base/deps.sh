@@ -9,7 +9,7 @@ load_base
 TOOLS="gcc make git xz-utils qemu-system-x86 busybox-static cpio kmod bc
 bison flex libelf-dev libssl-dev dwarves sparse gnuplot-nox seabios ccache dkms
 python3-ply python3-git python3-sphinx rsync gcc-multilib
-dpkg-dev meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev"
+dpkg-dev python3-venv ninja-build pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev"
 
 updated=
 apt_update() {

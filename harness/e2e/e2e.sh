@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # e2e.sh table|check: boot SeaBIOS inside the test VM, on our modules, for
-# q35 and pc, in Debian's QEMU and in ours (make qemu; the variants
-# q35-patched and pc-patched), with coalesced PIO and, in ours, without
+# q35 and pc, in Debian 12's QEMU, in Debian 13's (the variants
+# q35-debian13 and pc-debian13) and in ours (make qemu; q35-patched and
+# pc-patched), with coalesced PIO and, in ours, without
 # it (QEMU's coalesced-io=off), and a Linux guest in our QEMU with
 # coalescing and without. "table" prints the
 # per-port table for 0x70 and 0xcf8 with the mean time per write (in
@@ -31,7 +32,7 @@ export VM_ICOUNT=${VM_ICOUNT:-1}
 # once more, counted as a retry and shown with where the VM was; a
 # second death fails the check.
 export RETRY_AFTER_VM_DEATH=1
-MACHINES="q35 pc q35-patched pc-patched"
+MACHINES="q35 pc q35-debian13 pc-debian13 q35-patched pc-patched"
 if [ "$MODULES" != ours ]; then
 	# make check MODULES=stock: these boots compare coalescing on and
 	# off through our kvm.ko, and run on the stock one as their reference.
@@ -94,7 +95,7 @@ boot_all ""
 # ours: SeaBIOS with coalescing in Debian's QEMU, and the Linux guest
 # without coalescing (QEMU's coalesced-io=off).
 REF=$OUT/stock
-REF_MACHINES="q35 pc"
+REF_MACHINES="q35 pc q35-debian13 pc-debian13"
 ref_run() {
 	local m
 	mkdir -p "$REF"
@@ -208,7 +209,7 @@ if [ "$WHAT" = table ]; then
 	else
 		clock="wall clock under emulation: noisy, compare within one run only"
 	fi
-	echo "SeaBIOS boot on our kvm.ko, writes to the ports QEMU coalesces; QEMU: Debian's, or patched (qemu/patches)"
+	echo "SeaBIOS boot on our kvm.ko, writes to the ports QEMU coalesces; QEMU: Debian 12's, Debian 13's (-debian13) or ours (-patched, qemu/patches)"
 	echo "time per write: the cheapest of the boot, $clock"
 	printf '%-16s %-6s %-8s %7s %7s %8s %10s %8s\n' machine port mode writes exits ring us/write speedup
 	for m in $MACHINES; do

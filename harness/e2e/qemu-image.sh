@@ -24,8 +24,11 @@ OUT=$BUILD/initramfs/qemu.cpio.gz
 	die "SeaBIOS is missing; run 'make deps' as root (package seabios)."
 [ -x "$OUR_QEMU" ] || die "build/qemu/bin/qemu-system-x86_64 is missing; run 'make qemu', which builds it."
 [ -f "$GUEST_KERNEL" ] || die "$GUEST_KERNEL is missing; run 'make vmkernel', which provides it."
+"$TOP/harness/e2e/qemu-debian13.sh"
+DEBIAN13=$TOP/build/qemu/debian13/root
+DEBIAN13_QEMU=$DEBIAN13/usr/bin/qemu-system-x86_64
 newer=1
-for f in "$QEMU" "$OUR_QEMU" "$GUEST_KERNEL" "$TOP"/harness/e2e/{seabios-boot,linux-guest,nested-qemu,guest-init,guest-work,vmm-run}; do
+for f in "$QEMU" "$OUR_QEMU" "$DEBIAN13_QEMU" "$GUEST_KERNEL" "$TOP"/harness/e2e/{seabios-boot,linux-guest,nested-qemu,guest-init,guest-work,vmm-run}; do
 	[ -f "$OUT" ] && [ "$OUT" -nt "$f" ] || newer=0
 done
 [ "$newer" = 1 ] && exit 0
@@ -44,6 +47,21 @@ done
 # The dynamic loader under both names the binaries may ask for.
 mkdir -p "$ROOT/lib64"
 cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/"
+# Debian 13's QEMU with its own libraries and loader, started through a
+# wrapper (the VM's libraries are Debian 12's).
+d13=$ROOT/opt/qemu-debian13
+d13lib=$DEBIAN13/usr/lib/x86_64-linux-gnu
+mkdir -p "$d13/bin" "$d13/lib" "$d13/libexec"
+cp "$DEBIAN13_QEMU" "$d13/libexec/"
+"$d13lib/ld-linux-x86-64.so.2" --library-path "$d13lib" --list "$DEBIAN13_QEMU" |
+	awk '/=> \// { print $3 }' | xargs -r cp -L -t "$d13/lib/"
+cp -L "$d13lib/ld-linux-x86-64.so.2" "$d13/lib/"
+cat >"$d13/bin/qemu-system-x86_64" <<'WRAPPER'
+#!/bin/sh
+exec /opt/qemu-debian13/lib/ld-linux-x86-64.so.2 --library-path /opt/qemu-debian13/lib \
+	/opt/qemu-debian13/libexec/qemu-system-x86_64 "$@"
+WRAPPER
+chmod +x "$d13/bin/qemu-system-x86_64"
 cp -rL /usr/share/seabios "$ROOT/usr/share/"
 for rom in kvmvapic.bin linuxboot.bin linuxboot_dma.bin multiboot.bin \
 	   multiboot_dma.bin pvh.bin; do
