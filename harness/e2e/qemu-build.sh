@@ -39,6 +39,7 @@ done
 
 # Debian 13's lists (and its QEMU binary, which the checks run too).
 "$TOP/harness/e2e/qemu-debian13.sh"
+# shellcheck disable=SC2034 # lib.sh's apt_base uses it
 APT_DIR=$Q/debian13/apt
 srcver=$(apt_base apt-cache showsrc qemu 2>/dev/null | awk '/^Version:/ && !v { v = $2 } END { print v }')
 [ -n "$srcver" ] || die "Debian 13's source lists have no qemu; check the host's Debian mirror (build/qemu/debian13/apt/update.log)."

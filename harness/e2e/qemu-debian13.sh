@@ -13,6 +13,7 @@ source "$(dirname "$0")/../lib.sh"
 
 D=$TOP/build/qemu/debian13
 ROOT=$D/root
+# shellcheck disable=SC2034 # lib.sh's apt_lists and apt_base use it
 APT_DIR=$D/apt
 
 # The binaries, and the sources that make qemu builds ours from.
