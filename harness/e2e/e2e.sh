@@ -216,7 +216,7 @@ if [ "$WHAT" = table ]; then
 		for p in 0x70 0xcf8; do
 			for mode in $(seabios_modes "$m"); do
 				t=$(field "$m" "$mode" "$p" 9) t0=$(field "$m" without "$p" 9) x=
-				[ "$mode" = with ] && x=$(awk -v a="$t0" -v b="$t" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
+				[ "$mode" = with ] && [ -n "$t0" ] && x=$(awk -v a="$t0" -v b="$t" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
 				printf '%-16s %-6s %-8s %7s %7s %8s %10s %8s\n' \
 					"$m" "$p" "$mode" "$(field "$m" "$mode" "$p" 5)" \
 					"$(field "$m" "$mode" "$p" 6)" "$(field "$m" "$mode" "$p" 7)" "$t" "$x"
