@@ -32,6 +32,9 @@ export VM_ICOUNT=${VM_ICOUNT:-1}
 # once more, counted as a retry and shown with where the VM was; a
 # second death fails the check.
 export RETRY_AFTER_VM_DEATH=1
+# Their steps print at least every three minutes; five of silence is a
+# stalled VM, whatever the step's own (long) limit.
+export SILENCE_LIMIT=300
 MACHINES="q35 pc q35-debian13 pc-debian13 q35-patched pc-patched"
 if [ "$MODULES" != ours ]; then
 	# make check MODULES=stock: these boots compare coalescing on and

@@ -28,6 +28,9 @@ export VM_ICOUNT=1
 # A step during which the test VM itself stalled runs once more, counted
 # (e2e.sh says why).
 export RETRY_AFTER_VM_DEATH=1
+# Their steps print at least every three minutes; five of silence is a
+# stalled VM, whatever the step's own (long) limit.
+export SILENCE_LIMIT=300
 if [ "$WHAT" = table ]; then
 	# vga: a few thousand lines for the table, 300 in the check (CI's
 	# time).

@@ -124,6 +124,10 @@ stopped=
 
 BOOT_LIMIT=${BOOT_LIMIT:-120}	# seconds from qemu start to @@MODULES
 STEP_SLACK=${STEP_SLACK:-60}	# seconds between tests, beyond a test's own limit
+# Seconds a test may run without a console line (0: no limit). The
+# nested boots (e2e, vmm) print at least every few minutes, and their
+# steps' own limits are long: a stall of the VM must not wait for them.
+SILENCE_LIMIT=${SILENCE_LIMIT:-0}
 start=1
 retried=
 while [ "$start" -le "$total" ]; do
@@ -140,23 +144,29 @@ while [ "$start" -le "$total" ]; do
 	boot_log=$OUT/console.$start.log
 	rm -f "$OUT/qemu.pid" "$OUT/ksyms"
 	# Progress watchdog: the VM must boot, start the next test and end
-	# each test within its own limit (plus slack), or it is stopped.
-	deadline=$((SECONDS + BOOT_LIMIT))
+	# each test within its own limit (plus slack), and, with
+	# SILENCE_LIMIT, print a line at least that often during a test, or
+	# it is stopped.
+	deadline=$((SECONDS + BOOT_LIMIT)) heard=$SECONDS
 	partial=
 	while :; do
 		status=0
 		IFS= read -r -t 5 line || status=$?
 		if [ "$status" -gt 128 ]; then
 			partial=$partial$line	# a timed-out read keeps what it got
-			if [ "$SECONDS" -gt "$deadline" ] && [ -s "$OUT/qemu.pid" ]; then
-				echo " (the VM made no progress: stopping it)"
+			silent=$((SECONDS - heard))
+			if { [ "$SECONDS" -gt "$deadline" ] ||
+			     { [ "$SILENCE_LIMIT" -gt 0 ] && [ -n "$current" ] &&
+			       [ "$silent" -gt "$SILENCE_LIMIT" ]; }; } && [ -s "$OUT/qemu.pid" ]; then
+				echo " (the VM made no progress for ${silent}s: stopping it)"
 				save_vm_state
 				stop_vm
-				deadline=$((SECONDS + 60))
+				deadline=$((SECONDS + 60)) heard=$((SECONDS + 60))
 			fi
 			continue
 		fi
 		[ "$status" = 0 ] || break	# end of the console: qemu is gone
+		heard=$SECONDS
 		line=$partial${line%$'\r'}
 		partial=
 		if [ "${line#@@KSYM }" != "$line" ]; then
