@@ -24,9 +24,9 @@ OUT=$BUILD/initramfs/qemu.cpio.gz
 	die "SeaBIOS is missing; run 'make deps' as root (package seabios)."
 [ -x "$OUR_QEMU" ] || die "build/qemu/bin/qemu-system-x86_64 is missing; run 'make qemu', which builds it."
 [ -f "$GUEST_KERNEL" ] || die "$GUEST_KERNEL is missing; run 'make vmkernel', which provides it."
-"$TOP/harness/e2e/qemu-debian13.sh"
 DEBIAN13=$TOP/build/qemu/debian13/root
 DEBIAN13_QEMU=$DEBIAN13/usr/bin/qemu-system-x86_64
+[ -x "$DEBIAN13_QEMU" ] || die "build/qemu/debian13 has no Debian 13 QEMU; run 'make qemu', which fetches it (harness/e2e/qemu-debian13.sh)."
 newer=1
 for f in "$QEMU" "$OUR_QEMU" "$DEBIAN13_QEMU" "$GUEST_KERNEL" "$TOP"/harness/e2e/{seabios-boot,linux-guest,nested-qemu,guest-init,guest-work,vmm-run}; do
 	[ -f "$OUT" ] && [ "$OUT" -nt "$f" ] || newer=0

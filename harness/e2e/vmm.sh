@@ -25,12 +25,9 @@ run=1
 # repeat, and the nested boots, which hang now and then on the real-time
 # clock (README, known issues), came through 21 of 21 times.
 export VM_ICOUNT=1
-# A step during which the test VM itself stalled runs once more, counted
-# (e2e.sh says why).
-export RETRY_AFTER_VM_DEATH=1
-# Their steps print at least every three minutes; five of silence is a
-# stalled VM, whatever the step's own (long) limit.
-export SILENCE_LIMIT=300
+# A step during which the test VM itself stalled runs once more, counted,
+# and five minutes of silence is such a stall (e2e.sh says why).
+export RETRY_AFTER_VM_DEATH=1 SILENCE_LIMIT=300
 if [ "$WHAT" = table ]; then
 	# vga: a few thousand lines for the table, 300 in the check (CI's
 	# time).
