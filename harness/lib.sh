@@ -100,8 +100,12 @@ vm_run_verdicts() {
 	local out=$1 name=$2 planned ran bad report
 	planned=$(grep -c -v -e '^#' -e '^[[:space:]]*$' "$out/plan")
 	ran=$(wc -l <"$out/results")
-	bad=$(awk '$2 == 250 { printf "%s: a kernel report; ", $1 }
-		$2 == "crashed" { printf "%s: the VM died while it ran; ", $1 }
+	# A kernel report: the step's status 250 (it passed otherwise), or
+	# the VM's @@DMESG line, which also names a step that failed anyway.
+	bad=$({ awk '$2 == 250 { print $1 }' "$out/results"
+		tr -d '\r' <"$out/console.log" | awk '$1 == "@@DMESG" { print $3 }'; } |
+		sort -u | awk '{ printf "%s: a kernel report; ", $1 }')
+	bad=$bad$(awk '$2 == "crashed" { printf "%s: the VM died while it ran; ", $1 }
 		$2 == "noboot" { printf "%s: the VM did not boot; ", $1 }
 		$2 == 137 { printf "%s: killed by its watchdog; ", $1 }' "$out/results")
 	[ "$ran" = "$planned" ] || bad="$bad$ran of $planned steps ran; "
