@@ -3,9 +3,9 @@
 # vmm.sh table|check: QEMU on dedicated rings, end to end. In the test VM,
 # on our modules, vmm-run boots the nested Linux guest (the test VM's own
 # kernel: Debian's on BASE=6.1 and 6.12) in our QEMU once per coalescing
-# mode (off, legacy, ring), all with the same QEMU binary, and each boot
-# runs every workload (boot, rtc, vga, vgamem, net; guest-work) in turn,
-# on q35 (the table) or on q35 and pc (the checks).
+# mode (off, legacy, ring; the table also ring-notify1 and ring-notify0),
+# all with the same QEMU binary, and each boot runs every workload (boot,
+# rtc, vga, vgamem, idle, net; guest-work) in turn, on q35 and pc.
 #   table  make bench-vmm: prints the table and writes
 #          build/<base>/vmm/results.csv, table.txt and vmm.png.
 #   report the table and the plot again from the last table's results.
@@ -32,15 +32,18 @@ if [ "$WHAT" = table ]; then
 	# vga: a few thousand lines for the table, 300 in the check (CI's
 	# time).
 	VGA_LINES=${VMM_VGA_LINES:-2000}
-	WORKS=${VMM_WORKS:-boot rtc vga vgamem net}
-	MACHINES=q35
-	PC_WORKS=
+	WORKS=${VMM_WORKS:-boot rtc vga vgamem idle net}
+	# The dedicated ring's eventfd at every write into an empty ring,
+	# and never: how long a write waits (idle), and what it costs.
+	MODES=${VMM_MODES:-off legacy ring ring-notify1 ring-notify0}
+	MACHINES=${VMM_MACHINES:-q35 pc}
+	PC_WORKS=$WORKS
 	OUT=$BUILD/vmm
 else
 	# The boot and vgamem fill the legacy ring; the others read back
 	# what they wrote. All of them on both machines: a boot runs them
 	# all.
-	WORKS=${VMM_WORKS:-boot rtc vga vgamem net}
+	WORKS=${VMM_WORKS:-boot rtc vga vgamem idle net}
 	PC_WORKS=${VMM_PC_WORKS:-$WORKS}
 	VGA_LINES=${VMM_VGA_LINES:-300}
 	MACHINES="q35 pc"
@@ -176,36 +179,48 @@ if [ "$WHAT" = check ]; then
 	exit 0
 fi
 
-# The table: per workload, each mode's figures, times as ratios to the
-# legacy ring's in this run.
-mc=q35
+# The table: per machine and workload, each mode's figures, times as
+# ratios to the legacy ring's in this run; then the idle workload's waits.
 {
-	echo "QEMU on dedicated rings: the nested Linux guest ($KVER) in our QEMU, -M q35, e1000, VGA, RTC"
+	echo "QEMU on dedicated rings: the nested Linux guest ($KVER) in our QEMU, e1000, VGA, RTC"
 	echo "exits: to userspace during the workload (KVM's kvm_userspace_exit); ticks: 10 ms of the test VM's"
 	echo "clock (icount: 10^7 instructions); guest ms: the workload's time by the guest's clock; vga: $VGA_LINES lines"
-	printf '%-6s %-7s %9s %7s %7s %9s %7s %9s %7s %9s %7s %9s\n' \
-		work mode exits PIO MMIO coalesced full guest_ms x_legacy vCPU main other
-	for w in $WORKS; do
-		for m in $MODES; do
-			if [ -z "$(field "$w" "$m" 4)" ]; then
-				printf '%-6s %-7s (no figures: %s)\n' "$w" "$m" "$(why_not "$w" "$m")"
-				continue
+	for mc in $MACHINES; do
+		echo "-M $mc"
+		printf '%-6s %-12s %9s %7s %7s %9s %7s %9s %7s %9s %7s %9s\n' \
+			work mode exits PIO MMIO coalesced full guest_ms x_legacy vCPU main other
+		for w in $(works_on "$mc"); do
+			for m in $MODES; do
+				if [ -z "$(field "$w" "$m" 4)" ]; then
+					printf '%-6s %-12s (no figures: %s)\n' "$w" "$m" "$(why_not "$w" "$m")"
+					continue
+				fi
+				lm=$(field "$w" legacy 5)
+				awk -F, -v w="$w" -v m="$m" -v mc="$mc" -v lm="${lm:-0}" '$1 == w && $2 == m && $3 == mc {
+					printf "%-6s %-12s %9d %7d %7d %9d %7d %9d %7s %9d %7d %9d\n", $1, $2, $6, $7, $8,
+						$9, $10, $5, (lm > 0 ? sprintf("%.2f", $5 / lm) : "-"), $11, $12, $13 }' "$OUT/results.csv"
+			done
+			ports=$(sed -n "s/^@@VMM-PORTS $w legacy $mc //p" "$OUT/console.txt" | head -1)
+			[ -z "$ports" ] || echo "       most PIO exits, legacy ring (port:direction:exits): $ports"
+			le=$(field "$w" legacy 6) re=$(field "$w" ring 6)
+			if [ -n "$le" ] && [ -n "$re" ]; then
+				echo "       legacy/ring exits: $(awk -v l="$le" -v r="$re" 'BEGIN { if (r > 0) printf "%.2fx", l / r; else print "all gone" }')"
 			fi
-			lm=$(field "$w" legacy 5)
-			awk -F, -v w="$w" -v m="$m" -v mc="$mc" -v lm="${lm:-0}" '$1 == w && $2 == m && $3 == mc {
-				printf "%-6s %-7s %9d %7d %7d %9d %7d %9d %7s %9d %7d %9d\n", $1, $2, $6, $7, $8,
-					$9, $10, $5, (lm > 0 ? sprintf("%.2f", $5 / lm) : "-"), $11, $12, $13 }' "$OUT/results.csv"
 		done
-		ports=$(sed -n "s/^@@VMM-PORTS $w legacy $mc //p" "$OUT/console.txt" | head -1)
-		[ -z "$ports" ] || echo "      most PIO exits, legacy ring (port:direction:exits): $ports"
-		le=$(field "$w" legacy 6) re=$(field "$w" ring 6)
-		if [ -n "$le" ] && [ -n "$re" ]; then
-			echo "      legacy/ring exits: $(awk -v l="$le" -v r="$re" 'BEGIN { if (r > 0) printf "%.2fx", l / r; else print "all gone" }')"
+		if grep -q "^@@VMM-WAIT idle [^ ]* $mc " "$OUT/console.txt"; then
+			echo "idle, -M $mc: each coalesced write's wait in its ring until QEMU replayed it (us, the test VM's clock)"
+			printf '%-12s %7s %10s %10s %13s\n' mode writes median worst not_replayed
+			for m in $MODES; do
+				sed -n "s/^@@VMM-WAIT idle $m $mc //p" "$OUT/console.txt" | head -1 |
+					awk -v m="$m" '{ printf "%-12s %7d %10d %10d %13d\n", m, $1, $2, $3, $4 }'
+			done
 		fi
 	done
 	echo "CSV: $BUILD_REL/vmm/results.csv (work,mode,machine,result,guest_ms,exits,pio_exits,mmio_exits,coalesced_writes,ring_full_exits,vcpu_ticks,main_ticks,other_ticks)"
 } | tee "$OUT/table.txt"
 
+# The plot: the exits of the first machine.
+mc=${MACHINES%% *}
 if command -v gnuplot >/dev/null && [ -s "$OUT/results.csv" ]; then
 	for m in $MODES; do
 		for w in $WORKS; do
