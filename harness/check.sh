@@ -100,6 +100,22 @@ fi
 
 split_test_logs "$OUT"
 
+# The ring protocol's races (an entry read before KVM wrote it, a lost
+# eventfd signal) need the consumer thread to run while the writing vCPU
+# is inside a window of a few hundred instructions, which the VM's
+# single-threaded TCG, switching CPUs a few times a second, never does:
+# the dedicated-ring selftest once more, on two CPUs of multi-threaded
+# TCG, where the two threads really run at once.
+races=
+mkdir -p "$OUT/races"
+race_plan "$OUT/plan" >"$OUT/races/plan"
+if [ "$MODULES" = ours ] && [ -s "$OUT/races/plan" ]; then
+	races=$OUT/races
+	step "$RACE_TEST again on multi-threaded TCG, two CPUs (its races)"
+	VM_TCG_THREAD=multi "$TOP/harness/vm/vm-run.sh" "$MODULES" "$races/plan" "$races"
+	split_test_logs "$races"
+fi
+
 e2e=
 if [ "$MODULES" != none ] && { [ -z "$TESTS" ] || [[ " $TESTS " == *" seabios"* ]]; }; then
 	step "SeaBIOS in QEMU inside the VM, with and without coalesced PIO"
@@ -178,12 +194,12 @@ our_tests=" $(awk '!/^#/ && NF >= 2 { print $1 }' "$TOP/harness/vm/tests.conf" |
 	while read -r t; do selftest_path "$t"; done | tr '\n' ' ') "
 
 # test_part NAME: "kernel" for the VM kernel's own checks (boot log,
-# kmemleak), "selftests" for a test of ours, else the base's regression
-# set of stock selftests.
+# kmemleak), "selftests" for a test of ours (the races' run of one
+# included), else the base's regression set of stock selftests.
 test_part() {
 	if [[ $1 == kernel/* ]]; then
 		echo kernel
-	elif [[ $our_tests == *" $1 "* ]]; then
+	elif [[ $our_tests == *" ${1%-mttcg} "* ]]; then
 		echo selftests
 	else
 		echo regression
@@ -196,37 +212,40 @@ show_tail() {
 }
 
 echo "TAP version 13"
-while read -r name reason; do
-	part=$(test_part "$name")
-	tap retry "$name" "$reason"
-done <"$OUT/retries"
-while read -r name rc secs; do
-	part=$(test_part "$name")
-	log=$(test_log "$OUT" "$name")
-	short=${name##*/}
-	cases=0 cases_failed=0
-	if [ -f "$log" ]; then
-		# kselftest result lines of the test itself: one TAP line each.
-		while IFS=$'\037' read -r status text reason; do
-			[ "$status" != retry ] || continue
-			cases=$((cases + 1))
-			tap "$status" "$short${text:+: $text}" "$reason"
-			[ "$status" != fail ] || { cases_failed=$((cases_failed + 1)); show_tail "$log"; }
-		done < <(tap_results "$log")
-	fi
-	case "$rc" in
-	0) [ "$cases" = 0 ] && tap pass "$short" ;;
-	4) [ "$cases" = 0 ] && tap skip "$short" "$(grep -m1 -i skip "$log" 2>/dev/null |
-		sed 's/.*# SKIP //' || echo 'skipped')" ;;
-	crashed) tap fail "$short" "the VM died while it ran (crash or hang)"; show_tail "$log" ;;
-	noboot) tap fail "$short" "the VM did not boot"; tail -n 25 "$OUT"/console.*.log | sed 's/^/#   /' ;;
-	137) tap fail "$short" "killed by its watchdog after ${secs}s"; show_tail "$log" ;;
-	250) tap fail "$short" "the kernel reported a problem while it ran"
-	     sed -n '/^# kernel report:/,$p' "$log" | head -n 80 ;;
-	# A failing exit no case of the test accounts for fails the test itself.
-	*) [ "$cases_failed" = 0 ] && { tap fail "$short" "exit status $rc"; show_tail "$log"; } ;;
-	esac
-done <"$OUT/results"
+# The VM runs' results: the tests, then their races' run, if any.
+for run in "$OUT" $races; do
+	while read -r name reason; do
+		part=$(test_part "$name")
+		tap retry "$name" "$reason"
+	done <"$run/retries"
+	while read -r name rc secs; do
+		part=$(test_part "$name")
+		log=$(test_log "$run" "$name")
+		short=${name##*/}
+		cases=0 cases_failed=0
+		if [ -f "$log" ]; then
+			# kselftest result lines of the test itself: one TAP line each.
+			while IFS=$'\037' read -r status text reason; do
+				[ "$status" != retry ] || continue
+				cases=$((cases + 1))
+				tap "$status" "$short${text:+: $text}" "$reason"
+				[ "$status" != fail ] || { cases_failed=$((cases_failed + 1)); show_tail "$log"; }
+			done < <(tap_results "$log")
+		fi
+		case "$rc" in
+		0) [ "$cases" = 0 ] && tap pass "$short" ;;
+		4) [ "$cases" = 0 ] && tap skip "$short" "$(grep -m1 -i skip "$log" 2>/dev/null |
+			sed 's/.*# SKIP //' || echo 'skipped')" ;;
+		crashed) tap fail "$short" "the VM died while it ran (crash or hang)"; show_tail "$log" ;;
+		noboot) tap fail "$short" "the VM did not boot"; tail -n 25 "$run"/console.*.log | sed 's/^/#   /' ;;
+		137) tap fail "$short" "killed by its watchdog after ${secs}s"; show_tail "$log" ;;
+		250) tap fail "$short" "the kernel reported a problem while it ran"
+		     sed -n '/^# kernel report:/,$p' "$log" | head -n 80 ;;
+		# A failing exit no case of the test accounts for fails the test itself.
+		*) [ "$cases_failed" = 0 ] && { tap fail "$short" "exit status $rc"; show_tail "$log"; } ;;
+		esac
+	done <"$run/results"
+done
 # part=results-file pairs; a part that did not run has no file.
 for pair in "e2e=$e2e" "vmm=$vmm" "host=$host" "bench=$bench" "fresh=$fresh" \
 	"debian13=$deb13" "lint=$lint"; do

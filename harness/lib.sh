@@ -5,6 +5,19 @@
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# The selftest whose races only show on multi-threaded TCG: make check
+# and make check-mutants run it a second time there (race_plan).
+RACE_TEST=coalesced_ring_test
+
+# race_plan PLAN: the plan of that second run, from a vm-run.sh PLAN that
+# has RACE_TEST (nothing if it has not): the boot's kernel log, then
+# RACE_TEST's line with "-mttcg" after its name.
+race_plan() {
+	grep -q "^[^ ]*/$RACE_TEST " "$1" || return 0
+	echo "kernel/boot_log-mttcg 60 kernel-reports boot"
+	sed -n "s|^\([^ ]*/$RACE_TEST\) |\1-mttcg |p" "$1"
+}
+
 # die MESSAGE: stop with one sentence that names the problem and the fix.
 die() {
 	echo "error: $*" >&2

@@ -7,7 +7,9 @@
 # patch applied is built into kvm.ko and kvm-amd.ko, which an overlay cpio
 # puts in place of ours in the VM, and our tests run on them with a fixed
 # SEED. A mutant is killed when a test exits non-zero or prints "not ok"
-# (the run stops there); it survives when every test passes. One line per mutant, then
+# (the run stops there), or, if every test passed, when RACE_TEST fails
+# in make check's second run of it, on multi-threaded TCG; it survives
+# when that passes too. One line per mutant, then
 # "mutants: N killed of N"; build/<base>/mutants/results.txt has the
 # verdicts. MUTANTS="name ..." (with or without the NN-, or NN alone;
 # globs too) runs only those.
@@ -55,6 +57,7 @@ done
 
 mkdir -p "$MUT"
 TESTS=$OUR_TESTS "$TOP/harness/vm/testlist.sh" plan >"$MUT/plan"
+race_plan "$MUT/plan" >"$MUT/races-plan"
 [ "$(wc -l <"$MUT/plan")" = 4 ] ||
 	die "harness/vm/tests.conf no longer lists our four tests ($OUR_TESTS); update OUR_TESTS in harness/mutants/check-mutants.sh."
 
@@ -73,9 +76,9 @@ build() {
 	modules_overlay "$WORK/arch/x86/kvm" "$out"
 }
 
-# caught_by RUN: "test:case" of the first verdict that failed in RUN (a
-# vm-run.sh output dir), a case its TAP says "not ok" or else its exit
-# status ("test:exit-RC"); nothing if every test passed.
+# caught_by RUN PLAN: "test:case" of the first verdict that failed in RUN
+# (a vm-run.sh output dir of PLAN), a case its TAP says "not ok" or else
+# its exit status ("test:exit-RC"); nothing if every test passed.
 caught_by() {
 	! grep -q ' noboot ' "$1/results" ||
 		die "the VM did not boot for a mutant (see $1/console.log); run 'make check TESTS=coalesced_pio_test' to see whether it boots at all."
@@ -85,7 +88,7 @@ caught_by() {
 		echo "$name:${what/#exit /exit-}"
 		return
 	done < <(run_verdicts "$1")
-	[ "$(wc -l <"$1/results")" = "$(wc -l <"$MUT/plan")" ] ||
+	[ "$(wc -l <"$1/results")" = "$(wc -l <"$2")" ] ||
 		die "the VM ran only part of the plan, with no test failing (see $1/console.log); run it again, and if that repeats, look for what stopped it there."
 }
 
@@ -98,7 +101,15 @@ for name in "${mutants[@]}"; do
 	t0=$SECONDS
 	STOP_AT_FAILURE=1 OURS_MODULES=$MUT/$name/root/modules/ours EXTRA_IMAGES=$MUT/$name/overlay.cpio.gz \
 		"$TOP/harness/vm/vm-run.sh" ours "$MUT/plan" "$MUT/$name/run" >"$MUT/$name/vm.log"
-	by=$(caught_by "$MUT/$name/run")
+	by=$(caught_by "$MUT/$name/run" "$MUT/plan")
+	if [ -z "$by" ]; then
+		# make check's second run of $RACE_TEST, on multi-threaded TCG.
+		step "mutant $name: $RACE_TEST again on multi-threaded TCG"
+		VM_TCG_THREAD=multi OURS_MODULES=$MUT/$name/root/modules/ours EXTRA_IMAGES=$MUT/$name/overlay.cpio.gz \
+			"$TOP/harness/vm/vm-run.sh" ours "$MUT/races-plan" "$MUT/$name/races" >"$MUT/$name/races.log"
+		by=$(caught_by "$MUT/$name/races" "$MUT/races-plan")
+		[ -z "$by" ] || by="$by (multi-threaded TCG)"
+	fi
 	if [ -n "$by" ]; then
 		killed=$((killed + 1))
 		line="$name killed by $by"
