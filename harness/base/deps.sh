@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install the Debian packages the build and the test VM need (tools only:
 # the kernel packages of the base are fetched into build/<base>, not installed).
+# Without their recommends: QEMU's would bring a desktop's GTK, OVMF and
+# Ceph, dkms's the running kernel's headers; what we use of them (libc6-dev
+# for gcc, patch for the mutants) is named.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 load_base
 
-TOOLS="gcc make git xz-utils qemu-system-x86 busybox-static cpio kmod bc
+TOOLS="gcc libc6-dev make git patch xz-utils qemu-system-x86 busybox-static cpio kmod bc
 bison flex libelf-dev libssl-dev dwarves sparse gnuplot-nox seabios ccache dkms
 python3-ply python3-git python3-sphinx rsync gcc-multilib
 dpkg-dev python3-venv ninja-build pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev"
@@ -36,7 +39,7 @@ if [ -n "$missing" ]; then
 	fi
 	apt_update
 	step "apt-get install$missing"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null ||
 		die "apt-get install$missing failed (apt's output above); check the network and the host's apt sources."
 fi
 # The base's kernel packages come from private lists, never installed.
