@@ -39,8 +39,17 @@ if [ -n "$missing" ]; then
 	fi
 	apt_update
 	step "apt-get install$missing"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null ||
-		die "apt-get install$missing failed (apt's output above); check the network and the host's apt sources."
+	# Its progress, every 20 packages fetched or set up; all of its
+	# output in build/deps-apt.log.
+	mkdir -p "$TOP/build"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing 2>&1 |
+		tee "$TOP/build/deps-apt.log" |
+		awk '/newly installed/ { print "    " $1 + $3 " packages to install or upgrade"; fflush() }
+			/^Get:/ && ++got % 20 == 0 { print "    ... fetched " got; fflush() }
+			/^Setting up/ && ++set % 20 == 0 { print "    ... set up " set; fflush() }'; then
+		tail -n 5 "$TOP/build/deps-apt.log" >&2
+		die "apt-get install$missing failed (its last lines above, all of them in build/deps-apt.log); check the network and the host's apt sources."
+	fi
 fi
 # The base's kernel packages come from private lists, never installed.
 resolve_kver
