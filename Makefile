@@ -22,7 +22,7 @@
 #   make hang-rate       how often the nested Linux guest's boot hangs: ours and
 #                        stock modules, coalescing on and off (BOOTS=25 each)
 #   make bench-vmm       QEMU with coalescing off, the legacy ring, a dedicated
-#                        ring: a nested Linux guest's exits and times, 4 workloads
+#                        ring: a nested Linux guest's exits and times, 6 workloads
 #   make install         (root) our modules for the running Debian 12/13 kernel
 #   make uninstall       (root) back to the stock modules
 #   make dkms            a DKMS tree in build/<base>/dkms for "dkms add"

@@ -48,7 +48,7 @@ PLAN
 }
 
 demo_guests() {
-	step "SeaBIOS and Linux guests in QEMU inside the VM (about 3 minutes)"
+	step "SeaBIOS and Linux guests in QEMU inside the VM (about 2 minutes)"
 	"$TOP/harness/e2e/e2e.sh" table >"$OUT/e2e-table.txt" 2>&1 ||
 		{ cat "$OUT/e2e-table.txt"; die "the SeaBIOS and Linux guests failed (their output above)."; }
 	echo
