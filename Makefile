@@ -9,7 +9,7 @@
 #   make                 deps, base tree, modules, selftests, VM, demo (its
 #                        kernel part first, then guests in our QEMU)
 #   make demo-kernel     the kernel part of the demo only: no QEMU build
-#   make check           every test in the VM, TAP, "N passed, N failed, N skipped"
+#   make check           every test in the VM, TAP, "N passed, N failed, N skipped, N retried"
 #   make check MODULES=stock   the same tests on Debian's stock modules
 #   make check-mutants   our tests on each broken engine of harness/mutants: all
 #                        must fail ("mutants: N killed of N"; MUTANTS="name ...")
@@ -22,16 +22,19 @@
 #   make hang-rate       how often the nested Linux guest's boot hangs: ours and
 #                        stock modules, coalescing on and off (BOOTS=25 each)
 #   make bench-vmm       QEMU with coalescing off, the legacy ring, a dedicated
-#                        ring: a nested Linux guest's exits and times, 6 workloads
+#                        ring (with its eventfd at 1 and at none too): a nested
+#                        Linux guest's exits and times, 6 workloads
 #   make install         (root) our modules for the running Debian 12/13 kernel
 #   make uninstall       (root) back to the stock modules
 #   make dkms            a DKMS tree in build/<base>/dkms for "dkms add"
 #   make check-install   install/uninstall and dkms build, on copies only
 #   make check-debian13  (root) check-install for Debian 13's 6.12, in a Debian 13 root
 #   make qemu            qemu-system-x86_64 from Debian's source with qemu/patches (build/qemu)
-#   make series          the change as three topic series against mainline 7.2
-#                        (patches/series), written to build/7.2/series
+#   make series          the change as three topic series and the held fourth
+#                        against mainline 7.2 (patches/series), in build/7.2/series
 #   make series-export   build/7.2/linux's edited series back into patches/
+#   make lint            checkpatch, sparse and W=1, ioctl numbers, the docs
+#   make modules         only our modules (make selftests: only the selftests)
 #   make check-fresh     (root) the README's make on a brand-new minimal Debian 12
 #                        (FRESH_CCACHE=0: with no compile cache, as a new machine)
 #   make clean           remove build/ and nothing else
@@ -115,7 +118,7 @@ check-all:
 	@$(H)/check-all.sh
 
 # The README's promise, tested: debootstrap a minimal Debian 12 into
-# build/fresh, install git and make only, clone this repository, run make.
+# build/<base>/fresh, install git and make only, clone this repository, run make.
 check-fresh:
 	@echo "==> make check-fresh: the README's make on a minimal Debian 12 (build/fresh)"
 	@$(H)/host/check-fresh.sh

@@ -307,7 +307,14 @@ host_debian() {
 #                     as a new machine does, instead of the host's
 #   STAGE_ONLY=0      1: modules.sh only stages the sources (DKMS)
 #   STOP_AT_FAILURE=0 1: the VM stops at its first failing test
-# BASE and KVER pick the kernel (load_base, resolve_kver).
+# BASE and KVER pick the kernel (load_base, resolve_kver). The scripts
+# that own the rest give their defaults where they read them:
+#   VMM_MODES, VMM_MACHINES, VMM_WORKS, VMM_PC_WORKS, VMM_VGA_LINES
+#                     make bench-vmm's modes, machines, workloads and
+#                     vga lines (harness/e2e/vmm.sh)
+#   VM_ICOUNT, VM_TCG_THREAD, VM_MEM, VM_KERNEL, BOOT_LIMIT, TIMEOUT_SCALE
+#                     the test VM: instruction counting, TCG threads,
+#                     memory, kernel, limits (harness/vm/vm-run.sh)
 harness_settings() {
 	: "${MODULES:=ours}" "${TESTS:=}" "${VERBOSE:=0}" "${SEED:=1}"
 	: "${FRESH:=0}" "${PRUNE:=0}" "${DEBUG_KERNEL:=0}"
