@@ -222,7 +222,7 @@ if command -v gnuplot >/dev/null; then
 	gnuplot <<PLOT
 set terminal png size 900,500
 set output "$OUT/bench.png"
-set title "Coalesced port write ($MODE mode): cost above the ioeventfd floor (d = $d)\nan exit to userspace costs $(minus "$a" "$d") above it"
+set title "Coalesced port write ($MODE mode): cost above the ioeventfd floor, each module's own\n(ours $d, mainline $sd); an exit to userspace costs $(minus "$a" "$d") above it"
 set ylabel "per write above the floor ($([ "$MODE" = icount ] && echo instructions || echo guest TSC cycles))"
 set style data histogram
 set style histogram cluster gap 1
