@@ -93,14 +93,21 @@ modules_overlay() {
 	(cd "$2/root" && find . -print0 | cpio -0 -o -H newc --quiet | gzip -1) >"$2/overlay.cpio.gz"
 }
 
-# vm_run_nested MODULES OUT WHAT: vm-run.sh of OUT/plan with the QEMU
-# image (both QEMUs, SeaBIOS, the nested guest), its progress in
-# OUT/progress.log; stops with one sentence naming WHAT if the VM did
-# not run.
+# vm_run_shown MODULES PLAN OUT [KERNEL ARGS]: vm-run.sh, its progress (a
+# line a step: "[i/N] name ... ok (secs)") on stderr as it comes, and in
+# OUT/progress.log; vm-run.sh's status. Stdout stays the caller's.
+vm_run_shown() {
+	mkdir -p "$3"
+	"$TOP/harness/vm/vm-run.sh" "$@" 2>&1 | tee "$3/progress.log" >&2
+}
+
+# vm_run_nested MODULES OUT WHAT: vm_run_shown of OUT/plan with the QEMU
+# image (the three QEMUs, SeaBIOS, the nested guest); stops with one
+# sentence naming WHAT if the VM did not run.
 vm_run_nested() {
 	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
-		"$TOP/harness/vm/vm-run.sh" "$1" "$2/plan" "$2" >"$2/progress.log" 2>&1 ||
-		{ cat "$2/progress.log" >&2; die "the $3 VM did not run (its output above)."; }
+		vm_run_shown "$1" "$2/plan" "$2" ||
+		die "the $3 VM did not run (its output above)."
 }
 
 # vm_run_verdicts OUT NAME: for a vm-run.sh run into OUT whose steps

@@ -37,7 +37,7 @@ run_bench() {
 	shift 2
 	mkdir -p "$dir"
 	echo "bench 3600 ./$(selftest_path x86/coalesced_io_bench) $*" >"$dir/plan"
-	"$TOP/harness/vm/vm-run.sh" "$m" "$dir/plan" "$dir/vm" >"$dir/progress.log"
+	vm_run_shown "$m" "$dir/plan" "$dir/vm"
 	grep -q '^bench 0 ' "$dir/vm/results" ||
 		die "the benchmark failed on the $m modules (console: ${dir#"$TOP"/}/vm/console.log)."
 	tr -d '\r' <"$dir/vm/console.log" | sed -n "s/^@@CSV /$m,/p"

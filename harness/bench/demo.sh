@@ -27,10 +27,10 @@ demo_kernel() {
 identity 30 echo "kvm.ko in the VM: build ID \$(od -An -v -tx1 /sys/module/kvm/notes/.note.gnu.build-id | tr -d ' \\n' | tail -c 40), taint '\$(cat /sys/module/kvm/taint)'"
 demo 120 ./$(selftest_path x86/coalesced_io_demo) $ITERATIONS
 PLAN
-	VERBOSE=0 "$TOP/harness/vm/vm-run.sh" "$MODULES" "$OUT/plan" "$OUT" >"$OUT/progress.log" ||
-		{ cat "$OUT/progress.log"; die "the demo VM failed (console: $BUILD_REL/demo/console.log); run 'make check' to find the broken part."; }
+	VERBOSE=0 vm_run_shown "$MODULES" "$OUT/plan" "$OUT" ||
+		die "the demo VM failed (console: $BUILD_REL/demo/console.log); run 'make check' to find the broken part."
 	grep -q '^demo 0 ' "$OUT/results" ||
-		{ cat "$OUT/progress.log"; tail -n 20 "$OUT/console.log"; die "the demo did not finish (console: $BUILD_REL/demo/console.log)."; }
+		{ tail -n 20 "$OUT/console.log"; die "the demo did not finish (console: $BUILD_REL/demo/console.log)."; }
 
 	echo
 	echo "Built for Debian $DEB_VERSION ($KVER): kvm.ko build ID $ours_src (ours), $stock_src (stock)"
@@ -49,7 +49,7 @@ PLAN
 
 demo_guests() {
 	step "SeaBIOS and Linux guests in QEMU inside the VM (about 2 minutes)"
-	"$TOP/harness/e2e/e2e.sh" table >"$OUT/e2e-table.txt" 2>&1 ||
+	"$TOP/harness/e2e/e2e.sh" table >"$OUT/e2e-table.txt" ||
 		{ cat "$OUT/e2e-table.txt"; die "the SeaBIOS and Linux guests failed (their output above)."; }
 	echo
 	cat "$OUT/e2e-table.txt"

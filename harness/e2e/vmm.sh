@@ -82,7 +82,7 @@ run_all() {
 	done
 	step "$(wc -l <"$OUT/plan") nested guest boots (icount), one per mode and machine, each running workloads $WORKS${PC_WORKS:+ (on pc: $PC_WORKS)} (vga: $VGA_LINES lines); modes $MODES, machines $MACHINES" >&2
 	EXTRA_IMAGES=$BUILD/initramfs/qemu.cpio.gz VERBOSE=0 \
-		"$TOP/harness/vm/vm-run.sh" ours "$OUT/plan" "$OUT" >"$OUT/progress.log" 2>&1 || true
+		vm_run_shown ours "$OUT/plan" "$OUT" || true
 	tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
 }
 [ "$run" = 0 ] || run_all
