@@ -224,7 +224,7 @@ fi
 # there, and no file of an earlier run stands in for this one's).
 mc=${MACHINES%% *}
 if command -v gnuplot >/dev/null && [ -s "$OUT/results.csv" ]; then
-	rm -f "$OUT"/exits-*.dat
+	rm -f "$OUT"/exits-*.dat "$OUT/exits.dat"
 	{
 		printf 'work'
 		for m in off legacy ring; do
@@ -246,8 +246,14 @@ if command -v gnuplot >/dev/null && [ -s "$OUT/results.csv" ]; then
 			echo
 		done
 	} >"$OUT/exits.dat"
-	columns=$(($(grep -o '"[^"]*"' <(head -1 "$OUT/exits.dat") | wc -l) + 1))
-	gnuplot <<PLOT
+	# The work column and one per quoted title.
+	columns=$(head -1 "$OUT/exits.dat" | awk -F'"' '{ print (NF - 1) / 2 + 1 }')
+	# Nothing to draw (none of those modes ran, or no figure above
+	# zero): no plot, rather than gnuplot's error.
+	if ! awk 'NR > 1 { for (i = 2; i <= NF; i++) if ($i > 0) found = 1 }
+		END { exit !found }' "$OUT/exits.dat"; then
+		echo "no plot: no exits of off, legacy or ring to draw on -M $mc" >&2
+	elif gnuplot <<PLOT
 set terminal png size 900,500
 set output "$OUT/vmm.png"
 set title "Exits to userspace per workload (nested Linux guest, our QEMU, -M $mc)"
@@ -260,5 +266,9 @@ set logscale y
 set ylabel "exits during the workload"
 plot for [i=2:$columns] "$OUT/exits.dat" using i:xtic(1)
 PLOT
-	echo "plot: $BUILD_REL/vmm/vmm.png"
+	then
+		echo "plot: $BUILD_REL/vmm/vmm.png"
+	else
+		echo "no plot: gnuplot failed (its message above)" >&2
+	fi
 fi
