@@ -99,6 +99,7 @@ modules_overlay() {
 vm_run_shown() {
 	mkdir -p "$3"
 	"$TOP/harness/vm/vm-run.sh" "$@" 2>&1 | tee "$3/progress.log" >&2
+	return "${PIPESTATUS[0]}"
 }
 
 # vm_run_nested MODULES OUT WHAT: vm_run_shown of OUT/plan with the QEMU

@@ -14,6 +14,26 @@ bison flex libelf-dev libssl-dev dwarves sparse gnuplot-nox seabios ccache dkms
 python3-ply python3-git python3-sphinx rsync gcc-multilib
 dpkg-dev python3-venv ninja-build pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev"
 
+# apt_progress: apt-get install's output on stdin; how many packages,
+# then every 20 fetched and every 20 set up, as they come (a shell loop:
+# Debian's awk, mawk, reads a pipe a few kilobytes at a time).
+apt_progress() {
+	local line up new got=0 set=0
+	while IFS= read -r line; do
+		case $line in
+		*" newly installed"*)
+			read -r up _ new _ <<<"$line"
+			echo "    $((up + new)) packages to install or upgrade" ;;
+		Get:*)
+			got=$((got + 1))
+			((got % 20)) || echo "    ... fetched $got" ;;
+		"Setting up "*)
+			set=$((set + 1))
+			((set % 20)) || echo "    ... set up $set" ;;
+		esac
+	done
+}
+
 updated=
 apt_update() {
 	[ -n "$updated" ] && return 0
@@ -34,7 +54,7 @@ done
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "error: packages are missing; run as root:" >&2
-		echo "  apt-get update && apt-get install -y$missing" >&2
+		echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
 		exit 1
 	fi
 	apt_update
@@ -44,9 +64,7 @@ if [ -n "$missing" ]; then
 	mkdir -p "$TOP/build"
 	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing 2>&1 |
 		tee "$TOP/build/deps-apt.log" |
-		awk '/newly installed/ { print "    " $1 + $3 " packages to install or upgrade"; fflush() }
-			/^Get:/ && ++got % 20 == 0 { print "    ... fetched " got; fflush() }
-			/^Setting up/ && ++set % 20 == 0 { print "    ... set up " set; fflush() }'; then
+		apt_progress; then
 		tail -n 5 "$TOP/build/deps-apt.log" >&2
 		die "apt-get install$missing failed (its last lines above, all of them in build/deps-apt.log); check the network and the host's apt sources."
 	fi
