@@ -120,7 +120,7 @@ check-all:
 # The README's promise, tested: debootstrap a minimal Debian 12 into
 # build/<base>/fresh, install git and make only, clone this repository, run make.
 check-fresh:
-	@echo "==> make check-fresh: the README's make on a minimal Debian 12 (build/fresh)"
+	@echo "==> make check-fresh: the README's make on a minimal Debian 12 (build/$(BASE)/fresh)"
 	@$(H)/host/check-fresh.sh
 
 # make install and DKMS, checked on copies of the kernel's /lib/modules.
