@@ -225,10 +225,10 @@ fi
 mc=${MACHINES%% *}
 if command -v gnuplot >/dev/null && [ -s "$OUT/results.csv" ]; then
 	rm -f "$OUT"/exits-*.dat "$OUT/exits.dat"
+	plotted=$(for m in off legacy ring; do [[ " $MODES " != *" $m "* ]] || echo "$m"; done)
 	{
 		printf 'work'
-		for m in off legacy ring; do
-			[[ " $MODES " == *" $m "* ]] || continue
+		for m in $plotted; do
 			case $m in
 			off) printf ' "coalescing off"' ;;
 			legacy) printf ' "legacy ring"' ;;
@@ -238,16 +238,14 @@ if command -v gnuplot >/dev/null && [ -s "$OUT/results.csv" ]; then
 		echo
 		for w in $WORKS; do
 			printf '%s' "$w"
-			for m in off legacy ring; do
-				[[ " $MODES " == *" $m "* ]] || continue
+			for m in $plotted; do
 				e=$(field "$w" "$m" 6)
 				printf ' %s' "${e:--}"
 			done
 			echo
 		done
 	} >"$OUT/exits.dat"
-	# The work column and one per quoted title.
-	columns=$(head -1 "$OUT/exits.dat" | awk -F'"' '{ print (NF - 1) / 2 + 1 }')
+	columns=$(($(echo "$plotted" | wc -w) + 1))	# the work column, then one a mode
 	# Nothing to draw (none of those modes ran, or no figure above
 	# zero): no plot, rather than gnuplot's error.
 	if ! awk 'NR > 1 { for (i = 2; i <= NF; i++) if ($i > 0) found = 1 }
