@@ -124,9 +124,10 @@ if [ "$MODULES" != none ] && { [ -z "$TESTS" ] || [[ " $TESTS " == *" seabios"* 
 fi
 
 # QEMU on dedicated rings (vmm.sh): 6 nested boots whose guest is the
-# test VM's own kernel, which must drive the VGA text console and the
-# e1000: Debian's kernels do, a base's kernel built here from tinyconfig
-# (BASE_KERNEL=built) does not.
+# test VM's own kernel, whose workloads need /dev/mem, the RTC class
+# (hwclock), networking and the e1000 driver: Debian's kernels have
+# them, a base's kernel built here from tinyconfig (BASE_KERNEL=built)
+# does not.
 vmm=
 if [ "$MODULES" = ours ] && { [ -z "$TESTS" ] || [[ " $TESTS " == *" vmm"* ]]; }; then
 	vmm=$OUT/vmm.results
@@ -134,7 +135,7 @@ if [ "$MODULES" = ours ] && { [ -z "$TESTS" ] || [[ " $TESTS " == *" vmm"* ]]; }
 		step "a Linux guest in our QEMU: coalescing off, legacy ring, dedicated ring"
 		"$TOP/harness/e2e/vmm.sh" check >"$vmm"
 	else
-		result "vmm skip the nested guest needs a kernel with the VGA text console and e1000, and BASE=$BASE's VM kernel is built from tinyconfig without them" >"$vmm"
+		result "vmm skip the nested guest's workloads need CONFIG_DEVMEM, CONFIG_RTC_CLASS, CONFIG_INET and CONFIG_E1000, which BASE=$BASE's VM kernel, built here from tinyconfig, lacks" >"$vmm"
 	fi
 fi
 

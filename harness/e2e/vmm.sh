@@ -100,7 +100,9 @@ awk '$1 == "@@VMM" { $1 = ""; sub(/^ /, ""); gsub(/ /, ","); print }' "$OUT/cons
 # writes, 10 ring-full exits, 11 vCPU ticks, 12 main loop ticks, 13 other
 # ticks).
 field() {
-	awk -F, -v w="$1" -v m="$2" -v mc="$mc" -v n="$3" '$1 == w && $2 == m && $3 == mc { print $n }' "$OUT/results.csv"
+	# The last such line: a step that ran again printed its figures twice.
+	awk -F, -v w="$1" -v m="$2" -v mc="$mc" -v n="$3" '$1 == w && $2 == m && $3 == mc { v = $n }
+		END { if (v != "") print v }' "$OUT/results.csv"
 }
 
 # why_not WORK MODE: why that run on $mc has no figures.
@@ -151,22 +153,31 @@ if [ "$WHAT" = check ]; then
 			fi
 			result "vmm-$mc-$w-same-result $verdict$reason"
 
-			# Where the legacy ring filled, the dedicated ring,
-			# RING_ENTRIES / LEGACY_ENTRIES (24) times its size,
-			# filled at most a 24th as often: it fills only after
-			# that many writes with no flush, in which the legacy
-			# ring would have filled 24 times. Not "never": whether
-			# QEMU's main loop drains it first depends on when the
-			# test VM's kernel runs that thread (on 6.12, one of
-			# pc's boots filled it once, against 258 fills of the
-			# legacy ring); a dedicated ring of 170 entries filled
-			# 202 times. Where nothing but coalesced writes to MMIO
-			# and their read-back happen (vgamem), that leaves fewer
-			# MMIO exits. The guest's own exits vary with its timing
-			# between the modes by more than a full ring saves: in
-			# the boot, by thousands (the PIT calibration's reads of
-			# 0x42, the serial port's polling); in vgamem on pc, by
-			# a dozen PIO exits (its clock's reads).
+			# Where the legacy ring filled, the dedicated ring, 24
+			# times its size (RING_ENTRIES / LEGACY_ENTRIES), filled
+			# at most once per 24 of the legacy ring's fills: a fill
+			# takes 4096 writes with no drain, which would fill the
+			# legacy ring 24 times. The modes are separate boots, so
+			# this is a bound across boots, not an identity; it
+			# fails a dedicated ring the legacy ring's size (200
+			# fills and more against 258 in the boot). Not "never":
+			# whether QEMU's main loop drains the ring after KVM's
+			# signal before it fills is up to the test VM's
+			# scheduler (on 6.12 one of pc's boots filled it once,
+			# against 258 fills of the legacy ring). vgamem's burst
+			# of 16384 writes is long enough to ask more: a ring
+			# that only flushes drain (QEMU patch 0016's
+			# coalesced-ring-notify=0, make bench-vmm's ring-notify0)
+			# fills there 5 times, one drained by the main loop at a
+			# quarter full has not filled in any run so far, so one
+			# fill passes and two fail. In vgamem,
+			# whose span holds nothing but coalesced writes to MMIO
+			# and their read-back, that leaves fewer MMIO exits. The
+			# guest's own exits vary with its timing between the
+			# modes by more than a full ring saves: in the boot, by
+			# thousands (the PIT calibration's reads of 0x42, the
+			# serial port's polling); in vgamem on pc, by a dozen
+			# PIO exits (its clock's reads).
 			full=$(field "$w" legacy 10) rfull=$(field "$w" ring 10)
 			[ -n "$full" ] && [ -n "$rfull" ] || continue
 			le=$(field "$w" legacy 6) re=$(field "$w" ring 6)
@@ -176,8 +187,10 @@ if [ "$WHAT" = check ]; then
 				result "$name fail the legacy ring never filled: $w no longer writes enough between two flushes"
 			elif [ "$full" = 0 ]; then
 				continue	# nothing for a bigger ring to save
-			elif [ $((rfull * RING_ENTRIES)) -gt $((full * LEGACY_ENTRIES)) ]; then
-				result "$name fail the dedicated ring of $RING_ENTRIES entries was full $rfull times, more than 1 in $((RING_ENTRIES / LEGACY_ENTRIES)) of the legacy ring's $full"
+			elif [ $((rfull * (RING_ENTRIES / LEGACY_ENTRIES))) -gt "$full" ]; then
+				result "$name fail the dedicated ring of $RING_ENTRIES entries was full $rfull times, more than once per $((RING_ENTRIES / LEGACY_ENTRIES)) of the legacy ring's $full fills"
+			elif [[ " $EXITS_COMPARED " == *" $w "* ]] && [ "$rfull" -gt 1 ]; then
+				result "$name fail the dedicated ring was full $rfull times (the legacy ring $full): QEMU's main loop did not drain it as it filled"
 			elif [[ " $EXITS_COMPARED " != *" $w "* ]]; then
 				result "$name pass the dedicated ring full $rfull times, the legacy ring $full times; $re exits against $le (not compared: they vary with the guest's timing)"
 			elif [ "$re_mmio" -lt "$le_mmio" ]; then
