@@ -144,6 +144,12 @@ row "b - d: cost above the floor" "$(minus "$b" "$d")" "$(minus "$sb" "$sd")"
 echo "  ours vs mainline, legacy ring     b/c: $(ratio "$b" "$sb")  (goal <= 1.00)"
 [ -n "$bd" ] && echo "  dedicated ring vs mainline legacy b'/c: $(ratio "$bd" "$sb")  (goal <= 1.00)"
 echo "  RTC pattern (out 0x70; in 0x71), zone vs none: $(ratio "$(get ours e_rtc_exit 64 1)" "$(get ours e_rtc_coalesced 64 1)")x faster per iteration"
+# The dedicated ring's eventfd at 1 entry (what bounds a write's wait):
+# a signal at every write into an empty ring, drained at exits.
+n1=$(get ours i_notify1 1 1) d1=$(get ours i_dedicated 1 1)
+n64=$(get ours i_notify1 64 1) d64=$(get ours i_dedicated 64 1)
+[ -z "$n1" ] || echo "  dedicated ring, eventfd at 1 entry: bursts of 1 (a signal per write) $n1 per write" \
+	"against $d1 without (+$(minus "$n1" "$d1")); bursts of 64 $n64 against $d64 (+$(minus "$n64" "$d64"))"
 
 # The 10,000-write burst: exits per burst (median).
 hx() { awk -v e="$(summary_field ours "$1" 10000 1 11)" \
