@@ -55,11 +55,14 @@ fi
 START_LIMIT=150
 WORK_LIMIT=$((150 + VGA_LINES / 10))
 # The workloads whose span holds nothing but coalesced MMIO writes and
-# their read-back: their MMIO exits are compared between the rings.
+# their read-back: their MMIO exits are compared between the rings, and
+# there the dedicated ring may fill once at most (the check says why).
 EXITS_COMPARED=vgamem
-# The dedicated ring's entries in the ring modes, and those of the
-# legacy ring (the vCPU mmap's page on x86: 170).
+# The dedicated ring's entries in the ring modes, those of the legacy
+# ring (the vCPU mmap's page on x86: 170), and how many legacy rings
+# fit in a dedicated one.
 RING_ENTRIES=4096 LEGACY_ENTRIES=170
+RING_RATIO=$((RING_ENTRIES / LEGACY_ENTRIES))
 mkdir -p "$OUT"
 
 # works_on MACHINE: the workloads run on it.
@@ -153,26 +156,24 @@ if [ "$WHAT" = check ]; then
 			fi
 			result "vmm-$mc-$w-same-result $verdict$reason"
 
-			# Where the legacy ring filled, the dedicated ring, 24
-			# times its size (RING_ENTRIES / LEGACY_ENTRIES), filled
-			# at most once per 24 of the legacy ring's fills: a fill
-			# takes 4096 writes with no drain, which would fill the
-			# legacy ring 24 times. The modes are separate boots, so
-			# this is a bound across boots, not an identity; it
-			# fails a dedicated ring the legacy ring's size (200
-			# fills and more against 258 in the boot). Not "never":
-			# whether QEMU's main loop drains the ring after KVM's
-			# signal before it fills is up to the test VM's
-			# scheduler (on 6.12 one of pc's boots filled it once,
-			# against 258 fills of the legacy ring). vgamem's burst
-			# of 16384 writes is long enough to ask more: a ring
-			# that only flushes drain (QEMU patch 0016's
+			# Where the legacy ring filled, the dedicated ring,
+			# RING_RATIO (24) times its size, filled at most once
+			# per RING_RATIO fills of the legacy ring: a fill takes
+			# 4096 writes with no drain, which would fill the legacy
+			# ring 24 times. The modes are separate boots, so this
+			# is a bound across boots, not an identity; a dedicated
+			# ring the legacy ring's size fails it (over 200 fills
+			# against 258 in the boot). Not "never": whether QEMU's
+			# main loop drains the ring after KVM's signal before it
+			# fills is up to the test VM's scheduler (on 6.12 one of
+			# pc's boots filled it once). vgamem's 16384-write burst
+			# asks more: a ring drained only by flushes (QEMU's
 			# coalesced-ring-notify=0, make bench-vmm's ring-notify0)
 			# fills there 5 times, one drained by the main loop at a
 			# quarter full has not filled in any run so far, so one
-			# fill passes and two fail. In vgamem,
-			# whose span holds nothing but coalesced writes to MMIO
-			# and their read-back, that leaves fewer MMIO exits. The
+			# fill passes and two fail. There, with nothing but
+			# coalesced writes to MMIO and their read-back in the
+			# span, the ring also leaves fewer MMIO exits. The
 			# guest's own exits vary with its timing between the
 			# modes by more than a full ring saves: in the boot, by
 			# thousands (the PIT calibration's reads of 0x42, the
@@ -187,8 +188,8 @@ if [ "$WHAT" = check ]; then
 				result "$name fail the legacy ring never filled: $w no longer writes enough between two flushes"
 			elif [ "$full" = 0 ]; then
 				continue	# nothing for a bigger ring to save
-			elif [ $((rfull * (RING_ENTRIES / LEGACY_ENTRIES))) -gt "$full" ]; then
-				result "$name fail the dedicated ring of $RING_ENTRIES entries was full $rfull times, more than once per $((RING_ENTRIES / LEGACY_ENTRIES)) of the legacy ring's $full fills"
+			elif [ $((rfull * RING_RATIO)) -gt "$full" ]; then
+				result "$name fail the dedicated ring of $RING_ENTRIES entries was full $rfull times, more than once per $RING_RATIO of the legacy ring's $full fills"
 			elif [[ " $EXITS_COMPARED " == *" $w "* ]] && [ "$rfull" -gt 1 ]; then
 				result "$name fail the dedicated ring was full $rfull times (the legacy ring $full): QEMU's main loop did not drain it as it filled"
 			elif [[ " $EXITS_COMPARED " != *" $w "* ]]; then
